@@ -1,0 +1,34 @@
+"""citebot's retrieval library: index a folder of documents and answer with line-exact citations.
+
+``bot/`` and the CLI use only what is re-exported here.
+"""
+
+from .embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
+from .engine import Engine, Stats
+from .errors import CitebotError, IndexBusy, IndexMissing, StoreUnavailable, UsageError
+from .indexer import IndexReport
+from .loader import Skipped
+from .search import MAX_QUESTION_CHARS, Answer, Hit, clean_question
+from .settings import Settings, get_settings
+
+__all__ = [
+    "MAX_QUESTION_CHARS",
+    "Answer",
+    "CitebotError",
+    "Embedder",
+    "Engine",
+    "HashEmbedder",
+    "Hit",
+    "IndexBusy",
+    "IndexMissing",
+    "IndexReport",
+    "SentenceTransformerEmbedder",
+    "Settings",
+    "Skipped",
+    "Stats",
+    "StoreUnavailable",
+    "UsageError",
+    "clean_question",
+    "get_settings",
+    "make_embedder",
+]

@@ -1,0 +1,190 @@
+"""``citebot``: index a folder, ask questions and evaluate retrieval without Discord.
+
+Exit codes: 0 success, 1 no answer (``ask``) or an unexpected failure, 2 bad input, 3 Chroma server
+unreachable, 4 another re-index holds the lock, 5 nothing indexed yet, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+from .engine import Engine
+from .errors import CitebotError
+from .evaluate import load_questions, score
+from .search import Answer
+from .settings import Settings, get_settings
+
+EXAMPLES = """\
+examples:
+  citebot index docs/                     index (or re-index) a folder into ./.citebot/chroma
+  citebot ask "How do I run the bot?"     best passages, each cited as path:Lstart-Lend
+  citebot ask "..." --json -k 3           machine-readable answer
+  citebot eval questions.jsonl --hits hits.jsonl
+  citebot stats
+
+Settings come from CITEBOT_* environment variables and .env (see .env.example).
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, metavar="PATH", help="local Chroma directory (setting CITEBOT_DB_PATH)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
+    parser = argparse.ArgumentParser(
+        prog="citebot",
+        description="Answer questions from a folder of documents, citing file:line for every answer.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("index", parents=[common], help="index a folder (only changed files are re-embedded)",
+                       description="Walk DIR, chunk every text document by whole lines, embed what changed and "
+                       "commit the new index atomically. Files that disappeared are removed.")
+    p.add_argument("dir", nargs="?", type=Path, help="folder to index (default: CITEBOT_DOCS_DIR, 'docs')")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another running re-index instead of refusing at once")
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited passages",
+                       description="Print the best passages for QUESTION, each with its citation and the line "
+                       "that answers it marked '>'. Exit code 1 means the documents hold no answer.")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None, help="how many passages (default: CITEBOT_TOP_K, 5)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid",
+                   help="retrieval used (default: hybrid, dense and keyword fused)")
+    p = sub.add_parser("eval", parents=[common], help="score retrieval on a JSONL file of questions with gold lines",
+                       description="Ask every question of QUESTIONS (JSON Lines with \"question\" and \"gold\": "
+                       "[{\"source\", \"line\"}]) and print hit@1, hit@5, MRR@10, precise@1 and abstain.")
+    p.add_argument("questions", type=Path)
+    p.add_argument("--hits", type=Path, metavar="OUT", help="also write one `ask --json` object a line here")
+    p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    sub.add_parser("stats", parents=[common], help="what is indexed: files, chunks, model, last build",
+                   description="Show what the index holds. Loads no model.")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = get_settings()
+    if args.db is not None:
+        settings = settings.model_copy(update={"db_path": args.db})
+    return settings
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, unit="file" if stage == "chunk" else "chunk",
+                               file=sys.stderr, disable=None, leave=False)
+        bar = bars[stage]
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return update, close
+
+
+def _print_answer(answer: Answer) -> None:
+    if answer.abstained:
+        print("No answer in the indexed documents.")
+        return
+    for i, hit in enumerate(answer.hits, 1):
+        print(f"{i}. {hit.citation}  (line {hit.line}, score {hit.score:.2f})")
+        for number, text in hit.lines:
+            mark = ">" if number == hit.line else " "
+            print(f"  {mark}{number:>5}  " + textwrap.shorten(text, 160, placeholder=" …"))
+        print()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = Engine(settings)
+    if args.command == "index":
+        update, close = _progress_bar()
+        try:
+            report = engine.index(args.dir, progress=update, wait=args.wait)
+        finally:
+            close()
+        if args.json:
+            print(json.dumps(report.to_json()))
+        else:
+            for skipped in report.skipped:
+                print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+            for warning in report.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            print(report.summary())
+        return 0
+    if args.command == "ask":
+        answer = engine.ask(args.question, args.k, args.mode)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False))
+        else:
+            _print_answer(answer)
+        return 1 if answer.abstained else 0
+    if args.command == "eval":
+        questions = load_questions(args.questions)
+        hits: dict[str, list[dict[str, Any]]] = {}
+        out = args.hits.open("w", encoding="utf-8") if args.hits else None
+        latencies = []
+        try:
+            for q in questions:
+                started = time.perf_counter()
+                answer = engine.ask(q["question"], args.k, args.mode)
+                latencies.append(time.perf_counter() - started)
+                record = answer.to_json()
+                hits[q["question"]] = record["hits"]  # type: ignore[assignment]
+                if out:
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        finally:
+            if out:
+                out.close()
+        result = score(questions, hits)
+        latencies.sort()
+        result["query_ms_p50"] = round(1000 * latencies[len(latencies) // 2], 1) if latencies else None
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for key, value in result.items():
+                print(f"{key:>14}: {value}")
+        return 0
+    stats = engine.stats().to_json()
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>10}: {value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return run(args)
+    except CitebotError as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("citebot: interrupted; the last committed index is intact", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

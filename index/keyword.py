@@ -1,0 +1,78 @@
+"""BM25 over chunk terms, saved beside the manifest under the generation it belongs to."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from .textproc import terms
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@dataclass
+class KeywordIndex:
+    ids: list[str]
+    retriever: bm25s.BM25 | None
+    idf: dict[str, float]
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str]) -> KeywordIndex:
+        return cls.build_from_terms(ids, [terms(t) for t in texts])
+
+    @classmethod
+    def build_from_terms(cls, ids: list[str], term_lists: list[list[str]]) -> KeywordIndex:
+        tokenized = [toks or [""] for toks in term_lists]
+        retriever = None
+        if ids:
+            retriever = bm25s.BM25()
+            retriever.index(tokenized, show_progress=False)
+        df: Counter[str] = Counter()
+        for toks in tokenized:
+            df.update(set(toks))
+        n = max(len(ids), 1)
+        idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items() if t}
+        return cls(ids, retriever, idf)
+
+    def search(self, query_terms: list[str], k: int) -> list[tuple[str, float]]:
+        """Best ``k`` (id, score) pairs with a positive score."""
+        if self.retriever is None or not query_terms:
+            return []
+        scores = np.asarray(self.retriever.get_scores(query_terms))
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def term_idf(self, term: str) -> float:
+        """Rare words weigh more when scoring lines; unseen words weigh as the rarest."""
+        return self.idf.get(term, math.log(1 + (len(self.ids) + 0.5) / 0.5))
+
+    def save(self, folder: Path, term_lists: list[list[str]] | None = None) -> None:
+        """Write to a temporary folder, then rename: readers see a whole index or none."""
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.retriever is not None:
+            self.retriever.save(str(tmp / "bm25"))
+        (tmp / "ids.json").write_text(json.dumps(self.ids))
+        (tmp / "idf.json").write_text(json.dumps(self.idf))
+        if term_lists is not None:
+            (tmp / "terms.json").write_text(json.dumps(dict(zip(self.ids, term_lists))))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        ids = json.loads((folder / "ids.json").read_text())
+        idf = json.loads((folder / "idf.json").read_text())
+        retriever = bm25s.BM25.load(str(folder / "bm25")) if ids else None
+        return cls(ids, retriever, idf)

@@ -1,0 +1,165 @@
+"""Find the documents under a folder and decode them so that line numbers match the file on disk."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Document:
+    """A decoded text file; ``lines[i]`` is line ``i + 1`` as an editor numbers it."""
+
+    source: str  # path relative to the indexed folder, POSIX separators
+    lines: list[str]
+    sha256: str
+    replaced_bytes: int = 0  # invalid UTF-8 sequences replaced with U+FFFD
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out, with the reason shown to the user once."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class Scan:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on CRLF, CR or LF; a final line break does not start an extra empty line."""
+    if not text:
+        return []
+    parts = _LINE_BREAK.split(text)
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def decode(data: bytes) -> tuple[str, int]:
+    """UTF-8 with the BOM dropped; invalid bytes become U+FFFD and are counted."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), 0
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        return text, text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
+
+
+def read_document(path: Path, source: str, max_bytes: int) -> Document | Skipped:
+    """Read one file, refusing binaries and oversize files without reading them whole."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return Skipped(source, f"larger than the {max_bytes:,}-byte limit ({size:,} bytes)")
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+            if b"\x00" in head:
+                return Skipped(source, "binary file (NUL bytes)")
+            data = head + fh.read(max_bytes + 1 - len(head))
+    except FileNotFoundError:
+        return Skipped(source, "disappeared while indexing")
+    except PermissionError:
+        return Skipped(source, "unreadable (permission denied)")
+    except OSError as exc:
+        return Skipped(source, f"unreadable ({exc.strerror or exc})")
+    if len(data) > max_bytes:
+        return Skipped(source, f"grew past the {max_bytes:,}-byte limit while being read")
+    if b"\x00" in data:
+        return Skipped(source, "binary file (NUL bytes)")
+    text, replaced = decode(data)
+    return Document(source, split_lines(text), hashlib.sha256(data).hexdigest(), replaced)
+
+
+def _excluded(rel: str, name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+
+
+def iter_files(
+    root: Path, extensions: list[str], exclude: list[str], follow_symlinks: bool
+) -> Iterator[tuple[Path, str] | Skipped]:
+    """Walk ``root`` in a stable order; yields (path, source) or a Skipped for links it will not follow.
+
+    Links are followed only while they stay inside ``root`` unless ``follow_symlinks`` is set; a
+    directory seen twice (a link loop) is visited once.
+    """
+    root_real = root.resolve()
+    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def inside(p: Path) -> bool:
+        try:
+            p.resolve().relative_to(root_real)
+            return True
+        except (ValueError, OSError, RuntimeError):
+            return False
+
+    def walk(folder: Path) -> Iterator[tuple[Path, str] | Skipped]:
+        try:
+            st = folder.stat()
+        except OSError:
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:
+            return
+        seen_dirs.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield Skipped(folder.relative_to(root).as_posix() or ".", f"unreadable folder ({exc.strerror})")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            rel = path.relative_to(root).as_posix()
+            if entry.name.startswith(".") or _excluded(rel, entry.name, exclude):
+                continue
+            is_link = entry.is_symlink()
+            if is_link and not follow_symlinks and not inside(path):
+                yield Skipped(rel, "symbolic link pointing outside the folder (not followed)")
+                continue
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if is_link and not (is_dir or is_file):
+                yield Skipped(rel, "broken or looping symbolic link")
+                continue
+            if is_dir:
+                yield from walk(path)
+            elif is_file and path.suffix.lower() in exts:
+                yield path, rel
+
+    yield from walk(root)
+
+
+def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks: bool, max_bytes: int) -> Scan:
+    """Read every indexable document under ``root``; problems become ``skipped`` or ``warnings``."""
+    result = Scan()
+    for item in iter_files(root, extensions, exclude, follow_symlinks):
+        if isinstance(item, Skipped):
+            result.skipped.append(item)
+            continue
+        path, rel = item
+        doc = read_document(path, rel, max_bytes)
+        if isinstance(doc, Skipped):
+            result.skipped.append(doc)
+            continue
+        if doc.replaced_bytes:
+            result.warnings.append(f"{rel}: {doc.replaced_bytes} invalid UTF-8 sequence(s) replaced")
+        result.documents.append(doc)
+    return result

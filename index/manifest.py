@@ -1,0 +1,114 @@
+"""The committed state of an index: which files, at which content hash, own which chunk ids.
+
+Chroma may hold chunks that are not (yet, or any more) committed: a run writes new chunks first,
+then swaps the manifest in one atomic rename, then deletes what the old manifest owned. Readers
+trust only ids in the manifest, so a run that dies at any point leaves the last good index
+answering exactly as before, and the next run collects the orphans.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import IndexBusy
+
+MANIFEST = "manifest.json"
+LOCK = "index.lock"
+
+
+@dataclass
+class FileEntry:
+    sha256: str
+    chunks: list[str]
+
+
+@dataclass
+class Manifest:
+    generation: int = 0
+    signature: str = ""
+    model: str = ""
+    root: str = ""
+    built_at: float = 0.0
+    files: dict[str, FileEntry] = field(default_factory=dict)
+
+    def chunk_ids(self) -> list[str]:
+        return [cid for entry in self.files.values() for cid in entry.chunks]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        files = {k: FileEntry(**v) for k, v in data.pop("files", {}).items()}
+        return cls(files=files, **data)
+
+
+def load(state_dir: Path) -> Manifest | None:
+    """The committed manifest, or None before the first successful run."""
+    try:
+        return Manifest.from_json((state_dir / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def save(state_dir: Path, manifest: Manifest) -> None:
+    """Write then rename, with fsyncs, so a reader or a crash sees the old file or the new one, never half."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f".{MANIFEST}.{os.getpid()}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(manifest.to_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, state_dir / MANIFEST)
+    dir_fd = os.open(state_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def mtime(state_dir: Path) -> float:
+    """Cheap change check for readers that cache the manifest."""
+    try:
+        return (state_dir / MANIFEST).stat().st_mtime_ns / 1e9
+    except FileNotFoundError:
+        return 0.0
+
+
+@contextmanager
+def writer_lock(state_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """One writer at a time across processes; the kernel drops the lock when its holder dies, so no stale locks."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                    raise IndexBusy(f"another re-index is running (pid {holder}); try again when it ends") from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,199 @@
+"""Answer a question: dense and keyword retrieval fused, lines scored, duplicates dropped, abstain when weak."""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from . import manifest as mf
+from .embedder import Embedder
+from .errors import IndexMissing, UsageError
+from .indexer import keyword_dir
+from .keyword import KeywordIndex
+from .settings import Settings
+from .store import Store, StoredChunk
+from .textproc import normalize_line, terms
+
+Mode = Literal["hybrid", "dense", "keyword"]
+MAX_QUESTION_CHARS = 1000
+LINE_SEMANTIC_SHARE = 0.5  # line score = share * cosine + (1 - share) * keyword coverage
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One cited passage: ``line`` is the line that best answers the question."""
+
+    source: str
+    line_start: int
+    line_end: int
+    line: int
+    score: float
+    text: str
+    line_text: str
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    also_at: list[int] = field(default_factory=list)
+    chunk_id: str = ""
+
+    @property
+    def citation(self) -> str:
+        if self.line_start == self.line_end:
+            return f"{self.source}:{self.line_start}"
+        return f"{self.source}:L{self.line_start}-L{self.line_end}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source, "line_start": self.line_start, "line_end": self.line_end, "line": self.line,
+            "score": round(self.score, 4), "text": self.text, "line_text": self.line_text, "also_at": self.also_at,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    hits: list[Hit]
+    relevance: float = 0.0  # of the best candidate, answered or not
+
+    @property
+    def abstained(self) -> bool:
+        return not self.hits
+
+    def to_json(self) -> dict[str, object]:
+        return {"question": self.question, "hits": [h.to_json() for h in self.hits]}
+
+
+def clean_question(question: str, limit: int = MAX_QUESTION_CHARS) -> str:
+    """Control characters out, white space folded; empty or over-long questions are refused."""
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
+    text = " ".join(text.split())
+    if not text:
+        raise UsageError("the question is empty: ask something about the indexed documents")
+    if len(text) > limit:
+        raise UsageError(f"the question is too long ({len(text):,} characters; the limit is {limit:,})")
+    return text
+
+
+@dataclass
+class _Candidate:
+    chunk: StoredChunk
+    fused: float = 0.0
+    cosine: float | None = None
+    line_index: int = 0
+    line_score: float = 0.0
+    relevance: float = 0.0
+    final: float = 0.0
+
+
+class Searcher:
+    """Reads the committed index; notices a new commit by the manifest's mtime and reloads."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self._state_dir = settings.resolved_state_dir()
+        self._loaded_at = -1.0
+        self._valid: frozenset[str] = frozenset()
+        self._keyword = KeywordIndex([], None, {})
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> tuple[frozenset[str], KeywordIndex]:
+        with self._lock:
+            stamp = mf.mtime(self._state_dir)
+            if stamp != self._loaded_at:
+                for _ in range(3):  # a commit may land between reading the manifest and its keyword index
+                    manifest = mf.load(self._state_dir)
+                    if manifest is None:
+                        raise IndexMissing(
+                            f"nothing is indexed at {self.store.where} yet: run `citebot index DIR` first"
+                        )
+                    try:
+                        self._keyword = KeywordIndex.load(keyword_dir(self._state_dir, manifest.generation))
+                        break
+                    except FileNotFoundError:
+                        stamp = mf.mtime(self._state_dir)
+                self._valid = frozenset(manifest.chunk_ids())
+                self._loaded_at = stamp
+            return self._valid, self._keyword
+
+    def search(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
+        s = self.settings
+        question = clean_question(question)
+        k = k or s.top_k
+        valid, keyword = self._refresh()
+        q_terms = terms(question)
+        q_vec = self.embedder.embed_queries([question])[0]
+        pool: dict[str, _Candidate] = {}
+        n = s.candidates
+        if mode != "keyword":
+            dense = [(c, cos) for c, cos in self.store.query(q_vec, n + 10) if c.id in valid][:n]
+            for rank, (chunk, cos) in enumerate(dense):
+                pool[chunk.id] = _Candidate(chunk, s.dense_weight / (s.rrf_k + rank + 1), cos)
+        if mode != "dense":
+            ranked = [cid for cid, _ in keyword.search(q_terms, n) if cid in valid]
+            missing = [cid for cid in ranked if cid not in pool]
+            fetched = {c.id: c for c in self.store.get(missing, embeddings=True)}
+            for rank, cid in enumerate(ranked):
+                if cid in pool:
+                    pool[cid].fused += s.keyword_weight / (s.rrf_k + rank + 1)
+                elif cid in fetched:
+                    chunk = fetched[cid]
+                    cos = float(chunk.embedding @ q_vec) if chunk.embedding is not None else None
+                    pool[cid] = _Candidate(chunk, s.keyword_weight / (s.rrf_k + rank + 1), cos)
+        if not pool:
+            return Answer(question, [], 0.0)
+        ranked_pool = sorted(pool.values(), key=lambda c: -c.fused)[: max(3 * k, 15)]
+        top_fused = ranked_pool[0].fused
+        q_idf = {t: keyword.term_idf(t) for t in set(q_terms)}
+        for cand in ranked_pool:
+            _score_lines(cand, q_vec, q_idf)
+            cosine = cand.cosine if cand.cosine is not None else cand.line_score
+            cand.relevance = 0.5 * cosine + 0.5 * cand.line_score
+            cand.final = (1 - s.line_weight) * cand.fused / top_fused + s.line_weight * cand.relevance
+        ranked_pool.sort(key=lambda c: -c.final)
+        best = ranked_pool[0].relevance
+        if best < s.min_relevance:
+            return Answer(question, [], best)
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for cand in ranked_pool:
+            line_no, line_text, also = _line_of(cand)
+            keys = {cand.chunk.hash, normalize_line(line_text)}
+            if keys & seen:
+                continue
+            seen |= keys
+            hits.append(_hit(cand, line_no, line_text, also))
+            if len(hits) == k:
+                break
+        return Answer(question, hits, best)
+
+
+def _score_lines(cand: _Candidate, q_vec: np.ndarray, q_idf: dict[str, float]) -> None:
+    """Best line by meaning (late-chunked line vectors) and by rare question words it contains."""
+    lines = cand.chunk.text.split("\n")
+    total = sum(q_idf.values()) or 1.0
+    lexical = np.array([sum(q_idf[t] for t in set(terms(line)) if t in q_idf) / total for line in lines])
+    vectors = cand.chunk.line_vectors
+    if vectors is not None and len(vectors) == len(lines):
+        semantic = vectors @ q_vec
+        scores = LINE_SEMANTIC_SHARE * semantic + (1 - LINE_SEMANTIC_SHARE) * lexical
+    else:
+        scores = lexical
+    i = int(np.argmax(scores))
+    cand.line_index, cand.line_score = i, float(scores[i])
+
+
+def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:
+    lines = cand.chunk.text.split("\n")
+    number, also = cand.chunk.units[cand.line_index]
+    return number, lines[cand.line_index], list(also)
+
+
+def _hit(cand: _Candidate, line_no: int, line_text: str, also: list[int]) -> Hit:
+    c = cand.chunk
+    numbered = [(u[0], text) for u, text in zip(c.units, c.text.split("\n"))]
+    return Hit(c.source, c.line_start, c.line_end, line_no, cand.final, c.text, line_text, numbered, also, c.id)
+

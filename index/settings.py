@@ -1,0 +1,109 @@
+"""Settings for indexing and retrieval, read from the environment (prefix ``CITEBOT_``) and ``.env``.
+
+Every field is documented because ``.env.example`` and the README are generated from the same
+descriptions a user reads here; keep them in step when adding a field.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
+from typing import Annotated
+
+DEFAULT_EXTENSIONS = (
+    ".md,.markdown,.txt,.text,.rst,.adoc,.org,.py,.js,.ts,.tsx,.jsx,.go,.rs,.java,.kt,.c,.h,.cpp,.hpp,"
+    ".cs,.rb,.php,.sh,.toml,.yaml,.yml,.ini,.cfg,.html,.css,.sql,.json"
+)
+DEFAULT_EXCLUDE = "node_modules,__pycache__,.venv,venv,dist,build,*.min.js,*.lock"
+
+
+def _split_csv(value: object) -> object:
+    """Let list settings be written as ``a,b,c`` in ``.env`` as well as JSON."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            import json
+
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Where documents and the index live, how they are chunked, and how answers are ranked."""
+
+    model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore")
+
+    docs_dir: Path = Field(Path("docs"), description="Folder of documents that `citebot index` reads by default.")
+    db_path: Path = Field(
+        Path(".citebot/chroma"), description="Local Chroma directory (embedded mode), also holds citebot's sidecar."
+    )
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; when set, citebot uses the server instead of the local directory."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    state_dir: Path | None = Field(
+        None,
+        description="Where the manifest, keyword index and lock live. Default: inside db_path (embedded) or "
+        ".citebot/server-HOST-PORT (server mode).",
+    )
+    collection: str = Field("citebot", description="Chroma collection name; one collection per document folder.")
+    model: str = Field(
+        "",
+        description="Embedding model: empty for the bundled all-MiniLM-L6-v2, a local path, a hub name, or "
+        "'hash' for the deterministic test embedder.",
+    )
+    device: str = Field("cpu", description="Torch device for the embedding model.")
+    batch_size: int = Field(32, ge=1, description="Chunks embedded per model call.")
+    extensions: CsvList = Field(
+        default_factory=lambda: _split_csv(DEFAULT_EXTENSIONS),  # type: ignore[arg-type]
+        description="File extensions indexed (comma-separated).",
+    )
+    exclude: CsvList = Field(
+        default_factory=lambda: _split_csv(DEFAULT_EXCLUDE),  # type: ignore[arg-type]
+        description="Glob patterns of files or folders to skip (comma-separated); hidden folders are always skipped.",
+    )
+    follow_symlinks: bool = Field(
+        False, description="Follow symbolic links that point outside the document folder."
+    )
+    max_file_bytes: int = Field(2_000_000, ge=1, description="Files larger than this are skipped with a warning.")
+    chunk_tokens: int = Field(256, ge=32, description="Most model tokens in one chunk (capped by the model's window).")
+    overlap_lines: int = Field(1, ge=0, description="Whole lines repeated between chunks split inside a paragraph.")
+    drop_boilerplate: bool = Field(
+        True, description="Leave page furniture (link lists, navigation, ratings) out of the index."
+    )
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned by `ask`.")
+    candidates: int = Field(40, ge=5, description="Candidates each retriever hands to fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense (embedding) ranking in fusion.")
+    keyword_weight: float = Field(1.0, ge=0, description="Weight of the BM25 keyword ranking in fusion.")
+    line_weight: float = Field(
+        0.5, ge=0, description="How much the best line's score re-ranks fused passages."
+    )
+    min_relevance: float = Field(
+        0.3, description="Abstain when the best passage's relevance is below this (0..1)."
+    )
+
+    _split = field_validator("extensions", "exclude", mode="before")(_split_csv)
+
+    def resolved_state_dir(self) -> Path:
+        """The sidecar folder: explicit, else beside the data it describes."""
+        if self.state_dir is not None:
+            return self.state_dir
+        if self.chroma_host:
+            return Path(".citebot") / f"server-{self.chroma_host}-{self.chroma_port}-{self.collection}"
+        return self.db_path / "citebot"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests build ``Settings(...)`` directly instead."""
+    return Settings()
