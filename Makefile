@@ -16,7 +16,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/citebot index docs --db .citebot/demo
-	$(BIN)/citebot ask "How does citebot cite its answers?" --db .citebot/demo -k 3
+	$(BIN)/citebot ask "How do citations work?" --db .citebot/demo -k 3
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

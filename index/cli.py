@@ -13,8 +13,11 @@ import os
 import sys
 import textwrap
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from .engine import Engine
 from .errors import CitebotError
@@ -32,6 +35,25 @@ examples:
 
 Settings come from CITEBOT_* environment variables and .env (see .env.example).
 """
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    """One line naming each bad setting by the variable a user sets."""
+    parts = []
+    for err in exc.errors():
+        name = "CITEBOT_" + "_".join(str(part) for part in err["loc"]).upper()
+        parts.append(f"{name}: {err['msg']}")
+    return "invalid setting " + "; ".join(parts)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Print the best passages for QUESTION, each with its citation and the line "
                        "that answers it marked '>'. Exit code 1 means the documents hold no answer.")
     p.add_argument("question")
-    p.add_argument("-k", type=int, default=None, help="how many passages (default: CITEBOT_TOP_K, 5)")
+    p.add_argument("-k", type=_positive, default=None, help="how many passages (default: CITEBOT_TOP_K, 5)")
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid",
                    help="retrieval used (default: hybrid, dense and keyword fused)")
     p = sub.add_parser("eval", parents=[common], help="score retrieval on a JSONL file of questions with gold lines",
@@ -64,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
                        "[{\"source\", \"line\"}]) and print hit@1, hit@5, MRR@10, precise@1 and abstain.")
     p.add_argument("questions", type=Path)
     p.add_argument("--hits", type=Path, metavar="OUT", help="also write one `ask --json` object a line here")
-    p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
+    p.add_argument("-k", type=_positive, default=10, help="passages per question (default 10)")
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     sub.add_parser("stats", parents=[common], help="what is indexed: files, chunks, model, last build",
                    description="Show what the index holds. Loads no model.")
@@ -138,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         return 1 if answer.abstained else 0
     if args.command == "eval":
         questions = load_questions(args.questions)
-        hits: dict[str, list[dict[str, Any]]] = {}
+        hits: dict[str, list[Mapping[str, Any]]] = {}
         out = args.hits.open("w", encoding="utf-8") if args.hits else None
         latencies = []
         try:
@@ -181,6 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     except CitebotError as exc:
         print(f"citebot: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ValidationError as exc:
+        print(f"citebot: {_settings_problem(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that is not a folder, a full disk: say which, without a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"citebot: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("citebot: interrupted; the last committed index is intact", file=sys.stderr)
         return 130

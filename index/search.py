@@ -14,13 +14,16 @@ from .embedder import Embedder
 from .errors import IndexMissing, UsageError
 from .indexer import keyword_dir
 from .keyword import KeywordIndex
+from .linescore import PassageLines, prepare, score_lines
 from .settings import Settings
 from .store import Store, StoredChunk
 from .textproc import normalize_line, terms
 
 Mode = Literal["hybrid", "dense", "keyword"]
 MAX_QUESTION_CHARS = 1000
-LINE_SEMANTIC_SHARE = 0.5  # line score = share * cosine + (1 - share) * keyword coverage
+PASSAGE_CACHE = 20_000  # chunks whose line analysis is kept in memory
+LINE_SEMANTIC_SHARE = 0.3  # line match = share * cosine + (1 - share) * rare-word coverage
+ANSWER_LINE_BONUS = 0.2  # a passage holding a confident answering line ranks higher (tuned on SQuAD)
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,9 @@ class _Candidate:
     chunk: StoredChunk
     fused: float = 0.0
     cosine: float | None = None
+    match: float = 0.0  # best line's blend of meaning and question-word coverage
     line_index: int = 0
-    line_score: float = 0.0
+    line_score: float = 0.0  # the answering line's score from the line scorer
     relevance: float = 0.0
     final: float = 0.0
 
@@ -99,6 +103,7 @@ class Searcher:
         self._valid: frozenset[str] = frozenset()
         self._keyword = KeywordIndex([], None, {})
         self._lock = threading.Lock()
+        self._passages: dict[str, PassageLines] = {}
 
     def _refresh(self) -> tuple[frozenset[str], KeywordIndex]:
         with self._lock:
@@ -118,6 +123,16 @@ class Searcher:
                 self._valid = frozenset(manifest.chunk_ids())
                 self._loaded_at = stamp
             return self._valid, self._keyword
+
+    def _passage(self, chunk: StoredChunk) -> PassageLines:
+        """Question-independent line analysis, cached per chunk id (ids change when content does)."""
+        passage = self._passages.get(chunk.id)
+        if passage is None:
+            passage = prepare(chunk.text.split("\n"))
+            if len(self._passages) >= PASSAGE_CACHE:
+                self._passages.pop(next(iter(self._passages)))
+            self._passages[chunk.id] = passage
+        return passage
 
     def search(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
         s = self.settings
@@ -149,10 +164,11 @@ class Searcher:
         top_fused = ranked_pool[0].fused
         q_idf = {t: keyword.term_idf(t) for t in set(q_terms)}
         for cand in ranked_pool:
-            _score_lines(cand, q_vec, q_idf)
-            cosine = cand.cosine if cand.cosine is not None else cand.line_score
-            cand.relevance = 0.5 * cosine + 0.5 * cand.line_score
-            cand.final = (1 - s.line_weight) * cand.fused / top_fused + s.line_weight * cand.relevance
+            _score_lines(cand, self._passage(cand.chunk), question, q_vec, q_idf)
+            cosine = cand.cosine if cand.cosine is not None else cand.match
+            cand.relevance = 0.5 * cosine + 0.5 * cand.match
+            passage = cand.relevance + ANSWER_LINE_BONUS * cand.line_score
+            cand.final = (1 - s.line_weight) * cand.fused / top_fused + s.line_weight * passage
         ranked_pool.sort(key=lambda c: -c.final)
         best = ranked_pool[0].relevance
         if best < s.min_relevance:
@@ -171,19 +187,18 @@ class Searcher:
         return Answer(question, hits, best)
 
 
-def _score_lines(cand: _Candidate, q_vec: np.ndarray, q_idf: dict[str, float]) -> None:
-    """Best line by meaning (late-chunked line vectors) and by rare question words it contains."""
-    lines = cand.chunk.text.split("\n")
+def _score_lines(
+    cand: _Candidate, passage: PassageLines, question: str, q_vec: np.ndarray, q_idf: dict[str, float]
+) -> None:
+    """How well the passage's best line matches (for ranking), and which line answers (for citing)."""
     total = sum(q_idf.values()) or 1.0
-    lexical = np.array([sum(q_idf[t] for t in set(terms(line)) if t in q_idf) / total for line in lines])
+    lexical = np.array([sum(q_idf[t] for t in ts if t in q_idf) / total for ts in passage.line_terms])
     vectors = cand.chunk.line_vectors
-    if vectors is not None and len(vectors) == len(lines):
-        semantic = vectors @ q_vec
-        scores = LINE_SEMANTIC_SHARE * semantic + (1 - LINE_SEMANTIC_SHARE) * lexical
-    else:
-        scores = lexical
-    i = int(np.argmax(scores))
-    cand.line_index, cand.line_score = i, float(scores[i])
+    semantic = vectors @ q_vec if vectors is not None and len(vectors) == len(lexical) else lexical
+    cand.match = float(np.max(LINE_SEMANTIC_SHARE * semantic + (1 - LINE_SEMANTIC_SHARE) * lexical))
+    answer = score_lines(question, q_idf, q_vec, passage, vectors)
+    cand.line_index = int(np.argmax(answer))
+    cand.line_score = float(answer[cand.line_index])
 
 
 def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     state_dir: Path | None = Field(
         None,
         description="Where the manifest, keyword index and lock live. Default: inside db_path (embedded) or "
-        ".citebot/server-HOST-PORT (server mode).",
+        ".citebot/server-HOST-PORT-COLLECTION (server mode).",
     )
     collection: str = Field("citebot", description="Chroma collection name; one collection per document folder.")
     model: str = Field(
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     candidates: int = Field(40, ge=5, description="Candidates each retriever hands to fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense (embedding) ranking in fusion.")
-    keyword_weight: float = Field(1.0, ge=0, description="Weight of the BM25 keyword ranking in fusion.")
+    keyword_weight: float = Field(2.0, ge=0, description="Weight of the BM25 keyword ranking in fusion.")
     line_weight: float = Field(
         0.5, ge=0, description="How much the best line's score re-ranks fused passages."
     )

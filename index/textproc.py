@@ -30,6 +30,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def stem_words(tokens: list[str]) -> list[str]:
+    """English stems, the same the keyword index uses."""
+    return list(_stemmer().stemWords(tokens))
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content words: what keyword search and lexical line scoring compare."""
     return _stemmer().stemWords([w for w in words(text) if w not in STOPWORDS])

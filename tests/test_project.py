@@ -1,0 +1,50 @@
+"""Project-level promises: the documented set-up stays true."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_env_example_lists_every_setting_as_generated() -> None:
+    generated = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_env_example.py")], capture_output=True, text=True, check=True
+    ).stdout
+    assert (ROOT / ".env.example").read_text() == generated, "run: python scripts/gen_env_example.py > .env.example"
+
+
+def test_every_setting_has_a_description() -> None:
+    from bot.settings import BotSettings
+    from index.settings import Settings
+
+    for cls in (Settings, BotSettings):
+        for name, field in cls.model_fields.items():
+            assert field.description, f"{cls.__name__}.{name} has no description"
+
+
+def test_list_settings_accept_comma_separated_env(monkeypatch) -> None:
+    from index.settings import Settings
+
+    monkeypatch.setenv("CITEBOT_EXTENSIONS", ".md, .txt")
+    monkeypatch.setenv("CITEBOT_EXCLUDE", '["drafts/*"]')
+    s = Settings(_env_file=None)
+    assert s.extensions == [".md", ".txt"]
+    assert s.exclude == ["drafts/*"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = re.findall(r"```sh\n(.+?)\n```", readme, flags=re.S)
+    assert commands[:2] == ["make demo", "make test"], "the README's two set-up commands come first"
+    assert re.search(r"^make test$", ci, flags=re.M)
+
+
+def test_secrets_and_databases_are_ignored() -> None:
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert ".env" in ignored and ".citebot/" in ignored
+    assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text()
