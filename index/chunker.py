@@ -88,7 +88,8 @@ class _Packer:
         """Add a paragraph too long for one chunk line by line, overlapping at each cut."""
         for unit in units:
             if self.current and unit.tokens + 1 > self.room():
-                carried = [u for u in self.current[-self.overlap :] if u.paragraph == unit.paragraph] if self.overlap else []
+                tail = self.current[-self.overlap :] if self.overlap else []
+                carried = [u for u in tail if u.paragraph == unit.paragraph]
                 self.close()
                 for u in carried:
                     if u.tokens + unit.tokens + 2 <= self.room():
@@ -168,13 +169,13 @@ def chunk_document(
     packer: _Packer | None = None
     heading = None
     for paragraph in paragraphs:
-        first = paragraph[0]
+        lead = paragraph[0]
         size = sum(u.tokens + 1 for u in paragraph)
-        if packer is None or first.heading != heading and packer.used >= 0.3 * packer.budget:
+        if packer is None or lead.heading != heading and packer.used >= 0.3 * packer.budget:
             if packer is not None:
                 packer.close()
                 chunks.extend(_to_chunks(source, packer.chunks))
-            heading = first.heading
+            heading = lead.heading
             budget = max_tokens - context_tokens.get(heading, 0) - _MARGIN
             packer = _Packer(budget, overlap)
         if size <= packer.room():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import manifest as mf
 from .embedder import Embedder, make_embedder
+from .errors import UsageError
 from .indexer import IndexReport, Progress, build
 from .search import Answer, Mode, Searcher
 from .settings import Settings, get_settings
@@ -44,6 +45,7 @@ class Engine:
         self.embedder = embedder or make_embedder(s.model, s.device, s.batch_size)
         self.store = Store(s)
         self.searcher = Searcher(s, self.embedder, self.store)
+        self._seen_commit = -1.0
 
     def index(
         self, folder: Path | None = None, progress: Progress | None = None, wait: float = 0.0
@@ -53,7 +55,29 @@ class Engine:
 
     def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
         """The best passages for ``question``, or none when nothing is relevant enough."""
+        self._follow_commits()
         return self.searcher.search(question, k, mode)
+
+    def _follow_commits(self) -> None:
+        """Look at a newly committed index once, before searching it.
+
+        Another process's commit means the local Chroma directory changed under this one: reopen it.
+        And refuse to compare a question embedded by one model with passages embedded by another:
+        vectors of two models of the same size do not raise anywhere, they just match at random.
+        """
+        state_dir = self.settings.resolved_state_dir()
+        stamp = mf.mtime(state_dir)
+        if stamp == self._seen_commit:
+            return
+        manifest = mf.load(state_dir)
+        if manifest is not None and manifest.writer != mf.process_token():
+            self.store.reopen()
+        if manifest is not None and manifest.model and manifest.model != self.embedder.name:
+            raise UsageError(
+                f"the index at {self.store.where} was built with the model {manifest.model!r}, not "
+                f"{self.embedder.name!r}: re-index (citebot index) or set CITEBOT_MODEL to the model it was built with"
+            )
+        self._seen_commit = stamp
 
     def stats(self) -> Stats:
         manifest = mf.load(self.settings.resolved_state_dir()) or mf.Manifest()

@@ -39,7 +39,9 @@ def _precise(hit: Mapping[str, Any], golds: Sequence[Mapping[str, Any]]) -> bool
     return hit["line_end"] - hit["line_start"] <= 1 and any(_covers(hit, g) for g in golds)
 
 
-def score(questions: Iterable[Mapping[str, Any]], hits_by_question: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, Any]:
+def score(
+    questions: Iterable[Mapping[str, Any]], hits_by_question: Mapping[str, list[Mapping[str, Any]]]
+) -> dict[str, Any]:
     """hit@1, hit@5, MRR@10, precise@1 over answerable questions; abstain over unanswerable ones."""
     n = h1 = h5 = p1 = neg = abstained = 0
     mrr = 0.0

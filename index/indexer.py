@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from . import manifest as mf
 from .chunker import Chunk, chunk_document
@@ -21,6 +24,7 @@ from .settings import Settings
 from .store import Store, StoredChunk
 from .textproc import terms
 
+log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
 DIRTY = "dirty"  # present while a run may have left uncommitted chunks in Chroma
 Progress = Callable[[str, int, int], None]
@@ -80,7 +84,12 @@ def _chunks_for(doc: Document, settings: Settings, embedder: Embedder) -> list[S
     cleaned = clean(doc.lines, settings.drop_boilerplate)
     window = min(settings.chunk_tokens, embedder.max_tokens)
     chunks = chunk_document(doc.source, doc.lines, cleaned, window, embedder.count_tokens, settings.overlap_lines)
-    return [_stored(c, embedder.name) for c in chunks]
+    # Identical pieces of one over-long line (a line of repeated text) get identical ids: store each once.
+    unique: dict[str, StoredChunk] = {}
+    for c in chunks:
+        stored = _stored(c, embedder.name)
+        unique.setdefault(stored.id, stored)
+    return list(unique.values())
 
 
 def _keyword_text(chunk: StoredChunk) -> str:
@@ -106,11 +115,16 @@ def build(
     report = IndexReport()
     with mf.writer_lock(state_dir, wait):
         old = mf.load(state_dir) or mf.Manifest()
+        dirty = (state_dir / DIRTY).exists()
+        if old.writer != mf.process_token() or dirty:
+            store.reopen()  # another process wrote since this one last looked
+        store.ping()  # an unreachable server is reported even when nothing changed
         sig = signature(settings, embedder.name)
         rebuild = old.signature != sig
         found = scan(root, settings.extensions, settings.exclude, settings.follow_symlinks, settings.max_file_bytes)
         report.skipped, report.warnings = found.skipped, found.warnings
-        keep_on_error = {s.source for s in found.skipped if s.reason.startswith("unreadable")}
+        unreadable = [s.source for s in found.skipped if s.reason.startswith("unreadable")]
+        keep_on_error = {s for s in old.files if _under_any(s, unreadable)}
         current = {d.source: d for d in found.documents}
         changed = [d for d in found.documents if rebuild or d.source not in old.files
                    or old.files[d.source].sha256 != d.sha256]
@@ -119,7 +133,6 @@ def build(
         report.updated = len(changed) - report.added
         report.removed = len(removed)
         report.unchanged = len(current) - len(changed)
-        dirty = (state_dir / DIRTY).exists()
         if not changed and not removed and not dirty and old.generation:
             report.chunks = len(old.chunk_ids())
             report.generation = old.generation
@@ -130,23 +143,31 @@ def build(
         if rebuild:
             new_files = {s: e for s, e in new_files.items() if s in keep_on_error}
         pending: list[StoredChunk] = []
-        for i, doc in enumerate(changed):
-            if progress:
-                progress("chunk", i, len(changed))
-            chunks = _chunks_for(doc, settings, embedder)
-            new_files[doc.source] = mf.FileEntry(doc.sha256, [c.id for c in chunks])
-            pending.extend(chunks)
-        _embed_and_store(pending, embedder, store, settings.batch_size, old, report, progress)
-        new = mf.Manifest(old.generation + 1, sig, embedder.name, str(root.resolve()), time.time(), new_files)
-        _write_keyword_index(state_dir, old, new, pending, store)
-        if before_commit:
-            before_commit()
+        try:
+            for i, doc in enumerate(changed):
+                if progress:
+                    progress("chunk", i, len(changed))
+                chunks = _chunks_for(doc, settings, embedder)
+                new_files[doc.source] = mf.FileEntry(doc.sha256, [c.id for c in chunks])
+                pending.extend(chunks)
+            _embed_and_store(pending, embedder, store, settings.batch_size, old, report, progress)
+            new = mf.Manifest(
+                old.generation + 1, sig, embedder.name, str(root.resolve()), time.time(), new_files, mf.process_token()
+            )
+            _write_keyword_index(state_dir, old, new, pending, store)
+            if before_commit:
+                before_commit()
+        except BaseException:
+            _discard_uncommitted(store, pending, old)
+            raise
         mf.save(state_dir, new)
         keep = set(new.chunk_ids())
         stale = [c for c in old.chunk_ids() if c not in keep]
         if dirty:
             stale = [c for c in store.all_ids() if c not in keep]
         store.delete(stale)
+        if stale:
+            mf.touch(state_dir)
         for folder in state_dir.glob("keyword-*"):
             gen = folder.name.removeprefix("keyword-").removesuffix(".tmp")
             if not gen.isdigit() or int(gen) < new.generation - 1:
@@ -156,6 +177,22 @@ def build(
         report.generation = new.generation
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _under_any(source: str, folders: list[str]) -> bool:
+    """Whether ``source`` is one of ``folders`` or lies below one ("." is the root)."""
+    return any(f == "." or source == f or source.startswith(f + "/") for f in folders)
+
+
+def _discard_uncommitted(store: Store, pending: list[StoredChunk], old: mf.Manifest) -> None:
+    """After a failed run, take its uncommitted chunks out of Chroma so they cannot crowd the old index's
+    results; best effort: whatever is left is collected by the next run (the dirty marker stays)."""
+    old_ids = set(old.chunk_ids())
+    ids = sorted({c.id for c in pending if c.id not in old_ids})
+    try:
+        store.delete(ids)
+    except Exception:  # noqa: BLE001 - the original failure is the one to report
+        log.warning("could not remove %d uncommitted chunks; the next run will", len(ids))
 
 
 def _embed_and_store(
@@ -184,7 +221,7 @@ def _embed_and_store(
         texts = [_keyword_text(c) for c in batch]
         spans = [_unit_spans(c) for c in batch]
         vectors, line_vectors = embedder.embed_passages(texts, spans)
-        store.upsert([_with_vectors(c, v, lv) for c, v, lv in zip(batch, vectors, line_vectors)])
+        store.upsert([_with_vectors(c, v, lv) for c, v, lv in zip(batch, vectors, line_vectors, strict=True)])
         report.embedded += len(batch)
     if progress:
         progress("embed", len(fresh), len(fresh))
@@ -199,9 +236,7 @@ def _unit_spans(chunk: StoredChunk) -> list[tuple[int, int]]:
     return spans
 
 
-def _with_vectors(chunk: StoredChunk, embedding: object, line_vectors: object) -> StoredChunk:
-    from dataclasses import replace
-
+def _with_vectors(chunk: StoredChunk, embedding: np.ndarray | None, line_vectors: np.ndarray | None) -> StoredChunk:
     return replace(chunk, embedding=embedding, line_vectors=line_vectors)
 
 

@@ -136,8 +136,10 @@ def question_type(question: str) -> dict[str, bool]:
     return {
         "who": bool(re.search(r"\bwho(m|se)?\b", q)),
         "when": bool(re.search(r"\bwhen\b|\bwhat (year|date|day|month|century|decade|time)\b|\bwhich year\b", q)),
-        "num": bool(re.search(r"\bhow (many|much|long|far|old|large|big|tall|high)\b|\bwhat (percentage|number|amount)\b"
-                              r"|\bnumber of\b", q)),
+        "num": bool(
+            re.search(r"\bhow (many|much|long|far|old|large|big|tall|high)\b|\bwhat (percentage|number|amount)\b"
+                      r"|\bnumber of\b", q)
+        ),
         "where": bool(re.search(r"\bwhere\b|\bwhat (country|city|state|place|location)\b|\bin which\b", q)),
     }
 

@@ -67,10 +67,10 @@ def read_document(path: Path, source: str, max_bytes: int) -> Document | Skipped
         if size > max_bytes:
             return Skipped(source, f"larger than the {max_bytes:,}-byte limit ({size:,} bytes)")
         with path.open("rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
+            head = fh.read(min(_SNIFF_BYTES, max_bytes + 1))
             if b"\x00" in head:
                 return Skipped(source, "binary file (NUL bytes)")
-            data = head + fh.read(max_bytes + 1 - len(head))
+            data = head + fh.read(max_bytes + 1 - len(head))  # one byte more than allowed tells it grew
     except FileNotFoundError:
         return Skipped(source, "disappeared while indexing")
     except PermissionError:
@@ -83,6 +83,28 @@ def read_document(path: Path, source: str, max_bytes: int) -> Document | Skipped
         return Skipped(source, "binary file (NUL bytes)")
     text, replaced = decode(data)
     return Document(source, split_lines(text), hashlib.sha256(data).hexdigest(), replaced)
+
+
+def _utf8(name: str) -> bool:
+    """Names that are not UTF-8 reach Python as lone surrogates, which no citation or store can carry."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _shown(name: str) -> str:
+    """A printable form of a file name, undecodable bytes shown as U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _dir_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _excluded(rel: str, name: str, patterns: list[str]) -> bool:
@@ -128,20 +150,30 @@ def iter_files(
             if entry.name.startswith(".") or _excluded(rel, entry.name, exclude):
                 continue
             is_link = entry.is_symlink()
-            if is_link and not follow_symlinks and not inside(path):
-                yield Skipped(rel, "symbolic link pointing outside the folder (not followed)")
-                continue
             try:
                 is_dir = entry.is_dir()
                 is_file = entry.is_file()
             except OSError:
                 is_dir = is_file = False
+            wanted = is_dir or (is_file and path.suffix.lower() in exts)
             if is_link and not (is_dir or is_file):
-                yield Skipped(rel, "broken or looping symbolic link")
+                if path.suffix.lower() in exts or not path.suffix:
+                    yield Skipped(_shown(rel), "broken or looping symbolic link")
+                continue
+            if not wanted:
+                continue
+            if not _utf8(rel):
+                yield Skipped(_shown(rel), "name is not valid UTF-8 (rename it to index it)")
+                continue
+            if is_link and not follow_symlinks and not inside(path):
+                yield Skipped(rel, "symbolic link pointing outside the folder (not followed)")
                 continue
             if is_dir:
+                if is_link and _dir_key(path) in seen_dirs:
+                    yield Skipped(rel, "symbolic link to a folder already indexed (not followed twice)")
+                    continue
                 yield from walk(path)
-            elif is_file and path.suffix.lower() in exts:
+            else:
                 yield path, rel
 
     yield from walk(root)

@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ class Manifest:
     root: str = ""
     built_at: float = 0.0
     files: dict[str, FileEntry] = field(default_factory=dict)
+    writer: str = ""  # process_token() of the process that committed it
 
     def chunk_ids(self) -> list[str]:
         return [cid for entry in self.files.values() for cid in entry.chunks]
@@ -50,6 +52,17 @@ class Manifest:
         data = json.loads(text)
         files = {k: FileEntry(**v) for k, v in data.pop("files", {}).items()}
         return cls(files=files, **data)
+
+
+_token: tuple[int, str] | None = None
+
+
+def process_token() -> str:
+    """Names this process in the manifests it commits, unlike a pid, which two containers can share."""
+    global _token
+    if _token is None or _token[0] != os.getpid():
+        _token = (os.getpid(), f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    return _token[1]
 
 
 def load(state_dir: Path) -> Manifest | None:
@@ -68,12 +81,37 @@ def save(state_dir: Path, manifest: Manifest) -> None:
         fh.write(manifest.to_json())
         fh.flush()
         os.fsync(fh.fileno())
+    _advance_mtime(tmp, state_dir / MANIFEST)
     os.replace(tmp, state_dir / MANIFEST)
     dir_fd = os.open(state_dir, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _advance_mtime(new: Path, current: Path) -> None:
+    """Readers notice a commit by the manifest's mtime: make sure it moves forward even when two commits
+    land within one tick of a coarse file-system clock, or the clock stepped back."""
+    try:
+        before = current.stat().st_mtime_ns
+    except FileNotFoundError:
+        return
+    if new.stat().st_mtime_ns <= before:
+        later = before + 1_000_000  # 1 ms: well above the float precision of ``mtime()``
+        os.utime(new, ns=(later, later))
+
+
+def touch(state_dir: Path) -> None:
+    """Move the manifest's mtime forward without changing it: tells readers in other processes that the
+    store changed under them (stale chunks deleted after a commit) so they reload it."""
+    path = state_dir / MANIFEST
+    try:
+        before = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return
+    later = max(time.time_ns(), before + 1_000_000)
+    os.utime(path, ns=(later, later))
 
 
 def mtime(state_dir: Path) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
@@ -11,7 +12,7 @@ import numpy as np
 
 from . import manifest as mf
 from .embedder import Embedder
-from .errors import IndexMissing, UsageError
+from .errors import CitebotError, IndexMissing, UsageError
 from .indexer import keyword_dir
 from .keyword import KeywordIndex
 from .linescore import PassageLines, prepare, score_lines
@@ -109,17 +110,25 @@ class Searcher:
         with self._lock:
             stamp = mf.mtime(self._state_dir)
             if stamp != self._loaded_at:
-                for _ in range(3):  # a commit may land between reading the manifest and its keyword index
+                for attempt in range(3):  # a commit may land between reading the manifest and its keyword index
                     manifest = mf.load(self._state_dir)
                     if manifest is None:
                         raise IndexMissing(
                             f"nothing is indexed at {self.store.where} yet: run `citebot index DIR` first"
                         )
                     try:
-                        self._keyword = KeywordIndex.load(keyword_dir(self._state_dir, manifest.generation))
+                        keyword = KeywordIndex.load(keyword_dir(self._state_dir, manifest.generation))
                         break
                     except FileNotFoundError:
+                        if attempt == 2:
+                            raise CitebotError(
+                                f"the keyword index of generation {manifest.generation} is missing: "
+                                "run `citebot index` to rebuild it"
+                            ) from None
+                        time.sleep(0.05)
                         stamp = mf.mtime(self._state_dir)
+                assert manifest is not None  # the loop either loaded one or raised
+                self._keyword = keyword
                 self._valid = frozenset(manifest.chunk_ids())
                 self._loaded_at = stamp
             return self._valid, self._keyword
@@ -156,8 +165,8 @@ class Searcher:
                     pool[cid].fused += s.keyword_weight / (s.rrf_k + rank + 1)
                 elif cid in fetched:
                     chunk = fetched[cid]
-                    cos = float(chunk.embedding @ q_vec) if chunk.embedding is not None else None
-                    pool[cid] = _Candidate(chunk, s.keyword_weight / (s.rrf_k + rank + 1), cos)
+                    cosine = float(chunk.embedding @ q_vec) if chunk.embedding is not None else None
+                    pool[cid] = _Candidate(chunk, s.keyword_weight / (s.rrf_k + rank + 1), cosine)
         if not pool:
             return Answer(question, [], 0.0)
         ranked_pool = sorted(pool.values(), key=lambda c: -c.fused)[: max(3 * k, 15)]

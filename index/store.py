@@ -8,21 +8,28 @@ itself when the server returns.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import os
+import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import StoreUnavailable
+from .errors import StoreUnavailable, UsageError
 from .settings import Settings
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 _BATCH = 1000
+_DIMENSION = re.compile(r"expecting embedding with dimension of (\d+), got (\d+)")
 
 
 @dataclass(frozen=True)
@@ -85,30 +92,74 @@ def _chain(exc: BaseException | None) -> Iterable[BaseException]:
 
 
 class Store:
-    """The chunk collection of one index, embedded or on a Chroma server."""
+    """The chunk collection of one index, embedded or on a Chroma server; safe to share between threads."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: Any = None
         self._collection: Any = None
+        self._lock = threading.Lock()
 
     @property
     def where(self) -> str:
         s = self.settings
         return f"{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.db_path)
 
-    def _guard(self, fn: Callable[[], T]) -> T:
-        try:
+    def _guard(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(collection)``, turning Chroma's failures into one-line errors.
+
+        A local directory that another process wrote since this one loaded it fails with Chroma's
+        ``InternalError``; it is reopened and the call retried once.
+        """
+        for attempt in (1, 2):
+            try:
+                return fn(self._open())
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                if self.settings.chroma_host and _is_connection_error(exc):
+                    self._drop()
+                    raise StoreUnavailable(f"cannot reach the Chroma server at {self.where}") from exc
+                dims = _DIMENSION.search(str(exc))
+                if dims:
+                    raise UsageError(
+                        f"the index at {self.where} (collection {self.settings.collection!r}) holds {dims[1]}-"
+                        f"dimension vectors but the embedding model makes {dims[2]}: index into a new --db or "
+                        "collection, or use the model it was built with"
+                    ) from exc
+                if attempt == 1 and not self.settings.chroma_host and type(exc).__name__ == "InternalError":
+                    log.info("%s changed under this process (%s); reopening it", self.where, exc)
+                    self.reopen()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _open(self) -> Any:
+        with self._lock:
             if self._collection is None:
                 self._connect()
-            return fn()
-        except StoreUnavailable:
-            raise
-        except Exception as exc:
-            if self.settings.chroma_host and _is_connection_error(exc):
-                self._client = self._collection = None
-                raise StoreUnavailable(f"cannot reach the Chroma server at {self.where}") from exc
-            raise
+            return self._collection
+
+    def _drop(self) -> None:
+        with self._lock:
+            client, self._client, self._collection = self._client, None, None
+        if client is not None and self.settings.chroma_host:
+            with contextlib.suppress(Exception):
+                client.close()  # each HTTP client owns its own chromadb "system"; free it
+
+    def reopen(self) -> None:
+        """Read the collection afresh on the next call.
+
+        Embedded Chroma keeps vectors in memory and does not see what another process (a CLI
+        re-index beside a running bot) wrote since: its queries miss new chunks and return deleted
+        ones. chromadb also shares that state between all clients of one directory in a process
+        (another Engine's, or one this Store has not made yet), so the shared entry is dropped too;
+        calls already running finish on the old state.
+        """
+        with self._lock:
+            self._client = self._collection = None
+            if not self.settings.chroma_host:
+                _forget_shared_system(str(self.settings.db_path))
 
     def _connect(self) -> None:
         import chromadb
@@ -117,34 +168,34 @@ class Store:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         s = self.settings
         if s.chroma_host:
-            self._client = chromadb.HttpClient(
+            client: Any = chromadb.HttpClient(
                 host=s.chroma_host, port=s.chroma_port, ssl=s.chroma_ssl, settings=chroma_settings
             )
         else:
             s.db_path.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(path=str(s.db_path), settings=chroma_settings)
-        self._collection = self._client.get_or_create_collection(
-            s.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+            client = chromadb.PersistentClient(path=str(s.db_path), settings=chroma_settings)
+        try:
+            collection = client.get_or_create_collection(
+                s.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        except Exception:
+            if s.chroma_host:
+                with contextlib.suppress(Exception):
+                    client.close()
+            raise
+        self._client, self._collection = client, collection
 
     def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the collection answers."""
-        self._guard(lambda: self._collection.count())
+        self._guard(lambda col: col.count())
 
     def count(self) -> int:
-        return int(self._guard(lambda: self._collection.count()))
+        return int(self._guard(lambda col: col.count()))
 
     def upsert(self, chunks: Sequence[StoredChunk]) -> None:
         for i in range(0, len(chunks), _BATCH):
             batch = chunks[i : i + _BATCH]
-            self._guard(
-                lambda batch=batch: self._collection.upsert(
-                    ids=[c.id for c in batch],
-                    embeddings=np.stack([c.embedding for c in batch]),  # type: ignore[misc]
-                    documents=[c.text for c in batch],
-                    metadatas=[c.metadata() for c in batch],
-                )
-            )
+            self._guard(partial(_upsert_batch, batch=batch))
 
     def get(self, ids: Sequence[str], embeddings: bool = False) -> list[StoredChunk]:
         """Chunks by id, in the order asked, missing ones left out."""
@@ -152,7 +203,7 @@ class Store:
         include = ["metadatas", "documents"] + (["embeddings"] if embeddings else [])
         for i in range(0, len(ids), _BATCH):
             part = list(ids[i : i + _BATCH])
-            res = self._guard(lambda part=part: self._collection.get(ids=part, include=include))
+            res: Any = self._guard(partial(_get, ids=part, include=include))
             embs = res.get("embeddings") if embeddings else None
             for j, cid in enumerate(res["ids"]):
                 emb = embs[j] if embs is not None else None
@@ -164,10 +215,8 @@ class Store:
         out: dict[str, StoredChunk] = {}
         for i in range(0, len(hashes), _BATCH):
             part = list(hashes[i : i + _BATCH])
-            res = self._guard(
-                lambda part=part: self._collection.get(
-                    where={"hash": {"$in": part}}, include=["metadatas", "documents", "embeddings"]
-                )
+            res: Any = self._guard(
+                partial(_get, where={"hash": {"$in": part}}, include=["metadatas", "documents", "embeddings"])
             )
             for j, cid in enumerate(res["ids"]):
                 chunk = StoredChunk.from_chroma(cid, res["metadatas"][j], res["documents"][j], res["embeddings"][j])
@@ -180,7 +229,7 @@ class Store:
         if total == 0:
             return []
         res = self._guard(
-            lambda: self._collection.query(
+            lambda col: col.query(
                 query_embeddings=vector.reshape(1, -1), n_results=min(n, total),
                 include=["metadatas", "documents", "distances"],
             )
@@ -188,7 +237,7 @@ class Store:
         return [
             (StoredChunk.from_chroma(cid, meta, doc), 1.0 - float(dist))
             for cid, meta, doc, dist in zip(
-                res["ids"][0], res["metadatas"][0], res["documents"][0], res["distances"][0]
+                res["ids"][0], res["metadatas"][0], res["documents"][0], res["distances"][0], strict=True
             )
         ]
 
@@ -196,7 +245,7 @@ class Store:
         ids: list[str] = []
         offset = 0
         while True:
-            res = self._guard(lambda offset=offset: self._collection.get(include=[], limit=10_000, offset=offset))
+            res: Any = self._guard(partial(_get, include=[], limit=10_000, offset=offset))
             ids.extend(res["ids"])
             if len(res["ids"]) < 10_000:
                 return ids
@@ -205,4 +254,36 @@ class Store:
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _BATCH):
             part = list(ids[i : i + _BATCH])
-            self._guard(lambda part=part: self._collection.delete(ids=part))
+            self._guard(partial(_delete, ids=part))
+
+
+def _get(col: Any, **kwargs: Any) -> Any:
+    return col.get(**kwargs)
+
+
+def _delete(col: Any, ids: list[str]) -> None:
+    col.delete(ids=ids)
+
+
+def _upsert_batch(col: Any, batch: Sequence[StoredChunk]) -> None:
+    col.upsert(
+        ids=[c.id for c in batch],
+        embeddings=np.stack([c.embedding for c in batch]),  # type: ignore[misc]
+        documents=[c.text for c in batch],
+        metadatas=[c.metadata() for c in batch],
+    )
+
+
+def _forget_shared_system(path: str) -> None:
+    """Drop chromadb's per-process cached state of a local directory so the next client loads it from disk.
+
+    Uses chromadb internals (checked against 1.5); without them a reopen merely reuses the stale state.
+    """
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with SharedSystemClient._refcount_lock:
+            SharedSystemClient._identifier_to_system.pop(path, None)
+            SharedSystemClient._identifier_to_refcount.pop(path, None)
+    except (ImportError, AttributeError):  # pragma: no cover - a chromadb that moved its internals
+        log.warning("cannot drop chromadb's cached state of %s: another process's writes may stay unseen", path)
