@@ -18,10 +18,11 @@ from .keyword import KeywordIndex
 from .linescore import PassageLines, prepare, score_lines
 from .settings import Settings
 from .store import Store, StoredChunk
-from .textproc import normalize_line, terms
+from .textproc import normalize_line, terms, words
 
 Mode = Literal["hybrid", "dense", "keyword"]
 MAX_QUESTION_CHARS = 1000
+NEAR_COPY = 0.8  # word overlap (Jaccard) above which two answering lines say the same thing
 PASSAGE_CACHE = 20_000  # chunks whose line analysis is kept in memory
 LINE_SEMANTIC_SHARE = 0.3  # line match = share * cosine + (1 - share) * rare-word coverage
 ANSWER_LINE_BONUS = 0.2  # a passage holding a confident answering line ranks higher (tuned on SQuAD)
@@ -182,18 +183,7 @@ class Searcher:
         best = ranked_pool[0].relevance
         if best < s.min_relevance:
             return Answer(question, [], best)
-        hits: list[Hit] = []
-        seen: set[str] = set()
-        for cand in ranked_pool:
-            line_no, line_text, also = _line_of(cand)
-            keys = {cand.chunk.hash, normalize_line(line_text)}
-            if keys & seen:
-                continue
-            seen |= keys
-            hits.append(_hit(cand, line_no, line_text, also))
-            if len(hits) == k:
-                break
-        return Answer(question, hits, best)
+        return Answer(question, _diverse(ranked_pool, k), best)
 
 
 def _score_lines(
@@ -208,6 +198,32 @@ def _score_lines(
     answer = score_lines(question, q_idf, q_vec, passage, vectors)
     cand.line_index = int(np.argmax(answer))
     cand.line_score = float(answer[cand.line_index])
+
+
+def _diverse(ranked: list[_Candidate], k: int) -> list[Hit]:
+    """Top ``k`` hits without repeats: the same passage (duplicated files) or the same answering line is
+    dropped, and a near copy of an answer already shown (another outlet's copy of a wire story) waits
+    behind every distinct one."""
+    distinct: list[Hit] = []
+    echoes: list[Hit] = []
+    seen: set[str] = set()
+    shown: list[set[str]] = []
+    for cand in ranked:
+        line_no, line_text, also = _line_of(cand)
+        keys = {cand.chunk.hash, normalize_line(line_text)}
+        if keys & seen:
+            continue
+        seen |= keys
+        hit = _hit(cand, line_no, line_text, also)
+        line_words = set(words(line_text))
+        if any(len(line_words & w) >= NEAR_COPY * max(len(line_words | w), 1) for w in shown):
+            echoes.append(hit)
+        else:
+            distinct.append(hit)
+            shown.append(line_words)
+        if len(distinct) == k:
+            break
+    return (distinct + echoes)[:k]
 
 
 def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:
