@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from .cleaner import Cleaned
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+_SPACES = re.compile(r"\s+")
 _MARGIN = 4  # tokens kept free: joining lines can merge or split a word piece or two
+CONTEXT_SHARE = 4  # a heading path may take at most 1/CONTEXT_SHARE of the window
 
 
 @dataclass(frozen=True)
@@ -97,28 +99,49 @@ class _Packer:
             self.add(unit)
 
 
+def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """Split after each match, keeping every character: the pieces concatenate back to ``text``."""
+    cuts = [m.end() for m in pattern.finditer(text)]
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)]) if text[a:b]]
+
+
 def split_long_line(text: str, budget: int, count: Callable[[Sequence[str]], list[int]]) -> list[tuple[str, int]]:
-    """Pieces of an over-long line, at sentence ends where possible, else at spaces, else anywhere."""
-    sentences = [s for s in _SENTENCE.split(text) if s.strip()] or [text]
+    """Pieces of an over-long line, at sentence ends where possible, else at spaces, else anywhere.
+
+    The pieces concatenate back to the line exactly, so what is shown is what is on disk.
+    """
+    sentences = _cut(text, _SENTENCE_END) or [text]
     pieces: list[str] = []
     for sentence, n in zip(sentences, count(sentences)):
         if n <= budget:
             pieces.append(sentence)
             continue
-        words = sentence.split(" ")
+        words = _cut(sentence, _SPACES)
         per_word = max(n / max(len(words), 1), 1.0)
         step = max(int(budget / per_word * 0.8), 1)
         for i in range(0, len(words), step):
-            part = " ".join(words[i : i + step])
+            part = "".join(words[i : i + step])
             chars = max(int(len(part) * budget / max(count([part])[0], 1) * 0.8), 1)
             pieces.extend(part[j : j + chars] for j in range(0, len(part), chars))
     merged: list[tuple[str, int]] = []
     for piece, n in zip(pieces, count(pieces)):
-        if merged and merged[-1][1] + n + 1 <= budget:
-            merged[-1] = (merged[-1][0] + " " + piece, merged[-1][1] + n + 1)
+        if merged and merged[-1][1] + n <= budget:
+            merged[-1] = (merged[-1][0] + piece, merged[-1][1] + n)
         else:
             merged.append((piece, n))
-    return merged
+    return [(piece, n) for piece, n in merged if piece.strip()] or merged[:1]
+
+
+def fit_context(heading: str, limit: int, count: Callable[[Sequence[str]], list[int]]) -> str:
+    """A heading path short enough to leave most of the window to the passage: outer headings go first."""
+    parts = heading.split(" > ")
+    while len(parts) > 1 and count([" > ".join(parts)])[0] > limit:
+        parts.pop(0)
+    text = " > ".join(parts)
+    n = count([text])[0] if text else 0
+    if n > limit:
+        text = text[: max(int(len(text) * limit / n * 0.9), 0)].rstrip()
+    return text
 
 
 def heading_paths(lines: Sequence[str]) -> list[str]:
@@ -145,6 +168,8 @@ def chunk_document(
     """Chunks covering every kept line of ``lines``, each within ``max_tokens`` model tokens."""
     markdown = source.lower().endswith(MARKDOWN_SUFFIXES)
     headings = heading_paths(lines) if markdown else [""] * len(lines)
+    short = {h: fit_context(h, max_tokens // CONTEXT_SHARE, count_tokens) for h in set(headings)}
+    headings = [short[h] for h in headings]
     also: dict[int, list[int]] = {}
     for dup, first in cleaned.duplicate_of.items():
         also.setdefault(first, []).append(dup + 1)

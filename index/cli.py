@@ -206,13 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"citebot: {_settings_problem(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like (before OSError: it is one)
+        sys.stderr.close()
+        return 0
     except OSError as exc:  # a path that is not a folder, a full disk: say which, without a traceback
         where = f": {exc.filename}" if exc.filename else ""
         print(f"citebot: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # output piped into `head` and the like
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         print("citebot: interrupted; the last committed index is intact", file=sys.stderr)
         return 130

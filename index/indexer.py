@@ -126,8 +126,15 @@ def build(
         unreadable = [s.source for s in found.skipped if s.reason.startswith("unreadable")]
         keep_on_error = {s for s in old.files if _under_any(s, unreadable)}
         current = {d.source: d for d in found.documents}
+        lost = set() if rebuild else _lost_chunks(store, old, dirty)
+        lost_files = {s for s, e in old.files.items() if lost.intersection(e.chunks)}
+        if lost:
+            report.warnings.append(
+                f"{len(lost)} indexed chunk(s) of {len(lost_files)} file(s) were missing from {store.where}; "
+                "indexing those files again"
+            )
         changed = [d for d in found.documents if rebuild or d.source not in old.files
-                   or old.files[d.source].sha256 != d.sha256]
+                   or old.files[d.source].sha256 != d.sha256 or d.source in lost_files]
         removed = [s for s in old.files if s not in current and s not in keep_on_error]
         report.added = sum(1 for d in changed if d.source not in old.files)
         report.updated = len(changed) - report.added
@@ -150,7 +157,8 @@ def build(
                 chunks = _chunks_for(doc, settings, embedder)
                 new_files[doc.source] = mf.FileEntry(doc.sha256, [c.id for c in chunks])
                 pending.extend(chunks)
-            _embed_and_store(pending, embedder, store, settings.batch_size, old, report, progress)
+            stored = set(old.chunk_ids()) - lost
+            _embed_and_store(pending, embedder, store, settings.batch_size, stored, report, progress)
             new = mf.Manifest(
                 old.generation + 1, sig, embedder.name, str(root.resolve()), time.time(), new_files, mf.process_token()
             )
@@ -195,13 +203,22 @@ def _discard_uncommitted(store: Store, pending: list[StoredChunk], old: mf.Manif
         log.warning("could not remove %d uncommitted chunks; the next run will", len(ids))
 
 
+def _lost_chunks(store: Store, old: mf.Manifest, dirty: bool) -> set[str]:
+    """Committed chunks Chroma no longer holds (a server restored from an older backup, a wiped data folder):
+    their files are indexed again rather than answering from nothing. Costs one count when all is well."""
+    committed = old.chunk_ids()
+    if not committed or (not dirty and store.count() >= len(committed)):
+        return set()
+    return set(committed) - set(store.all_ids())
+
+
 def _embed_and_store(
-    pending: list[StoredChunk], embedder: Embedder, store: Store, batch_size: int, old: mf.Manifest,
+    pending: list[StoredChunk], embedder: Embedder, store: Store, batch_size: int, stored: set[str],
     report: IndexReport, progress: Progress | None,
 ) -> None:
-    """Upsert new chunks, reusing stored vectors for text already embedded anywhere in the collection."""
-    old_ids = set(old.chunk_ids())
-    todo = [c for c in pending if c.id not in old_ids]
+    """Upsert new chunks (those not among ``stored``), reusing vectors of text already embedded anywhere in
+    the collection."""
+    todo = [c for c in pending if c.id not in stored]
     reusable = store.find_by_hash(sorted({c.hash for c in todo})) if todo else {}
     fresh: list[StoredChunk] = []
     reused: list[StoredChunk] = []

@@ -29,6 +29,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _BATCH = 1000
+SERVER_TIMEOUT = 60.0  # seconds one request to a Chroma server may take before the server counts as unreachable
+CONNECT_TIMEOUT = 5.0
 _DIMENSION = re.compile(r"expecting embedding with dimension of (\d+), got (\d+)")
 
 
@@ -78,7 +80,8 @@ def _is_connection_error(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in _chain(exc)}
     text = " ".join(str(e) for e in _chain(exc)).lower()
     return bool(names & {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadError", "RemoteProtocolError",
-                         "ConnectionRefusedError", "ReadTimeout", "ServerDisconnectedError"}) or (
+                         "ConnectionRefusedError", "ReadTimeout", "WriteTimeout", "PoolTimeout", "WriteError",
+                         "ServerDisconnectedError"}) or (
         "could not connect" in text or "connection refused" in text
     )
 
@@ -109,7 +112,8 @@ class Store:
         """Run ``fn(collection)``, turning Chroma's failures into one-line errors.
 
         A local directory that another process wrote since this one loaded it fails with Chroma's
-        ``InternalError``; it is reopened and the call retried once.
+        ``InternalError``, a collection deleted under this client with ``NotFoundError``: either way the
+        collection is opened again and the call retried once.
         """
         for attempt in (1, 2):
             try:
@@ -130,6 +134,16 @@ class Store:
                 if attempt == 1 and not self.settings.chroma_host and type(exc).__name__ == "InternalError":
                     log.info("%s changed under this process (%s); reopening it", self.where, exc)
                     self.reopen()
+                    continue
+                if attempt == 1 and type(exc).__name__ == "NotFoundError":
+                    # The collection this client holds was deleted (a server that came back without its
+                    # data, a reset): open it again by name, created empty if need be.
+                    log.warning("collection %r vanished from %s; opening it again", self.settings.collection,
+                                self.where)
+                    if self.settings.chroma_host:
+                        self._drop()
+                    else:
+                        self.reopen()
                     continue
                 raise
         raise AssertionError("unreachable")
@@ -168,9 +182,11 @@ class Store:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         s = self.settings
         if s.chroma_host:
+            _heartbeat(s)
             client: Any = chromadb.HttpClient(
                 host=s.chroma_host, port=s.chroma_port, ssl=s.chroma_ssl, settings=chroma_settings
             )
+            _bound_requests(client)
         else:
             s.db_path.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(s.db_path), settings=chroma_settings)
@@ -234,11 +250,15 @@ class Store:
                 include=["metadatas", "documents", "distances"],
             )
         )
+        rows = list(zip(res["ids"][0], res["metadatas"][0], res["documents"][0], res["distances"][0], strict=True))
+        if any(meta is None for _, meta, _, _ in rows) and not self.settings.chroma_host:
+            # Vectors of chunks another process deleted since this one loaded the directory: skip them now,
+            # read the directory afresh for the next question.
+            self.reopen()
         return [
             (StoredChunk.from_chroma(cid, meta, doc), 1.0 - float(dist))
-            for cid, meta, doc, dist in zip(
-                res["ids"][0], res["metadatas"][0], res["documents"][0], res["distances"][0], strict=True
-            )
+            for cid, meta, doc, dist in rows
+            if meta is not None and doc is not None
         ]
 
     def all_ids(self) -> list[str]:
@@ -272,6 +292,33 @@ def _upsert_batch(col: Any, batch: Sequence[StoredChunk]) -> None:
         documents=[c.text for c in batch],
         metadatas=[c.metadata() for c in batch],
     )
+
+
+def _server_url(settings: Settings) -> str:
+    host = settings.chroma_host or ""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{'https' if settings.chroma_ssl else 'http'}://{host}:{settings.chroma_port}"
+
+
+def _heartbeat(settings: Settings) -> None:
+    """Fail fast on a server that accepts connections but never answers (hung, stopped, overloaded):
+    chromadb's own first requests, made while its client is built, would wait forever."""
+    import httpx
+
+    httpx.get(f"{_server_url(settings)}/api/v2/heartbeat", timeout=CONNECT_TIMEOUT)  # any status will do
+
+
+def _bound_requests(client: Any) -> None:
+    """chromadb's HTTP session has no timeout at all: give every request one (chromadb internals, checked
+    against 1.5; without them requests stay unbounded)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(SERVER_TIMEOUT, connect=CONNECT_TIMEOUT)
+    else:  # pragma: no cover - a chromadb that moved its internals
+        log.warning("cannot bound the Chroma client's request time: a hung server may block requests")
 
 
 def _forget_shared_system(path: str) -> None:

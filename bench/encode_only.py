@@ -1,0 +1,44 @@
+"""The floor every indexer stands on: the bare model encoding the same chunk texts, nothing else.
+
+citebot's target is that chunking, hashing and storing add at most 15 % to this time, so it is
+measured in the same process and run as the indexing it is compared with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .measure import Stopwatch, Timing
+
+
+def load_model(path: str, device: str = "cpu") -> Any:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    model = SentenceTransformer(path, device=device)
+    model.encode(["warm up"] * 8, batch_size=8)  # first call pays for lazy initialisation
+    return model
+
+
+class Baseline:
+    """``baseline(texts)`` -> seconds the bare model takes to encode them."""
+
+    def __init__(self, model: Any, batch_size: int) -> None:
+        self.model, self.batch_size = model, batch_size
+
+    def __call__(self, texts: Sequence[str]) -> Timing:
+        return encode_timing(self.model, texts, self.batch_size)
+
+
+def encode_timing(model: Any, texts: Sequence[str], batch_size: int) -> Timing:
+    """Wall and CPU seconds for ``model.encode`` over ``texts``, batched as sentence-transformers does."""
+    with Stopwatch() as t:
+        model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return t.timing

@@ -1,0 +1,58 @@
+"""Score every system the same way: ``index.evaluate.score``, cross-checked against ``shared/eval/score.py``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from index.evaluate import score
+
+Hits = dict[str, list[dict[str, Any]]]
+
+
+
+def evaluate(questions: Sequence[Mapping[str, Any]], hits: Hits) -> tuple[dict[str, Any], int]:
+    """The score and how many answerable questions got no hits at all (wrongly dropped)."""
+    dropped = sum(1 for q in questions if q["gold"] and not hits.get(q["question"]))
+    return score(questions, cast(Mapping[str, list[Mapping[str, Any]]], hits)), dropped
+
+
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def save(folder: Path, name: str, questions: Sequence[Mapping[str, Any]], hits: Hits) -> tuple[Path, Path]:
+    """Gold and hits as JSON Lines, so a run can be re-scored or inspected question by question."""
+    gold = folder / f"{name}.gold.jsonl"
+    found = folder / f"{name}.hits.jsonl"
+    write_jsonl(gold, [{"question": q["question"], "gold": q["gold"]} for q in questions])
+    write_jsonl(found, [{"question": q["question"], "hits": hits.get(q["question"], [])} for q in questions])
+    return gold, found
+
+
+def reference_score(script: Path, gold: Path, hits: Path) -> dict[str, Any] | None:
+    """What the shared scorer prints for the same files; None when it is absent or fails."""
+    if not script.exists():
+        return None
+    try:
+        out = subprocess.run(
+            [sys.executable, str(script), str(gold), str(hits)], capture_output=True, text=True, timeout=120,
+            check=True,
+        )
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+    except (subprocess.SubprocessError, json.JSONDecodeError, IndexError):
+        return None
+
+
+def agrees(ours: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:
+    if reference is None:
+        return None
+    return all(ours.get(key) == value for key, value in reference.items())

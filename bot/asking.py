@@ -1,0 +1,100 @@
+"""Everything between a question arriving and an ``Answer``: validation, cooldown, the search off the event loop.
+
+Shared by /ask, mentions and ask-channels so they behave the same; it knows nothing about Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+from index import Answer, Engine, clean_question
+
+MENTION = re.compile(r"<@!?(\d+)>")
+
+
+class Throttled(Exception):
+    """The member asked too often; ``retry_after`` seconds until the next question is accepted."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"You're asking quickly: try again in {max(1, round(retry_after))} s.")
+
+
+class Cooldowns:
+    """At most ``rate`` questions per member in any ``per``-second window (a sliding window)."""
+
+    def __init__(self, rate: int, per: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.per = per
+        self._clock = clock
+        self._seen: dict[int, deque[float]] = {}
+
+    def hit(self, user_id: int) -> None:
+        """Count one question, or raise ``Throttled`` (not counting it) when the member is over the rate."""
+        if self.per <= 0:
+            return
+        now = self._clock()
+        stamps = self._seen.setdefault(user_id, deque())
+        while stamps and stamps[0] <= now - self.per:
+            stamps.popleft()
+        if len(stamps) >= self.rate:
+            raise Throttled(stamps[0] + self.per - now)
+        stamps.append(now)
+        if len(self._seen) > 10_000:  # forget members idle for a whole window
+            self._seen = {u: s for u, s in self._seen.items() if s and s[-1] > now - self.per}
+
+
+class AnswerCache:
+    """Recent answers by a short random key, so a button can show their passages later (bounded, LRU)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Answer] = OrderedDict()
+
+    def put(self, answer: Answer) -> str:
+        key = secrets.token_hex(8)
+        self._items[key] = answer
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> Answer | None:
+        answer = self._items.get(key)
+        if answer is not None:
+            self._items.move_to_end(key)
+        return answer
+
+
+class Asker:
+    """Validates, rate-limits and answers questions; the engine runs in worker threads, a few at a time."""
+
+    def __init__(self, engine: Engine, cooldowns: Cooldowns, max_chars: int, concurrency: int, cache: int) -> None:
+        self.engine = engine
+        self.cooldowns = cooldowns
+        self.max_chars = max_chars
+        self.answers = AnswerCache(cache)
+        self._slots = asyncio.Semaphore(concurrency)
+
+    def accept(self, user_id: int, text: str) -> str:
+        """The cleaned question; raises ``UsageError`` for an empty or long one, ``Throttled`` when too frequent.
+
+        Cheap and synchronous so that a refusal can be answered before deferring (and so stay ephemeral).
+        """
+        question = clean_question(text, self.max_chars)
+        self.cooldowns.hit(user_id)
+        return question
+
+    async def answer(self, question: str) -> Answer:
+        """Search without blocking the event loop; at most ``concurrency`` searches run at once."""
+        async with self._slots:
+            return await asyncio.to_thread(self.engine.ask, question)
+
+
+def strip_mentions(content: str, user_id: int) -> str:
+    """The message without mentions of the bot, e.g. ``<@123> what is x?`` -> ``what is x?``."""
+    return MENTION.sub(lambda m: "" if int(m.group(1)) == user_id else m.group(0), content).strip()

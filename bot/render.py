@@ -1,0 +1,253 @@
+"""Answers, passages and status as Discord embeds that always fit Discord's limits.
+
+Document text is untrusted: it is escaped so it cannot break the embed's markdown, and trimmed so a long
+line or passage shortens the reply instead of making Discord reject it. Every send also uses
+``NO_MENTIONS`` so nothing quoted can ping anyone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from index import Answer, Hit, Stats
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Discord's documented maximums (characters)."""
+
+    content: int = 2000
+    title: int = 256
+    description: int = 4096
+    field_name: int = 256
+    field_value: int = 1024
+    footer: int = 2048
+    embed: int = 6000  # all text of all embeds of one message together
+    embeds: int = 10
+
+
+LIMITS = Limits()
+NO_MENTIONS = discord.AllowedMentions.none()
+ELLIPSIS = "…"
+ANSWER_COLOUR = discord.Colour.blurple()
+PASSAGE_COLOUR = discord.Colour.dark_teal()
+NO_ANSWER = (
+    "I found nothing in the indexed documents that answers this, so I won't guess. "
+    "Try other words, or ask about something the documents cover."
+)
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
+
+
+def trim(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters at a word boundary when one is near, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return text[:limit]
+    cut = text[: limit - len(ELLIPSIS)]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= len(cut) * 3 // 4:
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS
+
+
+def fit(text: str, limit: int, transform: Callable[[str], str]) -> str:
+    """``transform(trimmed text)`` no longer than ``limit``; trims before transforming so no escape is cut."""
+    budget = limit
+    while True:
+        out = transform(trim(text, budget))
+        if len(out) <= limit or budget <= 1:
+            return out[:limit]
+        budget -= max(1, len(out) - limit)
+
+
+def escape(text: str) -> str:
+    """Document or user text made inert: no markdown, no mentions."""
+    return escape_mentions(escape_markdown(text))
+
+
+def safe_code(text: str) -> str:
+    """Text for an inline code span or code block: backticks are the only thing that can break out."""
+    return text.replace("`", "ˋ")
+
+
+def short_path(path: str, limit: int = 120) -> str:
+    """Long paths keep their start and their file name."""
+    if len(path) <= limit:
+        return path
+    head = limit // 3
+    return path[:head] + ELLIPSIS + path[-(limit - head - 1):]
+
+
+def source_url(hit: Hit, template: str | None) -> str | None:
+    if not template:
+        return None
+    return template.format(path=quote(hit.source, safe="/"), start=hit.line_start, end=hit.line_end, line=hit.line)
+
+
+def citation(hit: Hit, template: str | None) -> str:
+    """``path:Lstart-Lend`` in code style, a link when a URL template is configured."""
+    label = f"`{safe_code(short_path(hit.source))}:{_lines(hit)}`"
+    url = source_url(hit, template)
+    if url and len(url) <= 512 and " " not in url and ")" not in url:
+        return f"[{label}]({url})"
+    return label
+
+
+def _lines(hit: Hit) -> str:
+    return str(hit.line_start) if hit.line_start == hit.line_end else f"L{hit.line_start}-L{hit.line_end}"
+
+
+def answer_embed(answer: Answer, max_sources: int = 3, url_template: str | None = None) -> discord.Embed:
+    """The answering line quoted, then up to ``max_sources`` cited passages; requires a non-empty answer."""
+    hits = answer.hits[:max_sources]
+    best = hits[0]
+    where = f"{safe_code(short_path(best.source))}:{best.line}"
+    attribution = f"\n— `{where}`"
+    quote_limit = LIMITS.description - len(attribution) - 2
+    quoted = fit(" ".join(best.line_text.split()) or "(blank line)", quote_limit, lambda t: "> " + escape(t))
+    embed = discord.Embed(
+        title=fit(answer.question, LIMITS.title, escape),
+        description=quoted + attribution,
+        colour=ANSWER_COLOUR,
+    )
+    embed.add_field(name="Sources", value=_sources_value(hits, url_template), inline=False)
+    embed.set_footer(text="Press Show passage to read the cited lines.")
+    _shrink_to_total(embed)
+    return embed
+
+
+def _sources_value(hits: Sequence[Hit], url_template: str | None) -> str:
+    """One numbered line a source; lines that would pass the field limit are counted instead of shown."""
+    lines: list[str] = []
+    for n, hit in enumerate(hits, 1):
+        line = f"**{n}.** {citation(hit, url_template)} · line {hit.line}"
+        if len(line) > LIMITS.field_value // 2:
+            line = f"**{n}.** `{safe_code(short_path(hit.source, 60))}:{_lines(hit)}` · line {hit.line}"
+        rest = len(hits) - n
+        more = f"\n… and {rest} more" if rest else ""
+        if len("\n".join([*lines, line])) + len(more) > LIMITS.field_value:
+            lines.append(f"… and {len(hits) - n + 1} more")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _shrink_to_total(embed: discord.Embed) -> None:
+    """Keep the embed under the 6,000-character total by shortening its description."""
+    excess = len(embed) - LIMITS.embed
+    if excess > 0 and embed.description:
+        embed.description = trim(embed.description, len(embed.description) - excess)
+
+
+def passage_embeds(hits: Sequence[Hit], url_template: str | None = None) -> list[discord.Embed]:
+    """Each cited passage with its line numbers (the answering line marked), within one message's limits."""
+    embeds: list[discord.Embed] = []
+    budget = LIMITS.embed
+    for hit in hits[: LIMITS.embeds]:
+        title = fit(f"{short_path(hit.source)}:{_lines(hit)}", LIMITS.title, escape_markdown)
+        room = min(LIMITS.description, budget - len(title) - 64)
+        if room < 200:
+            break
+        embed = discord.Embed(
+            title=title, url=source_url(hit, url_template), description=numbered_block(hit, room),
+            colour=PASSAGE_COLOUR,
+        )
+        if hit.also_at:
+            also = ", ".join(str(n) for n in hit.also_at[:8])
+            more = f" and {len(hit.also_at) - 8} more" if len(hit.also_at) > 8 else ""
+            embed.set_footer(text=f"The marked line also appears at line(s) {also}{more}.")
+        budget -= len(embed)
+        embeds.append(embed)
+    if len(embeds) < len(hits) and embeds:
+        last = embeds[-1]
+        note = f"{len(hits) - len(embeds)} more passage(s) not shown: Discord limits one message's length."
+        last.set_footer(text=trim(f"{note} {last.footer.text or ''}".strip(), 300))
+    return embeds
+
+
+def numbered_block(hit: Hit, limit: int) -> str:
+    """The passage in a code block, one numbered line each, a window around the answering line if too long."""
+    lines = hit.lines or [(hit.line_start + i, t) for i, t in enumerate(hit.text.split("\n"))]
+    width = len(str(max(n for n, _ in lines))) if lines else 1
+    rows = [f"{n:>{width}} {'▶' if n == hit.line else ' '} {safe_code(text)}" for n, text in lines]
+    per_line = max(80, limit // 4)
+    rows = [trim(r, per_line) for r in rows]
+    focus = next((i for i, (n, _) in enumerate(lines) if n == hit.line), 0)
+    budget = limit - len("```\n\n```") - 4
+    lo = hi = focus
+    used = len(rows[focus]) + 1 if rows else 0
+    while True:
+        grew = False
+        if hi + 1 < len(rows) and used + len(rows[hi + 1]) + 1 <= budget - 4:
+            hi += 1
+            used += len(rows[hi]) + 1
+            grew = True
+        if lo > 0 and used + len(rows[lo - 1]) + 1 <= budget - 4:
+            lo -= 1
+            used += len(rows[lo]) + 1
+            grew = True
+        if not grew:
+            break
+    shown = rows[lo : hi + 1]
+    if lo > 0:
+        shown.insert(0, "⋮")
+    if hi + 1 < len(rows):
+        shown.append("⋮")
+    return "```\n" + "\n".join(shown) + "\n```"
+
+
+def status_embed(stats: Stats, reindex_running: bool, ask_channels: Sequence[int] = ()) -> discord.Embed:
+    """What is indexed and when: the /status reply."""
+    embed = discord.Embed(title="citebot status", colour=ANSWER_COLOUR)
+    embed.add_field(name="Files", value=f"{stats.files:,}")
+    embed.add_field(name="Chunks", value=f"{stats.chunks:,}")
+    embed.add_field(name="Model", value=trim(escape(stats.model or "unknown"), LIMITS.field_value))
+    built = f"<t:{int(stats.built_at)}:f> (<t:{int(stats.built_at)}:R>)" if stats.built_at else "never"
+    embed.add_field(name="Last indexed", value=built)
+    embed.add_field(name="Re-index", value="running now" if reindex_running else "idle")
+    if ask_channels:
+        embed.add_field(name="Ask channels", value=trim(" ".join(f"<#{c}>" for c in ask_channels), 1024))
+    if stats.root:
+        embed.add_field(name="Folder", value=fit(stats.root, LIMITS.field_value, lambda t: f"`{safe_code(t)}`"),
+                        inline=False)
+    if not stats.generation:
+        embed.description = "Nothing is indexed yet: an admin can run /reindex."
+    return embed
+
+
+def help_embed(bot_name: str, ask_channels: Sequence[int], max_chars: int, admin_roles: Sequence[str]) -> discord.Embed:
+    """The /help reply: what the bot does and how to ask."""
+    where = " ".join(f"<#{c}>" for c in ask_channels)
+    lines = [
+        "I answer questions from the documents this server indexed, and every answer cites "
+        "`file:Lstart-Lend` so you can check it. If nothing in the documents answers, I say so.",
+        "",
+        "**Ask**",
+        "• `/ask question:…` anywhere I can read.",
+        f"• Mention me with your question: `@{escape(bot_name)} how do I …?`",
+    ]
+    if where:
+        lines.append(f"• Or just write your question in {where}.")
+    lines += [
+        "• Press **Show passage** under an answer to see the cited lines (only you see it).",
+        f"Questions may be up to {max_chars:,} characters. A short, specific question works best.",
+        "",
+        "**Other commands**",
+        "• `/status`: what is indexed and when.",
+        "• `/reindex`: re-read the documents (Manage Server permission"
+        + (f" or role {', '.join(escape(r) for r in admin_roles)}" if admin_roles else "")
+        + ").",
+    ]
+    return discord.Embed(title="How to use citebot", description="\n".join(lines), colour=ANSWER_COLOUR)
+
+
+def timestamp(seconds: float) -> str:
+    """A Discord timestamp that each reader sees in their own time zone."""
+    return f"<t:{int(seconds or time.time())}:R>"

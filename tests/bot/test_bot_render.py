@@ -1,0 +1,142 @@
+"""bot.render on its own: answers and passages as embeds, escaped, and always inside Discord's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot_harness import check_payload
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.render import (
+    LIMITS,
+    NO_MENTIONS,
+    answer_embed,
+    citation,
+    escape,
+    numbered_block,
+    passage_embeds,
+    status_embed,
+    trim,
+)
+from index import Answer, Hit, Stats
+
+
+def hit(source: str = "docs/guide.md", start: int = 10, end: int = 14, line: int = 12, text: str | None = None,
+        line_text: str = "The answer is on this line.") -> Hit:
+    body = text if text is not None else "\n".join(
+        line_text if n == line else f"context line {n}" for n in range(start, end + 1)
+    )
+    lines = [(start + i, t) for i, t in enumerate(body.split("\n"))]
+    return Hit(source, start, end, line, 0.8, body, line_text, lines)
+
+
+def payload(embeds: list[Any], content: str = "") -> dict[str, Any]:
+    return {"content": content, "embeds": [e.to_dict() for e in embeds], "allowed_mentions": NO_MENTIONS.to_dict()}
+
+
+def test_answer_quotes_the_line_and_cites_each_source() -> None:
+    answer = Answer("Where is the answer?", [hit(), hit("notes/b.txt", 3, 3, 3, line_text="Also here.")])
+    embed = answer_embed(answer, max_sources=3)
+    assert embed.title == "Where is the answer?"
+    assert embed.description == "> The answer is on this line.\n— `docs/guide.md:12`"
+    value = embed.fields[0].value or ""
+    assert value.splitlines() == ["**1.** `docs/guide.md:L10-L14` · line 12", "**2.** `notes/b.txt:3` · line 3"]
+    check_payload(payload([embed]))
+
+
+def test_max_sources_limits_the_citations() -> None:
+    answer = Answer("q", [hit(f"f{i}.md") for i in range(5)])
+    assert len((answer_embed(answer, max_sources=2).fields[0].value or "").splitlines()) == 2
+
+
+def test_citations_are_links_with_a_template_and_paths_are_url_quoted() -> None:
+    template = "https://example.test/blob/main/{path}#L{start}-L{end}"
+    h = hit("my docs/ünïcode (1).md", 4, 9, 5)
+    assert citation(h, template) == (
+        "[`my docs/ünïcode (1).md:L4-L9`](https://example.test/blob/main/my%20docs/%C3%BCn%C3%AFcode%20%281%29.md#L4-L9)"
+    )
+    assert citation(h, None) == "`my docs/ünïcode (1).md:L4-L9`"
+    assert citation(hit("a.md", 7, 7, 7), "https://x.test/{path}#L{line}") == "[`a.md:7`](https://x.test/a.md#L7)"
+
+
+def test_document_text_cannot_ping_or_format() -> None:
+    nasty = "@everyone @here <@123456789012345678> <@&223456789012345678> **bold** _it_ `code` ||spoil|| # head"
+    embed = answer_embed(Answer("@everyone **why**?", [hit(line_text=nasty)]))
+    desc = embed.description or ""
+    assert "@everyone" not in desc and "@\u200beveryone" in desc and "@\u200bhere" in desc
+    assert "<@123456789012345678>" not in desc and "<@\u200b123456789012345678>" in desc
+    assert "\\*\\*bold\\*\\*" in desc and "\\_it\\_" in desc and "\\`code\\`" in desc and "\\|\\|spoil" in desc
+    assert "@everyone" not in (embed.title or "") and "\\*\\*why\\*\\*" in (embed.title or "")
+    assert escape("plain words") == "plain words"
+
+
+def test_backticks_in_a_passage_cannot_close_its_code_block() -> None:
+    h = hit(text="before\n```\n@everyone escaped the block?\nafter", start=1, end=4, line=3,
+            line_text="@everyone escaped the block?")
+    block = numbered_block(h, 4000)
+    assert block.startswith("```\n") and block.endswith("\n```")
+    assert block.count("```") == 2, "only the block's own fences"
+    assert "3 ▶ @everyone escaped the block?" in block
+
+
+def test_over_long_text_is_trimmed_to_every_limit() -> None:
+    giant_line = "word " * 20_000 + "*_`" * 5000  # ~115 KB
+    long_path = "/".join(["a-very-long-folder-name-" * 4] * 30) + "/file.md"  # ~3 KB
+    hits = [hit(long_path + str(i), 1, 400, 200, text="\n".join([giant_line[:3000]] * 400), line_text=giant_line)
+            for i in range(10)]
+    answer = Answer("why " * 250, hits)
+    template = "https://example.test/" + "x" * 400 + "/{path}#L{start}-L{end}"
+    embed = answer_embed(answer, max_sources=10, url_template=template)
+    assert len(embed.title or "") <= LIMITS.title and (embed.title or "").endswith("…")
+    assert len(embed.description or "") <= LIMITS.description and "…" in (embed.description or "")
+    assert len(embed) <= LIMITS.embed
+    passages = passage_embeds(hits, template)
+    assert 1 <= len(passages) < len(hits)
+    assert "not shown" in (passages[-1].footer.text or "")
+    check_payload(payload([embed]))
+    check_payload(payload(passages))
+    for p in passages:
+        assert "▶" in (p.description or ""), "the answering line stays visible when the passage is cut"
+
+
+def test_a_long_passage_keeps_a_window_around_the_answering_line() -> None:
+    text = "\n".join(f"line number {n} " + "x" * 60 for n in range(1, 301))
+    h = hit("long.md", 1, 300, 150, text=text, line_text=f"line number 150 {'x' * 60}")
+    block = numbered_block(h, 1500)
+    assert len(block) <= 1500
+    assert "150 ▶ line number 150" in block
+    assert block.startswith("```\n⋮\n") and block.endswith("\n⋮\n```")
+
+
+def test_trim_cuts_at_a_word_and_marks_it() -> None:
+    assert trim("short", 10) == "short"
+    assert trim("alpha beta gamma delta", 12) == "alpha beta…"
+    assert len(trim("x" * 50, 10)) == 10
+    assert trim("x" * 50, 1) == "x"
+
+
+def test_status_when_nothing_is_indexed() -> None:
+    embed = status_embed(Stats(0, 0, "hash-256", None, 0, "", "db"), reindex_running=False)
+    assert "Nothing is indexed yet" in (embed.description or "")
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Last indexed"] == "never" and fields["Files"] == "0"
+
+
+printable = st.text(st.characters(codec="utf-8"), max_size=3000)  # any encodable character
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    question=st.text(max_size=1000),
+    lines=st.lists(printable, min_size=1, max_size=8),
+    source=st.text(min_size=1, max_size=600),
+    n=st.integers(1, 10),
+)
+def test_any_answer_fits_discord(question: str, lines: list[str], source: str, n: int) -> None:
+    text = "\n".join(x.replace("\n", " ") for x in lines)
+    hits = [Hit(f"{source}{i}", 1, len(lines), 1, 0.5, text, lines[0].replace("\n", " "),
+                [(k + 1, t) for k, t in enumerate(text.split("\n"))]) for i in range(n)]
+    answer = Answer(question or "?", hits)
+    check_payload(payload([answer_embed(answer, max_sources=n, url_template="https://e.test/{path}#L{line}")]))
+    check_payload(payload(passage_embeds(hits, None)))

@@ -1,0 +1,107 @@
+"""Small pieces without Discord: settings, cooldowns, the answer cache, mention stripping, error messages, main()."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+from bot_harness import TOKEN
+from discord import app_commands
+from pydantic import ValidationError
+
+from bot.__main__ import main
+from bot.asking import AnswerCache, Cooldowns, Throttled, strip_mentions
+from bot.exts.admin import NotIndexAdmin
+from bot.logs import REDACTED, RedactingFormatter
+from bot.render import APOLOGY
+from bot.replies import user_message
+from bot.settings import BotSettings, get_bot_settings
+from index import MAX_QUESTION_CHARS, Answer, StoreUnavailable, UsageError
+
+
+def test_settings_from_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "CITEBOT_BOT_TOKEN=from-env-file\nCITEBOT_BOT_ADMIN_ROLES=Librarian, Maintainers\nCITEBOT_MODEL=hash\n"
+    )
+    monkeypatch.setenv("CITEBOT_BOT_ASK_CHANNEL_IDS", "111111111111111111,222222222222222222")
+    monkeypatch.setenv("CITEBOT_BOT_DEV_GUILD_ID", "333333333333333333")
+    monkeypatch.setenv("CITEBOT_BOT_SOURCE_URL_TEMPLATE", "https://github.com/o/r/blob/main/{path}#L{start}-L{end}")
+    s = get_bot_settings()
+    assert s.token is not None and s.token.get_secret_value() == "from-env-file"
+    assert s.ask_channel_ids == [111111111111111111, 222222222222222222]
+    assert s.admin_roles == ["Librarian", "Maintainers"]
+    assert s.dev_guild_id == 333333333333333333
+    assert "from-env-file" not in repr(s) and "from-env-file" not in str(s.model_dump())
+    assert all(f.description for f in BotSettings.model_fields.values()), "every setting is documented"
+
+
+def test_settings_reject_bad_values() -> None:
+    with pytest.raises(ValidationError, match="source_url_template"):
+        BotSettings(_env_file=None, source_url_template="https://x.test/{file}")
+    with pytest.raises(ValidationError):
+        BotSettings(_env_file=None, max_question_chars=MAX_QUESTION_CHARS + 1)
+    assert BotSettings(_env_file=None, ask_channel_ids="[1, 2]").ask_channel_ids == [1, 2]
+
+
+def test_cooldown_is_a_sliding_window_per_member() -> None:
+    now = [100.0]
+    cd = Cooldowns(rate=2, per=10, clock=lambda: now[0])
+    cd.hit(1)
+    cd.hit(1)
+    cd.hit(2)
+    with pytest.raises(Throttled) as refused:
+        cd.hit(1)
+    assert refused.value.retry_after == pytest.approx(10.0)
+    assert "try again in 10 s" in str(refused.value)
+    now[0] = 110.01
+    cd.hit(1)
+    Cooldowns(rate=1, per=0).hit(1)
+    Cooldowns(rate=1, per=0).hit(1)
+
+
+def test_answer_cache_is_bounded_and_keeps_recent_answers() -> None:
+    cache = AnswerCache(2)
+    keys = [cache.put(Answer(f"q{i}", [])) for i in range(3)]
+    assert cache.get(keys[0]) is None
+    assert cache.get(keys[2]) is not None and len(keys[2]) == 16
+
+
+def test_strip_mentions_removes_only_the_bot() -> None:
+    assert strip_mentions("<@42> what is x?", 42) == "what is x?"
+    assert strip_mentions("<@!42>what about <@7>?", 42) == "what about <@7>?"
+
+
+def test_user_messages_for_expected_errors_and_none_for_bugs() -> None:
+    invoke = app_commands.CommandInvokeError.__new__(app_commands.CommandInvokeError)
+    invoke.original = StoreUnavailable("cannot reach the Chroma server at 127.0.0.1:1")
+    assert user_message(invoke) == "Cannot reach the Chroma server at 127.0.0.1:1"
+    assert user_message(UsageError("the question is empty: ask something")) == "The question is empty: ask something"
+    assert user_message(NotIndexAdmin("Only admins.")) == "Only admins."
+    assert user_message(RuntimeError("boom")) is None
+    assert "Sorry" in APOLOGY
+
+
+def test_main_refuses_without_a_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CITEBOT_BOT_TOKEN", raising=False)
+    assert main([]) == 2
+    assert "CITEBOT_BOT_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("CITEBOT_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("CITEBOT_BOT_COOLDOWN_RATE", "zero")
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "cooldown_rate" in err and TOKEN not in err and len(err.strip().splitlines()) == 1
+
+
+def test_log_lines_never_carry_the_token_even_in_tracebacks() -> None:
+    formatter = RedactingFormatter("%(levelname)s %(message)s", [TOKEN])
+    try:
+        raise RuntimeError(f"request failed with Authorization: Bot {TOKEN}")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token was %s", (TOKEN,), sys.exc_info())
+    text = formatter.format(record)
+    assert TOKEN not in text and text.count(REDACTED) == 2 and "Traceback" in text

@@ -1,0 +1,107 @@
+"""Which lines are content: page furniture goes, wrapped prose stays, repeated lines are embedded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index import Engine, Settings
+from index.cleaner import clean, find_boilerplate
+
+from .helpers import write_files
+
+ARTICLE = [
+    "Harbour cranes return to the old port",  # 0: a headline
+    "",
+    "The city council voted on Tuesday to restore the two harbour cranes that stood idle",  # 2
+    "for thirty years, and the restored cranes will lift cargo again by next spring.",
+    "Engineers said the cranes were sound, although their cabins need new glass.",
+    "",
+    "The council expects the harbour to handle more cargo once the cranes are working.",  # 6
+    "",
+    "Related",  # 8: a label that belongs to the block below
+    "Ten sourdough recipes for a rainy weekend",
+    "Celebrity chef opens a vegan bistro in Lisbon",
+    "- Why marathon runners swear by beetroot juice",
+    "- Best budget headphones of the year, ranked",
+    "Rated 4.5",  # 13
+]
+
+
+def test_block_of_unrelated_link_titles_at_the_page_end_is_dropped() -> None:
+    assert find_boilerplate(ARTICLE) == [(8, 13)]
+    cleaned = clean(ARTICLE)
+    assert [k for k, keep in enumerate(cleaned.keep) if keep] == [0, 2, 3, 4, 6]
+
+
+def test_nothing_is_dropped_when_boilerplate_removal_is_off() -> None:
+    cleaned = clean(ARTICLE, drop_boilerplate=False)
+    assert [k for k, keep in enumerate(cleaned.keep) if keep] == [k for k, line in enumerate(ARTICLE) if line]
+
+
+def test_wrapped_prose_is_kept() -> None:
+    prose = [
+        "Harbour cranes",
+        "The restored cranes will lift cargo again next spring after",
+        "engineers replace the cabins, the cables and the",
+        "old motors, which the council bought",
+        "second hand from a shipyard in",
+        "Rotterdam in nineteen sixty",
+        "and never serviced.",
+    ]
+    assert find_boilerplate(prose) == []
+    assert all(clean(prose).keep)
+
+
+def test_a_list_that_belongs_to_the_document_is_kept() -> None:
+    lines = [
+        "Packing list for the harbour walk",
+        "",
+        "Bring these for the harbour walk along the cranes:",
+        "- Waterproof harbour map",
+        "- Crane spotting binoculars",
+        "- Walking boots for the harbour",
+        "- Thermos for the crane walk",
+    ]
+    assert find_boilerplate(lines) == []
+
+
+def test_a_document_that_is_only_a_list_is_kept() -> None:
+    lines = ["Apples", "Pears", "Plums", "Cherries", "Quinces"]
+    assert find_boilerplate(lines) == []
+
+
+def test_long_repeated_lines_are_marked_as_duplicates_short_ones_are_not() -> None:
+    repeated = "Always switch the crane off at the main breaker before any repair."
+    lines = [repeated, "}", "Other content about cranes in the harbour.", "}", "  " + repeated.upper() + "  ", repeated]
+    cleaned = clean(lines, drop_boilerplate=False)
+    assert cleaned.duplicate_of == {4: 0, 5: 0}  # case and surrounding white space do not matter
+    assert cleaned.keep == [True, True, True, True, False, False]  # "}" is too short to count as a repeat
+
+
+def test_repeated_line_is_embedded_once_and_cited_with_every_line_number(tmp_path: Path) -> None:
+    warning = "Always switch the crane off at the main breaker before any repair."
+    lines = [
+        "# Crane manual", "", "## Cabin", "", "Clean the cabin glass every week with soapy water.", warning, "",
+        "## Motor", "", "Grease the motor bearings each month with lithium grease.", warning, "",
+        "## Cables", "", "Replace frayed cables at once; never splice them.", warning,
+    ]
+    docs = write_files(tmp_path / "docs", {"manual.md": "\n".join(lines) + "\n"})
+    engine = Engine(Settings(db_path=tmp_path / "db", model="hash", _env_file=None))  # type: ignore[call-arg]
+    engine.index(docs)
+    stored = engine.store.get(engine.store.all_ids())
+    assert sum(c.text.split("\n").count(warning) for c in stored) == 1
+    answer = engine.ask("switch the crane off at the main breaker before repair", k=1)
+    hit = answer.hits[0]
+    assert (hit.line, hit.line_text) == (6, warning)
+    assert hit.also_at == [11, 16]
+    assert lines[hit.line - 1] == warning and all(lines[n - 1] == warning for n in hit.also_at)
+
+
+def test_dropped_furniture_is_not_searchable(tmp_path: Path) -> None:
+    docs = write_files(tmp_path / "docs", {"news.txt": "\n".join(ARTICLE) + "\n"})
+    engine = Engine(Settings(db_path=tmp_path / "db", model="hash", _env_file=None))  # type: ignore[call-arg]
+    engine.index(docs)
+    cited = {n for hit in engine.ask("vegan bistro Lisbon celebrity chef").hits for n, _ in hit.lines}
+    assert cited.isdisjoint(range(9, 15))
+    stored = engine.store.get(engine.store.all_ids())
+    assert all("bistro" not in c.text for c in stored)

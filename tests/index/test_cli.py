@@ -1,0 +1,229 @@
+"""The installed ``citebot`` console script, end to end: the bundled model, a real local Chroma, our own corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from index import Engine
+from index.embedder import SentenceTransformerEmbedder
+
+from .conftest import OFF_TOPIC, REAL_CORPUS, RealIndex
+from .helpers import REAL_MODEL, assert_one_line_error, clean_env, load_jsonl, run_cli, write_files
+
+HIT_KEYS = {"source", "line_start", "line_end", "line", "score", "text"}
+
+
+def _file_lines(real: RealIndex, source: str) -> list[str]:
+    return (real.docs / source).read_bytes().decode("utf-8-sig").splitlines()
+
+
+def _check_hit(real: RealIndex, hit: dict[str, object]) -> None:
+    assert set(hit) >= HIT_KEYS
+    source, start, end, line = hit["source"], hit["line_start"], hit["line_end"], hit["line"]
+    assert isinstance(source, str) and source in REAL_CORPUS, "relative to the indexed folder"
+    assert isinstance(start, int) and isinstance(end, int) and isinstance(line, int)
+    assert 1 <= start <= line <= end <= len(_file_lines(real, source))
+    assert isinstance(hit["score"], float) and isinstance(hit["text"], str)
+    file_lines = _file_lines(real, source)
+    assert all(text in file_lines[start - 1 : end] for text in str(hit["text"]).split("\n"))
+
+
+@pytest.mark.slow
+def test_index_reports_what_it_did(real_index: RealIndex) -> None:
+    report = real_index.report
+    assert (report["added"], report["updated"], report["removed"], report["skipped"]) == (4, 0, 0, [])
+    assert isinstance(report["chunks"], int) and report["chunks"] == report["embedded"] > 0
+    assert report["generation"] == 1
+
+
+@pytest.mark.slow
+def test_ask_json_cites_the_exact_line(real_index: RealIndex) -> None:
+    proc = run_cli("ask", "How many hours of sun do tomatoes need?", "--json", "-k", "3",
+                   "--db", real_index.db, env=real_index.env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) == {"question", "hits"} and data["question"] == "How many hours of sun do tomatoes need?"
+    assert 1 <= len(data["hits"]) <= 3
+    for hit in data["hits"]:
+        _check_hit(real_index, hit)
+    top = data["hits"][0]
+    assert (top["source"], top["line"]) == ("garden.md", 5)
+    assert top["line_text"] == "Tomatoes need at least six hours of direct sunlight every day."
+
+
+@pytest.mark.slow
+def test_ask_text_marks_the_answering_line(real_index: RealIndex) -> None:
+    proc = run_cli("ask", "How long does the sourdough dough rise?", "--db", real_index.db, env=real_index.env)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("1. kitchen/bread.rst:") and "(line 5," in first
+    assert ">    5  The dough rises overnight in a cool room, about twelve hours at 18 degrees." in proc.stdout
+
+
+@pytest.mark.slow
+def test_off_topic_question_abstains_with_exit_code_1(real_index: RealIndex) -> None:
+    proc = run_cli("ask", OFF_TOPIC, "--json", "--db", real_index.db, env=real_index.env)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout) == {"question": OFF_TOPIC, "hits": []}
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_eval_scores_our_questions(real_index: RealIndex, tmp_path: Path) -> None:
+    questions = [
+        {"question": "When does the night train to Vienna leave?", "gold": [{"source": "trains.txt", "line": 1}]},
+        {"question": "How many cars does the ferry carry?", "gold": [{"source": "ferry.txt", "line": 2}]},
+        {"question": "What pollinates the beans?", "gold": [{"source": "garden.md", "line": 16}]},
+        {"question": "Can dogs travel on the night train?", "gold": [{"source": "trains.txt", "line": 6}]},
+        {"question": OFF_TOPIC, "gold": []},
+    ]
+    path = tmp_path / "questions.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in questions))
+    hits_path = tmp_path / "hits.jsonl"
+    proc = run_cli("eval", path, "--json", "--hits", hits_path, "--db", real_index.db, env=real_index.env)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert (result["answerable"], result["unanswerable"]) == (4, 1)
+    assert result["hit@5"] == 1.0 and result["hit@1"] >= 0.75 and result["abstain"] == 1.0
+    assert isinstance(result["query_ms_p50"], float)
+    records = load_jsonl(hits_path)
+    assert [r["question"] for r in records] == [q["question"] for q in questions]
+    for record in records:
+        assert set(record) == {"question", "hits"}
+        for hit in record["hits"]:
+            _check_hit(real_index, hit)
+    assert records[-1]["hits"] == []
+
+
+@pytest.mark.slow
+def test_stats_loads_no_model(real_index: RealIndex) -> None:
+    env = clean_env(CITEBOT_MODEL="/nonexistent/model")  # loading it would fail
+    text = run_cli("stats", "--db", real_index.db, env=env)
+    assert text.returncode == 0, text.stderr
+    assert "files: 4" in text.stdout and f"model: {REAL_MODEL}" in text.stdout
+    proc = run_cli("stats", "--json", "--db", real_index.db, env=env)
+    stats = json.loads(proc.stdout)
+    assert stats["files"] == 4 and stats["chunks"] == real_index.report["chunks"]
+    assert stats["model"] == REAL_MODEL and stats["generation"] == 1
+    assert stats["root"] == str(real_index.docs.resolve()) and stats["store"] == str(real_index.db)
+    assert isinstance(stats["built_at"], str) and stats["built_at"].endswith("Z")
+
+
+@pytest.mark.slow
+def test_unchanged_real_index_re_run_loads_no_model(real_index: RealIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_loading(self: SentenceTransformerEmbedder) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "_load", no_loading)
+    report = Engine(real_index.settings()).index(real_index.docs)
+    assert (report.unchanged, report.embedded, report.generation) == (4, 0, 1)
+
+
+# Bad inputs: one line on stderr, a meaningful exit code, never a traceback. The hash model keeps them fast.
+
+
+@pytest.fixture
+def hash_env() -> dict[str, str]:
+    return clean_env(CITEBOT_MODEL="hash")
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, hash_env: dict[str, str]) -> Path:
+    write_files(tmp_path / "docs", {"a.txt": "The harbour crane lifts containers.\n"})
+    proc = run_cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path
+
+
+def test_missing_folder_exit_2(tmp_path: Path, hash_env: dict[str, str]) -> None:
+    proc = run_cli("index", tmp_path / "nope", "--db", tmp_path / "db", env=hash_env)
+    assert_one_line_error(proc, 2, "no such folder", "nope")
+    (tmp_path / "file.txt").write_text("x")
+    proc = run_cli("index", tmp_path / "file.txt", "--db", tmp_path / "db", env=hash_env)
+    assert_one_line_error(proc, 2, "not a folder")
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\t"])
+def test_empty_question_exit_2(indexed: Path, hash_env: dict[str, str], question: str) -> None:
+    proc = run_cli("ask", question, "--db", indexed / "db", env=hash_env)
+    assert_one_line_error(proc, 2, "the question is empty")
+
+
+def test_over_long_question_exit_2(indexed: Path, hash_env: dict[str, str]) -> None:
+    proc = run_cli("ask", "crane " * 17_000, "--db", indexed / "db", env=hash_env)  # about 100 KB
+    assert_one_line_error(proc, 2, "the question is too long")
+
+
+def test_no_index_yet_exit_5(tmp_path: Path, hash_env: dict[str, str]) -> None:
+    proc = run_cli("ask", "anything", "--db", tmp_path / "db", env=hash_env)
+    assert_one_line_error(proc, 5, "nothing is indexed at", "run `citebot index DIR` first")
+
+
+def test_bad_eval_files_exit_2(indexed: Path, hash_env: dict[str, str]) -> None:
+    db = indexed / "db"
+    assert_one_line_error(run_cli("eval", indexed / "none.jsonl", "--db", db, env=hash_env), 2, "no such file")
+    (indexed / "bad.jsonl").write_text('{"question": "ok"}\n{not json\n')
+    assert_one_line_error(run_cli("eval", indexed / "bad.jsonl", "--db", db, env=hash_env), 2, "not JSON Lines")
+    (indexed / "noq.jsonl").write_text('{"gold": []}\n')
+    assert_one_line_error(run_cli("eval", indexed / "noq.jsonl", "--db", db, env=hash_env), 2, 'has no "question"')
+
+
+def test_bad_settings_and_paths_are_one_line(indexed: Path, hash_env: dict[str, str]) -> None:
+    bad_setting = dict(hash_env, CITEBOT_TOP_K="many")
+    assert_one_line_error(run_cli("stats", "--db", indexed / "db", env=bad_setting), 2, "CITEBOT_TOP_K")
+    (indexed / "afile").write_text("not a folder")
+    assert_one_line_error(run_cli("index", "docs", "--db", "afile", env=hash_env, cwd=indexed), 1, "Not a directory")
+    proc = run_cli("ask", "crane", "-k", "0", "--db", indexed / "db", env=hash_env)
+    assert proc.returncode == 2 and "at least 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_other_model_than_the_index_exit_2(indexed: Path) -> None:
+    env = clean_env(CITEBOT_MODEL="/nonexistent/model")
+    assert_one_line_error(run_cli("ask", "crane", "--db", indexed / "db", env=env), 2, "was built with the model")
+
+
+def test_stats_before_indexing_is_empty_not_an_error(tmp_path: Path, hash_env: dict[str, str]) -> None:
+    proc = run_cli("stats", "--json", "--db", tmp_path / "db", env=hash_env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["files"] == 0
+
+
+def test_index_text_output_lists_each_problem_once(tmp_path: Path, hash_env: dict[str, str]) -> None:
+    docs = write_files(tmp_path / "docs", {"ok.txt": "fine\n", "bin.txt": b"\x00\x01", "bad.txt": b"caf\xe9\n"})
+    outside = write_files(tmp_path / "outside", {"secret.txt": "not for the index\n"})
+    (docs / "leak.txt").symlink_to(outside / "secret.txt")
+    (docs / "loop.md").symlink_to(docs / "loop.md")
+    with (docs / "huge.txt").open("wb") as fh:
+        fh.truncate(200 * 1024 * 1024)
+    for _ in range(2):  # every run reports the problems it meets, once each
+        proc = run_cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.splitlines() == [
+            "skipped bin.txt: binary file (NUL bytes)",
+            "skipped huge.txt: larger than the 2,000,000-byte limit (209,715,200 bytes)",
+            "skipped leak.txt: symbolic link pointing outside the folder (not followed)",
+            "skipped loop.md: broken or looping symbolic link",
+            "warning: bad.txt: 1 invalid UTF-8 sequence(s) replaced",
+        ]
+    assert proc.stdout.startswith("0 added, 0 updated, 0 removed, 2 unchanged, 4 skipped;")
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(indexed: Path, hash_env: dict[str, str]) -> None:
+    """`citebot ask ... | head -1`: the reader goes away before the answer is written."""
+    import subprocess
+
+    from .helpers import CITEBOT
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([str(CITEBOT), "ask", "harbour crane", "--json", "--db", str(indexed / "db")],
+                              stdout=write_end, stderr=subprocess.PIPE, env=hash_env, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr

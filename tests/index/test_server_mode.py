@@ -1,0 +1,215 @@
+"""Chroma server mode against a real ``chroma run`` on 127.0.0.1: index, ask, re-index, outage, recovery."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from index import Engine, Settings, StoreUnavailable
+from index import manifest as mf
+
+from .faults import QUESTIONS, V1, hooked_env, start_index, switch_to_v2, wait_for
+from .helpers import CHROMA, assert_one_line_error, clean_env, run_cli, write_files
+
+pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma server binary is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ChromaServer:
+    path: Path
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"chroma run exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/api/v2/heartbeat", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"chroma run did not answer within {timeout} s")
+
+    def stop(self) -> None:
+        """Stop the server we started, by its process id."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(15)
+        self.proc = None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ChromaServer]:
+    srv = ChromaServer(tmp_path / "chroma-data", _free_port(), tmp_path / "chroma.log")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _settings(tmp_path: Path, server: ChromaServer) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        chroma_host="127.0.0.1", chroma_port=server.port, state_dir=tmp_path / "state", docs_dir=tmp_path / "docs",
+        model="hash", _env_file=None,
+    )
+
+
+def _cli_env(tmp_path: Path, server: ChromaServer) -> dict[str, str]:
+    return clean_env(CITEBOT_MODEL="hash", CITEBOT_CHROMA_HOST="127.0.0.1", CITEBOT_CHROMA_PORT=str(server.port),
+                     CITEBOT_STATE_DIR=str(tmp_path / "state"))
+
+
+def test_index_ask_reindex_outage_and_recovery(tmp_path: Path, server: ChromaServer) -> None:
+    write_files(tmp_path / "docs", {
+        "cranes.txt": "The harbour crane lifts forty containers an hour.\n",
+        "ferry.txt": "The ferry sails at noon on Sundays.\n",
+    })
+    settings = _settings(tmp_path, server)
+    engine = Engine(settings)
+    first = engine.index()
+    assert first.added == 2 and engine.stats().store == server.address
+    answer = engine.ask("how many containers does the crane lift", 1).to_json()
+    assert answer["hits"][0]["source"] == "cranes.txt"  # type: ignore[index]
+
+    (tmp_path / "docs" / "ferry.txt").write_text("The ferry now sails at one o'clock on Sundays.\n")
+    again = engine.index()
+    assert (again.updated, again.unchanged, again.embedded) == (1, 1, 1)
+    assert engine.store.count() == again.chunks, "the old ferry chunk was deleted on the server"
+
+    env = _cli_env(tmp_path, server)
+    cli_answer = run_cli("ask", "how many containers does the crane lift", "--json", "-k", "1", env=env)
+    assert cli_answer.returncode == 0, cli_answer.stderr
+    assert json.loads(cli_answer.stdout) == answer, "the CLI and the engine read the same server index"
+
+    server.stop()
+    message = f"cannot reach the Chroma server at {server.address}"
+    for _ in range(2):  # the second time through a client rebuilt while the server is still down
+        with pytest.raises(StoreUnavailable) as err:
+            engine.ask("how many containers does the crane lift", 1)
+        assert str(err.value) == message
+    with pytest.raises(StoreUnavailable, match=message):
+        engine.index()  # even with nothing to change, an index run reports the outage
+    assert_one_line_error(run_cli("ask", "crane", env=env), 3, message)
+    assert_one_line_error(run_cli("index", tmp_path / "docs", env=env), 3, message)
+    assert run_cli("stats", env=env).returncode == 0, "stats reads only the local sidecar"
+    fresh = Engine(settings)  # an engine that never saw the server up
+    with pytest.raises(StoreUnavailable, match=message):
+        fresh.ask("crane", 1)
+
+    server.start()  # same port, same data
+    assert engine.ask("how many containers does the crane lift", 1).to_json() == answer, "recovered by itself"
+    assert fresh.ask("how many containers does the crane lift", 1).to_json() == answer
+    (tmp_path / "docs" / "tug.txt").write_text("The tugboat pushes the tanker into the dock.\n")
+    report = engine.index()
+    assert (report.added, report.unchanged) == (1, 2)
+    assert engine.ask("what pushes the tanker", 1).hits[0].source == "tug.txt"
+    proc = run_cli("index", tmp_path / "docs", env=env)
+    assert proc.returncode == 0 and proc.stdout.startswith("0 added, 0 updated, 0 removed, 3 unchanged")
+
+
+def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) -> None:
+    """The run fails with the one-line message; the old index answers again once the server is back, and the
+    next run completes and collects what the failed one wrote."""
+    write_files(tmp_path / "docs", V1)
+    env = dict(_cli_env(tmp_path, server), CITEBOT_CHUNK_TOKENS="32", CITEBOT_BATCH_SIZE="1")
+    assert run_cli("index", "docs", env=env, cwd=tmp_path).returncode == 0
+    settings = _settings(tmp_path, server).model_copy(update={"chunk_tokens": 32, "batch_size": 1})
+    engine = Engine(settings)
+    before = [engine.ask(q, 3).to_json() for q in QUESTIONS]
+
+    switch_to_v2(tmp_path / "docs")
+    hooked, marker = hooked_env(tmp_path, "upsert", stall=1, base=env)
+    proc = start_index(tmp_path, hooked)
+    wait_for(marker, proc)
+    server.stop()  # during the stall: the run's next write finds no server
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert err.strip().splitlines()[-1] == f"citebot: cannot reach the Chroma server at {server.address}"
+    assert "Traceback" not in err
+
+    server.start()
+    assert [engine.ask(q, 3).to_json() for q in QUESTIONS] == before, "the previous index answers as before"
+    report = run_cli("index", "docs", "--json", env=env, cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["updated"] == 2
+    manifest = mf.load(settings.resolved_state_dir())
+    assert manifest is not None
+    assert engine.store.count() == len(manifest.chunk_ids()), "the failed run's chunks were collected"
+    b_lines = [line for c in engine.store.get(manifest.files["b.md"].chunks) for line in c.text.split("\n")]
+    assert b_lines and all(line.startswith("Omega ") for line in b_lines)
+
+
+def test_hung_server_is_unreachable_not_a_hang(
+    tmp_path: Path, server: ChromaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that accepts connections but never answers (here: stopped with SIGSTOP) must not block the
+    bot for ever: chromadb's own HTTP client waits without a time limit."""
+    from index import store as store_module
+
+    monkeypatch.setattr(store_module, "SERVER_TIMEOUT", 2.0)
+    monkeypatch.setattr(store_module, "CONNECT_TIMEOUT", 2.0)
+    write_files(tmp_path / "docs", {"cranes.txt": "The harbour crane lifts forty containers an hour.\n"})
+    engine = Engine(_settings(tmp_path, server))
+    engine.index()
+    answer = engine.ask("crane containers", 1).to_json()
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(2):  # on the open connection, then while building a new client
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable, match=f"cannot reach the Chroma server at {server.address}"):
+                engine.ask("crane containers", 1)
+            assert time.monotonic() - started < 15
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    assert engine.ask("crane containers", 1).to_json() == answer
+
+
+def test_server_that_lost_its_data_is_filled_again(tmp_path: Path, server: ChromaServer) -> None:
+    write_files(tmp_path / "docs", {"cranes.txt": "The harbour crane lifts forty containers an hour.\n",
+                                    "ferry.txt": "The ferry sails at noon on Sundays.\n"})
+    engine = Engine(_settings(tmp_path, server))
+    engine.index()
+    server.stop()
+    server.path = tmp_path / "empty-chroma-data"  # e.g. a volume that was not mounted
+    server.start()
+    assert engine.ask("crane containers", 1).abstained, "nothing to answer from"
+    report = engine.index()
+    assert (report.updated, report.embedded) == (2, 2) and "were missing from" in report.warnings[0]
+    assert engine.ask("crane containers", 1).hits[0].source == "cranes.txt"
