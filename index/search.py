@@ -154,7 +154,7 @@ class Searcher:
         pool: dict[str, _Candidate] = {}
         n = s.candidates
         if mode != "keyword":
-            dense = [(c, cos) for c, cos in self.store.query(q_vec, n + 10) if c.id in valid][:n]
+            dense = [(c, cos) for c, cos in self.store.query(q_vec, n, len(valid)) if c.id in valid][:n]
             for rank, (chunk, cos) in enumerate(dense):
                 pool[chunk.id] = _Candidate(chunk, s.dense_weight / (s.rrf_k + rank + 1), cos)
         if mode != "dense":

@@ -29,6 +29,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _BATCH = 1000
+MAX_UNTRUSTED_SLACK = 2000  # most extra neighbours fetched to see past uncommitted chunks
 SERVER_TIMEOUT = 60.0  # seconds one request to a Chroma server may take before the server counts as unreachable
 CONNECT_TIMEOUT = 5.0
 _DIMENSION = re.compile(r"expecting embedding with dimension of (\d+), got (\d+)")
@@ -239,11 +240,17 @@ class Store:
                 out.setdefault(chunk.hash, chunk)
         return out
 
-    def query(self, vector: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
-        """Nearest chunks with their cosine similarity, best first."""
+    def query(self, vector: np.ndarray, n: int, committed: int | None = None) -> list[tuple[StoredChunk, float]]:
+        """Nearest chunks with their cosine similarity, best first.
+
+        With ``committed`` (how many chunks the caller trusts), the search reaches past every chunk it
+        does not trust: after a killed run or during a large re-index, uncommitted chunks may sit nearest.
+        """
         total = self.count()
         if total == 0:
             return []
+        if committed is not None:
+            n += min(max(total - committed, 0), MAX_UNTRUSTED_SLACK)
         res = self._guard(
             lambda col: col.query(
                 query_embeddings=vector.reshape(1, -1), n_results=min(n, total),
