@@ -6,27 +6,14 @@ both read the same ``.env``. Every field carries a description because docs/bot.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index import MAX_QUESTION_CHARS
+from index import MAX_QUESTION_CHARS, split_csv
 
 URL_FIELDS = {"path": "docs/a.md", "start": 1, "end": 2, "line": 1}
-
-
-def split_csv(value: object) -> object:
-    """Let list settings be written ``a,b,c`` in ``.env`` as well as JSON."""
-    if isinstance(value, int):
-        return [value]
-    if isinstance(value, str):
-        value = value.strip()
-        if value.startswith("["):
-            return json.loads(value)
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 class BotSettings(BaseSettings):

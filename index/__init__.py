@@ -9,7 +9,7 @@ from .errors import CitebotError, IndexBusy, IndexMissing, StoreUnavailable, Usa
 from .indexer import IndexReport
 from .loader import Skipped
 from .search import MAX_QUESTION_CHARS, Answer, Hit, clean_question
-from .settings import Settings, get_settings
+from .settings import Settings, get_settings, split_csv
 
 __all__ = [
     "MAX_QUESTION_CHARS",
@@ -31,4 +31,5 @@ __all__ = [
     "clean_question",
     "get_settings",
     "make_embedder",
+    "split_csv",
 ]

@@ -178,19 +178,20 @@ def run(args: argparse.Namespace) -> int:
         result = score(questions, hits)
         latencies.sort()
         result["query_ms_p50"] = round(1000 * latencies[len(latencies) // 2], 1) if latencies else None
-        if args.json:
-            print(json.dumps(result))
-        else:
-            for key, value in result.items():
-                print(f"{key:>14}: {value}")
+        _print_mapping(result, args.json)
         return 0
-    stats = engine.stats().to_json()
-    if args.json:
-        print(json.dumps(stats))
-    else:
-        for key, value in stats.items():
-            print(f"{key:>10}: {value}")
+    _print_mapping(engine.stats().to_json(), args.json)
     return 0
+
+
+def _print_mapping(data: dict[str, Any], as_json: bool) -> None:
+    """One JSON object, or aligned ``key: value`` lines for people."""
+    if as_json:
+        print(json.dumps(data))
+        return
+    width = max((len(key) for key in data), default=0)
+    for key, value in data.items():
+        print(f"{key:>{width}}: {value}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,10 @@ DEFAULT_EXTENSIONS = (
 DEFAULT_EXCLUDE = "node_modules,__pycache__,.venv,venv,dist,build,*.min.js,*.lock"
 
 
-def _split_csv(value: object) -> object:
-    """Let list settings be written as ``a,b,c`` in ``.env`` as well as JSON."""
+def split_csv(value: object) -> object:
+    """Let list settings be written as ``a,b,c`` in ``.env`` as well as JSON (a lone number is a list of one)."""
+    if isinstance(value, int):
+        return [value]
     if isinstance(value, str):
         value = value.strip()
         if value.startswith("["):
@@ -63,11 +65,11 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="Torch device for the embedding model.")
     batch_size: int = Field(32, ge=1, description="Chunks embedded per model call.")
     extensions: CsvList = Field(
-        default_factory=lambda: _split_csv(DEFAULT_EXTENSIONS),  # type: ignore[arg-type]
+        default_factory=lambda: split_csv(DEFAULT_EXTENSIONS),  # type: ignore[arg-type]
         description="File extensions indexed (comma-separated).",
     )
     exclude: CsvList = Field(
-        default_factory=lambda: _split_csv(DEFAULT_EXCLUDE),  # type: ignore[arg-type]
+        default_factory=lambda: split_csv(DEFAULT_EXCLUDE),  # type: ignore[arg-type]
         description="Glob patterns of files or folders to skip (comma-separated); hidden folders are always skipped.",
     )
     follow_symlinks: bool = Field(
@@ -91,7 +93,7 @@ class Settings(BaseSettings):
         0.3, description="Abstain when the best passage's relevance is below this (0..1)."
     )
 
-    _split = field_validator("extensions", "exclude", mode="before")(_split_csv)
+    _split = field_validator("extensions", "exclude", mode="before")(split_csv)
 
     def resolved_state_dir(self) -> Path:
         """The sidecar folder: explicit, else beside the data it describes."""
