@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from index.loader import Document, Skipped, decode, iter_files, read_document, scan, split_lines
-from index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, _split_csv
+from index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
 
 from .helpers import write_files
 
-EXTS: list[str] = _split_csv(DEFAULT_EXTENSIONS)  # type: ignore[assignment]
-EXCLUDE: list[str] = _split_csv(DEFAULT_EXCLUDE)  # type: ignore[assignment]
+EXTS: list[str] = split_csv(DEFAULT_EXTENSIONS)  # type: ignore[assignment]
+EXCLUDE: list[str] = split_csv(DEFAULT_EXCLUDE)  # type: ignore[assignment]
 LIMIT = 2_000_000
 
 
