@@ -23,7 +23,8 @@ from .textproc import normalize_line, terms, words
 Mode = Literal["hybrid", "dense", "keyword"]
 MAX_QUESTION_CHARS = 1000
 NEAR_COPY = 0.8  # word overlap (Jaccard) above which two answering lines say the same thing
-PASSAGE_CACHE = 20_000  # chunks whose line analysis is kept in memory
+PASSAGE_CACHE = 20_000
+RETRIES_ON_COMMIT = 3  # chunks whose line analysis is kept in memory
 LINE_SEMANTIC_SHARE = 0.3  # line match = share * cosine + (1 - share) * rare-word coverage
 ANSWER_LINE_BONUS = 0.2  # a passage holding a confident answering line ranks higher (tuned on SQuAD)
 
@@ -145,12 +146,24 @@ class Searcher:
         return passage
 
     def search(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
-        s = self.settings
+        """Answer from one committed generation.
+
+        A re-index deletes the previous generation's chunks right after its commit; a question in
+        flight across that moment could lose them, so it is asked again when the manifest moved.
+        """
         question = clean_question(question)
-        k = k or s.top_k
+        q_vec = self.embedder.embed_queries([question])[0]
+        for _ in range(RETRIES_ON_COMMIT):
+            stamp = mf.mtime(self._state_dir)
+            answer = self._search_once(question, q_vec, k or self.settings.top_k, mode)
+            if mf.mtime(self._state_dir) == stamp:
+                break
+        return answer
+
+    def _search_once(self, question: str, q_vec: np.ndarray, k: int, mode: Mode) -> Answer:
+        s = self.settings
         valid, keyword = self._refresh()
         q_terms = terms(question)
-        q_vec = self.embedder.embed_queries([question])[0]
         pool: dict[str, _Candidate] = {}
         n = s.candidates
         if mode != "keyword":

@@ -260,7 +260,7 @@ def test_queries_are_answered_while_the_same_engine_re_indexes(tmp_path: Path) -
         assert answer.hits[0].citation == stable
         hits = engine.ask("glacier record drift station", 5).hits
         tags = {line.split(" ", 1)[0] for hit in hits if hit.source == "b.md" for _, line in hit.lines}
-        assert len(tags) == 1, f"one answer mixing versions of b.md: {tags}"
+        assert len(tags) == 1, f"one answer mixing versions of b.md: {tags} {[(h.source, h.citation) for h in hits]}"
         asked += 1
         overlapped += during and indexing.is_set()
     thread.join(60)
