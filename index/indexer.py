@@ -225,7 +225,7 @@ def _embed_and_store(
     for c in todo:
         hit = reusable.get(c.hash)
         if hit is not None and hit.embedding is not None:
-            reused.append(_with_vectors(c, hit.embedding, hit.line_vectors))
+            reused.append(_with_vectors(c, hit.embedding, hit.lines_matrix()))
         else:
             fresh.append(c)
     store.upsert(reused)

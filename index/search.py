@@ -205,7 +205,7 @@ def _score_lines(
     """How well the passage's best line matches (for ranking), and which line answers (for citing)."""
     total = sum(q_idf.values()) or 1.0
     lexical = np.array([sum(q_idf[t] for t in ts if t in q_idf) / total for ts in passage.line_terms])
-    vectors = cand.chunk.line_vectors
+    vectors = cand.chunk.lines_matrix()
     semantic = vectors @ q_vec if vectors is not None and len(vectors) == len(lexical) else lexical
     cand.match = float(np.max(LINE_SEMANTIC_SHARE * semantic + (1 - LINE_SEMANTIC_SHARE) * lexical))
     answer = score_lines(question, q_idf, q_vec, passage, vectors)

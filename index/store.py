@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +30,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _BATCH = 1000
+COUNT_MAX_AGE = 1.0  # seconds a query may reuse the collection size
 MAX_UNTRUSTED_SLACK = 2000  # most extra neighbours fetched to see past uncommitted chunks
 SERVER_TIMEOUT = 60.0  # seconds one request to a Chroma server may take before the server counts as unreachable
 CONNECT_TIMEOUT = 5.0
@@ -49,6 +51,16 @@ class StoredChunk:
     hash: str
     line_vectors: np.ndarray | None = None
     embedding: np.ndarray | None = None
+    packed_line_vectors: str = ""  # as stored; unpacked only for the few candidates whose lines get scored
+
+    def lines_matrix(self) -> np.ndarray | None:
+        """One unit vector per displayed line, or None when the store holds none."""
+        if self.line_vectors is not None:
+            return self.line_vectors
+        if not self.packed_line_vectors or not self.units:
+            return None
+        raw = np.frombuffer(base64.b64decode(self.packed_line_vectors), dtype=np.float16).astype(np.float32)
+        return raw.reshape(len(self.units), -1)
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -61,19 +73,18 @@ class StoredChunk:
         }
         if self.line_vectors is not None:
             meta["lvec"] = base64.b64encode(self.line_vectors.astype(np.float16).tobytes()).decode()
+        elif self.packed_line_vectors:
+            meta["lvec"] = self.packed_line_vectors
         return meta
 
     @classmethod
     def from_chroma(cls, cid: str, meta: dict[str, Any], text: str, embedding: Any = None) -> StoredChunk:
         units = [(int(a), list(b)) for a, b in json.loads(str(meta["units"]))]
-        lvec = None
-        if meta.get("lvec"):
-            raw = np.frombuffer(base64.b64decode(str(meta["lvec"])), dtype=np.float16).astype(np.float32)
-            lvec = raw.reshape(len(units), -1) if units else None
         return cls(
             cid, str(meta["source"]), int(meta["line_start"]), int(meta["line_end"]), text, units,
-            str(meta.get("context", "")), str(meta.get("hash", "")), lvec,
+            str(meta.get("context", "")), str(meta.get("hash", "")), None,
             None if embedding is None else np.asarray(embedding, dtype=np.float32),
+            str(meta.get("lvec") or ""),
         )
 
 
@@ -103,6 +114,7 @@ class Store:
         self._client: Any = None
         self._collection: Any = None
         self._lock = threading.Lock()
+        self._counted: tuple[float, int] | None = None
 
     @property
     def where(self) -> str:
@@ -209,6 +221,13 @@ class Store:
     def count(self) -> int:
         return int(self._guard(lambda col: col.count()))
 
+    def _recent_count(self) -> int:
+        """The collection size, asked at most once a second: a query needs it only to size its reach."""
+        now = time.monotonic()
+        if self._counted is None or now - self._counted[0] > COUNT_MAX_AGE:
+            self._counted = (now, self.count())
+        return self._counted[1]
+
     def upsert(self, chunks: Sequence[StoredChunk]) -> None:
         for i in range(0, len(chunks), _BATCH):
             batch = chunks[i : i + _BATCH]
@@ -246,7 +265,7 @@ class Store:
         With ``committed`` (how many chunks the caller trusts), the search reaches past every chunk it
         does not trust: after a killed run or during a large re-index, uncommitted chunks may sit nearest.
         """
-        total = self.count()
+        total = self._recent_count()
         if total == 0:
             return []
         if committed is not None:

@@ -49,7 +49,7 @@ def main() -> None:
                 numbers = [u[0] for u in c.units]
                 if not any((c.source, n) in gold for n in numbers):
                     continue
-                x = line_features(q["question"], q_idf, qv, prepare(c.text.split("\n")), c.line_vectors)
+                x = line_features(q["question"], q_idf, qv, prepare(c.text.split("\n")), c.lines_matrix())
                 y = np.array([(c.source, n) in gold for n in numbers], dtype=np.float32)
                 out.append((x, y))
         return out
