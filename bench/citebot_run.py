@@ -22,7 +22,7 @@ from index.embedder import Spans
 from .data import Dataset
 from .measure import Latency, RssSampler, Stopwatch, Ticker, Timing, best_of, say
 from .results import SystemResult
-from .scoring import Hits, evaluate
+from .scoring import Hits, Timings, evaluate, per_question
 
 WARM_UP_QUESTIONS = 5
 EncodeOnly = Callable[[Sequence[str]], Timing]
@@ -88,6 +88,7 @@ class CitebotRun:
     results: list[SystemResult]
     texts: list[str]  # what the model encoded while indexing
     hits: dict[str, Hits] = field(default_factory=dict)  # pass key -> question -> hits
+    timings: dict[str, Timings] = field(default_factory=dict)  # pass key -> question -> ms of each timing pass
     index_runs: list[float] = field(default_factory=list)
     encode_runs: list[float] = field(default_factory=list)
 
@@ -203,6 +204,7 @@ def run(data: Dataset, embedder: Embedder, workdir: Path, k_eval: int, encode: E
         metrics, dropped = evaluate(data.questions, hits)
         lat, best = Latency.of(timed[0]), Latency.of(best_of(timed))
         out.hits[p.key] = hits
+        out.timings[p.key] = per_question(data, timed)
         out.results.append(SystemResult(
             corpus=data.name, system=p.label, key=p.key, k=p.k or settings.top_k, metrics=metrics, dropped=dropped,
             errors=errors, chunks=report.chunks, index_s=builds.wall[fastest], embed_s=builds.embed[fastest],

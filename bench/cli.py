@@ -132,7 +132,9 @@ def _datasets(args: argparse.Namespace, wanted: list[str], workdir: Path) -> lis
 
 
 def _command(argv: list[str]) -> str:
-    return "make bench" if not argv else ".venv/bin/python -m bench " + shlex.join(argv)
+    """The command that reproduces the numbers (``--keep`` changes none of them, so it is left out)."""
+    shown = [a for a in argv if a != "--keep"]
+    return "make bench" if not shown else ".venv/bin/python -m bench " + shlex.join(shown)
 
 
 class Writer:
@@ -149,8 +151,8 @@ class Writer:
 
 
 def _record(run: Run, folder: Path, shared: Path, ds: data.Dataset, result: SystemResult,
-            hits: scoring.Hits) -> None:
-    gold, found = scoring.save(folder, f"{ds.name}-{result.key}", ds.questions, hits)
+            hits: scoring.Hits, timings: scoring.Timings | None = None) -> None:
+    gold, found = scoring.save(folder, f"{ds.name}-{result.key}", ds.questions, hits, timings)
     result.score_py_agrees = scoring.agrees(result.metrics, scoring.reference_score(shared / "eval" / "score.py",
                                                                                   gold, found))
     if result.score_py_agrees is False:
@@ -234,7 +236,7 @@ def execute(args: argparse.Namespace, command: str) -> None:
         phase(f"citebot {ds.name}")
         cb = citebot_run.run(ds, embedder, workdir, args.k, encode, repeat, latency_passes)
         for result in cb.results:
-            _record(run, hits_dir, args.shared, ds, result, cb.hits[result.key])
+            _record(run, hits_dir, args.shared, ds, result, cb.hits[result.key], cb.timings[result.key])
         write()
     del embedder
     gc.collect()
@@ -245,7 +247,7 @@ def execute(args: argparse.Namespace, command: str) -> None:
         for ds in datasets:
             phase(f"LangChain {ds.name}")
             lc = langchain_run.run(ds, emb, workdir, args.k, encode, repeat, latency_passes)
-            _record(run, hits_dir, args.shared, ds, lc.result, lc.hits)
+            _record(run, hits_dir, args.shared, ds, lc.result, lc.hits, lc.timings)
             write()
         del emb
         gc.collect()

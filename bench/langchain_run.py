@@ -16,7 +16,7 @@ from typing import Any
 from .data import Dataset, corpus_files
 from .measure import Latency, RssSampler, Stopwatch, Ticker, Timing, best_of, say
 from .results import SystemResult
-from .scoring import Hits, evaluate
+from .scoring import Hits, Timings, evaluate, per_question
 from .spans import LineMap, line_span
 
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200
@@ -89,6 +89,7 @@ class LangChainRun:
     result: SystemResult
     texts: list[str]
     hits: Hits = field(default_factory=dict)
+    timings: Timings = field(default_factory=dict)
 
 
 def run(data: Dataset, emb: Any, workdir: Path, k: int, encode: Callable[[Sequence[str]], Timing] | None = None,
@@ -161,4 +162,4 @@ def run(data: Dataset, emb: Any, workdir: Path, k: int, encode: Callable[[Sequen
         added_rss_mib=max(index_mem.peak, mem.peak) - index_mem.start,
         note=f"RecursiveCharacterTextSplitter({CHUNK_SIZE}, {CHUNK_OVERLAP}), Chroma defaults, similarity_search",
     )
-    return LangChainRun(result, [s.page_content for s in splits], hits)
+    return LangChainRun(result, [s.page_content for s in splits], hits, per_question(data, passes))

@@ -141,7 +141,14 @@ def _pair(a: Any, z: Any, digits: int = 1) -> str:
     return DASH if a is None else f"{fmt(a, digits)} / {fmt(z, digits)}"
 
 
-def scale_rows(points: Sequence[ScalePoint]) -> list[list[str]]:
+def scale_table(points: Sequence[ScalePoint]) -> str:
+    """One row per store size; the count() column only when the run measured it."""
+    counted = any("count_p50_ms" in p.chroma for p in points)
+    headers = [
+        "chunks", "insert s (total)", "insert/s (last step)", "disk MiB", "dense lookup p50 / p95 ms",
+        "fetch p50 / p95 ms", *(["count() p50 ms"] if counted else []), "store RSS MiB (open / peak)",
+        "BM25 build s", "BM25 p50 / p95 ms", "BM25 RSS MiB (built / peak)",
+    ]
     rows = []
     for p in points:
         c, b = p.chroma, p.bm25
@@ -149,18 +156,13 @@ def scale_rows(points: Sequence[ScalePoint]) -> list[list[str]]:
             f"{p.size:,}" + (" (extrapolated)" if p.extrapolated else ""),
             fmt(p.insert_s, 0), fmt(p.insert_rate, 0), fmt(p.disk_mib, 0),
             _pair(c.get("query_p50_ms"), c.get("query_p95_ms")), _pair(c.get("get_p50_ms"), c.get("get_p95_ms")),
+            *([fmt(c.get("count_p50_ms"), 1)] if counted else []),
             _pair(c.get("rss_open_mib"), c.get("peak_rss_mib"), 0),
             fmt(b.get("build_s"), 1), _pair(b.get("query_p50_ms"), b.get("query_p95_ms")),
             _pair(b.get("rss_built_mib"), b.get("peak_rss_mib"), 0),
         ])
-    return rows
+    return table(headers, rows)
 
-
-SCALE_HEADERS = (
-    "chunks", "insert s (total)", "insert/s (last step)", "disk MiB", "dense lookup p50 / p95 ms",
-    "fetch p50 / p95 ms", "store RSS MiB (open / peak)", "BM25 build s", "BM25 p50 / p95 ms",
-    "BM25 RSS MiB (built / peak)",
-)
 
 CORPUS_TITLES = {"squad": "SQuAD (`../shared/bench/squad`)", "news": "News (`../shared/corpus/news`, `news_dev.jsonl`)"}
 
@@ -237,7 +239,7 @@ def render(run: Run, plot_name: str | None = None) -> str:
         lines += [f"![quality against latency]({plot_name})", ""]
     if run.scale:
         lines += ["## Store scale (synthetic chunks)", "", run.scale_note, "",
-                  table(SCALE_HEADERS, scale_rows(run.scale)), ""]
+                  scale_table(run.scale), ""]
         notes = [f"- {p.size:,}: {p.note}" for p in run.scale if p.note]
         if notes:
             lines += [*notes, ""]

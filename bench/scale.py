@@ -92,18 +92,28 @@ def _fit(xs: list[float], ys: list[float], x: float) -> float | None:
     return float(slope * x + intercept)
 
 
+def _power(xs: list[float], ys: list[float], x: float) -> float | None:
+    """Continue the growth between the last two measured points as a power law (a straight line in log-log)."""
+    if len(xs) < 2 or min(xs[-2:]) <= 0 or min(ys[-2:]) <= 0:
+        return None
+    slope = math.log(ys[-1] / ys[-2]) / math.log(xs[-1] / xs[-2])
+    return ys[-1] * (x / xs[-1]) ** slope
+
+
 def extrapolate(measured: list[ScalePoint], size: int, reached: int, insert_s: float, rate: float | None) -> ScalePoint:
-    """A size not reached in time: latency fitted against log(size), memory and disk against size."""
+    """A size not reached in time: latency continues its last measured power-law growth, memory and disk are
+    fitted linearly in size."""
     point = ScalePoint(size=size, extrapolated=True)
     if rate:
         point.insert_s = insert_s + (size - reached) / rate
         point.insert_rate = rate
     chroma = [p for p in measured if p.chroma and not p.extrapolated]
-    logs = [math.log10(p.size) for p in chroma]
     sizes = [float(p.size) for p in chroma]
     # Neither latency nor memory shrinks as the store grows: a noisy fit never goes below the last measurement.
-    for key in ("query_p50_ms", "query_p95_ms", "get_p50_ms", "get_p95_ms"):
-        value = _fit(logs, [p.chroma[key] for p in chroma], math.log10(size))
+    for key in ("query_p50_ms", "query_p95_ms", "get_p50_ms", "get_p95_ms", "count_p50_ms"):
+        if any(key not in p.chroma for p in chroma):
+            continue
+        value = _power(sizes, [p.chroma[key] for p in chroma], float(size))
         if value is not None:
             point.chroma[key] = max(value, chroma[-1].chroma[key])
     for key in ("rss_open_mib", "peak_rss_mib"):
@@ -114,7 +124,8 @@ def extrapolate(measured: list[ScalePoint], size: int, reached: int, insert_s: f
     point.disk_mib = _fit([float(p.size) for p in disk], [p.disk_mib or 0.0 for p in disk], float(size))
     point.note = (
         f"not reached within the time budget ({reached:,} chunks stored): Chroma numbers extrapolated from the "
-        "measured sizes (latency linear in log size, memory and disk linear in size); insert time assumes the "
+        "measured sizes (latency growing as between the last two measured sizes, as a power of size; memory and "
+        "disk linear in size); insert time assumes the "
         "last measured rate holds, which makes it a lower bound"
     )
     return point
@@ -226,7 +237,8 @@ def run(sizes: list[int], workdir: Path, budget_s: float, dense_k: int, keyword_
         f"off) with random unit 384-d vectors and generated 5-line texts; line vectors left out (the real index "
         f"stores them as metadata, read only for the few candidates of a question). Insert budget "
         f"{budget_s / 60:.3g} min. Dense lookup = Store.query(n={dense_k}), as a question makes; fetch = Store.get "
-        f"of {keyword_k} random ids with embeddings (keyword-only candidates). Memory = RSS of a fresh process "
-        f"that opened the store and ran the queries."
+        f"of {keyword_k} random ids with embeddings (keyword-only candidates); count() = Collection.count(), "
+        f"which index.Store consults to size a query (index/store.py decides how often). Memory = RSS of a "
+        f"fresh process that opened the store and ran the queries."
     )
     return points, note

@@ -12,6 +12,13 @@ from typing import Any, cast
 from index.evaluate import score
 
 Hits = dict[str, list[dict[str, Any]]]
+Timings = dict[str, list[float]]  # question -> milliseconds of each timing pass
+
+
+def per_question(data: Any, passes: Sequence[Sequence[float]]) -> Timings:
+    """Regroup pass-by-pass seconds into per-question milliseconds, so slow questions can be found."""
+    questions = [q["question"] for q in data.questions]
+    return {q: [round(p[i] * 1000, 2) for p in passes] for i, q in enumerate(questions)}
 
 
 
@@ -28,12 +35,20 @@ def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def save(folder: Path, name: str, questions: Sequence[Mapping[str, Any]], hits: Hits) -> tuple[Path, Path]:
-    """Gold and hits as JSON Lines, so a run can be re-scored or inspected question by question."""
+def save(folder: Path, name: str, questions: Sequence[Mapping[str, Any]], hits: Hits,
+         timings: Timings | None = None) -> tuple[Path, Path]:
+    """Gold and hits as JSON Lines, so a run can be re-scored or inspected question by question.
+
+    Each hits row also carries ``ms``, the question's time in every timing pass (the shared scorer ignores it).
+    """
     gold = folder / f"{name}.gold.jsonl"
     found = folder / f"{name}.hits.jsonl"
     write_jsonl(gold, [{"question": q["question"], "gold": q["gold"]} for q in questions])
-    write_jsonl(found, [{"question": q["question"], "hits": hits.get(q["question"], [])} for q in questions])
+    write_jsonl(found, [
+        {"question": q["question"], "hits": hits.get(q["question"], []),
+         **({"ms": timings[q["question"]]} if timings and q["question"] in timings else {})}
+        for q in questions
+    ])
     return gold, found
 
 

@@ -101,6 +101,8 @@ def test_citebot_pass_on_a_tiny_corpus(tmp_path: Path, monkeypatch: pytest.Monke
         assert r.encode_only_cpu_s == 0.8 and r.index_cpu_s is not None
         assert r.p50_best_ms is not None and r.p50_ms is not None and r.p50_best_ms <= r.p50_ms
         assert r.p50_ms is not None and r.reindex_s is not None and r.chunks >= 2
+    assert all(len(ms) == 2 for ms in out.timings["citebot-default"].values())
+    assert set(out.timings["citebot-default"]) == {q["question"] for q in questions}
     hybrid = out.hits["citebot-hybrid"]
     assert hybrid["What is the largest planet?"][0]["source"] == "space.md"
     assert out.results[1].metrics["hit@1"] == 1.0
@@ -135,7 +137,8 @@ def test_scores_match_the_shared_scorer_when_it_is_present(tmp_path: Path) -> No
         "q3": [],
     }
     ours, dropped = scoring.evaluate(questions, hits)
-    gold, found = scoring.save(tmp_path, "t", questions, hits)
+    gold, found = scoring.save(tmp_path, "t", questions, hits, {"q1": [12.5, 11.0]})
+    assert json.loads(found.read_text().splitlines()[0])["ms"] == [12.5, 11.0]
     reference = scoring.reference_score(copy, gold, found)
     assert reference is not None and json.dumps(reference, sort_keys=True) == json.dumps(ours, sort_keys=True)
     assert scoring.agrees(ours, reference) is True and dropped == 0
