@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from index import CitebotError, Embedder, Engine, Settings
+from index import CitebotError, Embedder, Engine, Settings, WrappedEmbedder
 from index.embedder import Spans
 
 from .data import Dataset
@@ -29,7 +29,7 @@ EncodeOnly = Callable[[Sequence[str]], Timing]
 REINDEX_RUNS = 3
 
 
-class RecordingEmbedder:
+class RecordingEmbedder(WrappedEmbedder):
     """Wraps citebot's embedder to keep the exact texts it encodes and the time spent encoding them.
 
     The texts feed the encode-only baseline, so it encodes what citebot actually embedded (chunk text
@@ -37,20 +37,9 @@ class RecordingEmbedder:
     """
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.texts: list[str] = []
         self.seconds = 0.0
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_queries(texts)
 
     def embed_passages(self, texts: Sequence[str], line_spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
         t0 = time.perf_counter()

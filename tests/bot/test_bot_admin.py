@@ -11,29 +11,18 @@ from bot_harness import check_all_sent, discord_session, make_bot_settings, memb
 from fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord, Interaction
 
 from bot.render import NO_ANSWER
-from index import Engine, HashEmbedder, Settings
+from index import Engine, HashEmbedder, Settings, WrappedEmbedder
 
 KESTREL = "The kestrel hovers over motorway verges while it hunts voles.\n"
 
 
-class GatedEmbedder:
+class GatedEmbedder(WrappedEmbedder):
     """HashEmbedder whose passage embedding waits for ``gate``: holds a re-index open while the test acts."""
 
     def __init__(self) -> None:
-        self.inner = HashEmbedder()
-        self.name = self.inner.name
+        super().__init__(HashEmbedder())
         self.gate = threading.Event()
         self.entered = threading.Event()
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_queries(texts)
 
     def embed_passages(
         self, texts: Sequence[str], line_spans: Sequence[Sequence[tuple[int, int]]]
