@@ -196,7 +196,7 @@ class Searcher:
         best = ranked_pool[0].relevance
         if best < s.min_relevance:
             return Answer(question, [], best)
-        return Answer(question, _diverse(ranked_pool, k), best)
+        return Answer(question, _diverse(ranked_pool, k, s.min_relevance), best)
 
 
 def _score_lines(
@@ -213,12 +213,13 @@ def _score_lines(
     cand.line_score = float(answer[cand.line_index])
 
 
-def _diverse(ranked: list[_Candidate], k: int) -> list[Hit]:
+def _diverse(ranked: list[_Candidate], k: int, floor: float) -> list[Hit]:
     """Top ``k`` hits without repeats: the same passage (duplicated files) or the same answering line is
     dropped, and a near copy of an answer already shown (another outlet's copy of a wire story) waits
-    behind every distinct one."""
+    behind every distinct relevant one, but ahead of passages too weak to answer on their own."""
     distinct: list[Hit] = []
     echoes: list[Hit] = []
+    weak: list[Hit] = []
     seen: set[str] = set()
     shown: list[set[str]] = []
     for cand in ranked:
@@ -231,12 +232,14 @@ def _diverse(ranked: list[_Candidate], k: int) -> list[Hit]:
         line_words = set(words(line_text))
         if any(len(line_words & w) >= NEAR_COPY * max(len(line_words | w), 1) for w in shown):
             echoes.append(hit)
+        elif cand.relevance < floor:
+            weak.append(hit)
         else:
             distinct.append(hit)
             shown.append(line_words)
         if len(distinct) == k:
             break
-    return (distinct + echoes)[:k]
+    return (distinct + echoes + weak)[:k]
 
 
 def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:
