@@ -56,14 +56,6 @@ class Chunk:
     def embed_text(self) -> str:
         return f"{self.context}\n{self.text}" if self.context else self.text
 
-    def line_spans(self) -> list[tuple[int, int]]:
-        """Character ranges of each unit inside ``embed_text``."""
-        pos = len(self.context) + 1 if self.context else 0
-        spans = []
-        for u in self.units:
-            spans.append((pos, pos + len(u.text)))
-            pos += len(u.text) + 1
-        return spans
 
 
 @dataclass

@@ -179,12 +179,18 @@ def _proximity(p: PassageLines, q_idf: dict[str, float], qt: dict[str, bool]) ->
     return plain, typed
 
 
+def line_coverage(p: PassageLines, q_idf: dict[str, float]) -> np.ndarray:
+    """Per line, the idf-weighted share of the question's words it contains."""
+    total = sum(q_idf.values()) or 1.0
+    return np.array([sum(q_idf[t] for t in ts if t in q_idf) / total for ts in p.line_terms], dtype=np.float32)
+
+
 def line_features(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: PassageLines,
-                  line_vectors: np.ndarray | None) -> np.ndarray:
-    """One row of ``FEATURES`` per line."""
+                  line_vectors: np.ndarray | None, lexical: np.ndarray | None = None) -> np.ndarray:
+    """One row of ``FEATURES`` per line; ``lexical`` is ``line_coverage`` when the caller has it already."""
     n = len(p.lines)
     total = sum(q_idf.values()) or 1.0
-    lex = np.array([sum(q_idf[t] for t in ts if t in q_idf) / total for ts in p.line_terms], dtype=np.float32)
+    lex = line_coverage(p, q_idf) if lexical is None else lexical.astype(np.float32)
     sem = (line_vectors @ q_vec).astype(np.float32) if line_vectors is not None and len(line_vectors) == n else lex
     run_on_prev = np.concatenate([[False], p.joined[:-1]]).astype(np.float32)
     run_on_next = p.joined.astype(np.float32)
@@ -216,9 +222,9 @@ def line_features(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: 
 
 
 def score_lines(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: PassageLines,
-                line_vectors: np.ndarray | None) -> np.ndarray:
+                line_vectors: np.ndarray | None, lexical: np.ndarray | None = None) -> np.ndarray:
     """Probability-like score in (0, 1) that each line answers the question."""
     if not p.lines:
         return np.zeros(0, dtype=np.float32)
-    z = line_features(question, q_idf, q_vec, p, line_vectors) @ WEIGHTS + BIAS
+    z = line_features(question, q_idf, q_vec, p, line_vectors, lexical) @ WEIGHTS + BIAS
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)

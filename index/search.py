@@ -15,7 +15,7 @@ from .embedder import Embedder
 from .errors import CitebotError, IndexMissing, UsageError
 from .indexer import keyword_dir
 from .keyword import KeywordIndex
-from .linescore import PassageLines, prepare, score_lines
+from .linescore import PassageLines, line_coverage, prepare, score_lines
 from .settings import Settings
 from .store import Store, StoredChunk
 from .textproc import normalize_line, terms, words
@@ -203,12 +203,11 @@ def _score_lines(
     cand: _Candidate, passage: PassageLines, question: str, q_vec: np.ndarray, q_idf: dict[str, float]
 ) -> None:
     """How well the passage's best line matches (for ranking), and which line answers (for citing)."""
-    total = sum(q_idf.values()) or 1.0
-    lexical = np.array([sum(q_idf[t] for t in ts if t in q_idf) / total for ts in passage.line_terms])
+    lexical = line_coverage(passage, q_idf)
     vectors = cand.chunk.lines_matrix()
     semantic = vectors @ q_vec if vectors is not None and len(vectors) == len(lexical) else lexical
     cand.match = float(np.max(LINE_SEMANTIC_SHARE * semantic + (1 - LINE_SEMANTIC_SHARE) * lexical))
-    answer = score_lines(question, q_idf, q_vec, passage, vectors)
+    answer = score_lines(question, q_idf, q_vec, passage, vectors, lexical)
     cand.line_index = int(np.argmax(answer))
     cand.line_score = float(answer[cand.line_index])
 
