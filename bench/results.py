@@ -31,6 +31,7 @@ class SystemResult:
     encode_runs: list[float] = field(default_factory=list)  # every encode-only run (encode_only_s = fastest)
     index_cpu_s: float | None = None  # process CPU seconds of the fastest-CPU build
     encode_only_cpu_s: float | None = None  # process CPU seconds of the fastest-CPU encode-only run
+    without_model_s: float | None = None  # the build replayed with recorded vectors: chunk, hash, store only
     p50_best_ms: float | None = None  # per question the fastest of ``latency_passes`` timed asks, then p50
     p95_best_ms: float | None = None
     latency_passes: int = 1
@@ -43,6 +44,13 @@ class SystemResult:
         if self.index_s is None or not self.encode_only_s:
             return None
         return self.index_s / self.encode_only_s - 1
+
+    @property
+    def pipeline_share(self) -> float | None:
+        """What chunking, hashing and storing alone cost, as a share of encoding alone."""
+        if self.without_model_s is None or not self.encode_only_s:
+            return None
+        return self.without_model_s / self.encode_only_s
 
     @property
     def overhead_cpu(self) -> float | None:
@@ -86,6 +94,7 @@ class Run:
         for row, system in zip(data["systems"], self.systems, strict=True):
             row["overhead"] = system.overhead
             row["overhead_cpu"] = system.overhead_cpu
+            row["pipeline_share"] = system.pipeline_share
         return data
 
     @classmethod
@@ -93,7 +102,7 @@ class Run:
         data = dict(data)
         systems = []
         for row in data.pop("systems", []):
-            row = {k: v for k, v in row.items() if k not in ("overhead", "overhead_cpu")}
+            row = {k: v for k, v in row.items() if k not in ("overhead", "overhead_cpu", "pipeline_share")}
             systems.append(SystemResult(**row))
         scale = [ScalePoint(**p) for p in data.pop("scale", [])]
         return cls(systems=systems, scale=scale, **data)

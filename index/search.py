@@ -15,7 +15,8 @@ from .embedder import Embedder
 from .errors import CitebotError, IndexMissing, UsageError
 from .indexer import keyword_dir
 from .keyword import KeywordIndex
-from .linescore import PassageLines, line_coverage, prepare, score_lines
+from .linescore import PassageLines, line_coverage, line_logits, prepare
+from .reader import LineReader, blend, window
 from .settings import Settings
 from .store import Store, StoredChunk
 from .textproc import normalize_line, terms, words
@@ -90,6 +91,7 @@ class _Candidate:
     match: float = 0.0  # best line's blend of meaning and question-word coverage
     line_index: int = 0
     line_score: float = 0.0  # the answering line's score from the line scorer
+    line_logits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     relevance: float = 0.0
     final: float = 0.0
 
@@ -97,10 +99,11 @@ class _Candidate:
 class Searcher:
     """Reads the committed index; notices a new commit by the manifest's mtime and reloads."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store, reader: LineReader | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
+        self.reader = reader
         self._state_dir = settings.resolved_state_dir()
         self._loaded_at = -1.0
         self._valid: frozenset[str] = frozenset()
@@ -196,6 +199,8 @@ class Searcher:
         best = ranked_pool[0].relevance
         if best < s.min_relevance:
             return Answer(question, [], best)
+        if self.reader is not None:
+            _reread(self.reader, ranked_pool[0], question)
         return Answer(question, _diverse(ranked_pool, k, s.min_relevance), best)
 
 
@@ -207,9 +212,20 @@ def _score_lines(
     vectors = cand.chunk.lines_matrix()
     semantic = vectors @ q_vec if vectors is not None and len(vectors) == len(lexical) else lexical
     cand.match = float(np.max(LINE_SEMANTIC_SHARE * semantic + (1 - LINE_SEMANTIC_SHARE) * lexical))
-    answer = score_lines(question, q_idf, q_vec, passage, vectors, lexical)
-    cand.line_index = int(np.argmax(answer))
-    cand.line_score = float(answer[cand.line_index])
+    cand.line_logits = line_logits(question, q_idf, q_vec, passage, vectors, lexical)
+    cand.line_index = int(np.argmax(cand.line_logits))
+    cand.line_score = float(1.0 / (1.0 + np.exp(-cand.line_logits[cand.line_index])))
+
+
+def _reread(reader: LineReader, cand: _Candidate, question: str) -> None:
+    """Let the reader move the top hit's answering line within a few lines of the scorer's pick."""
+    config = reader.load()
+    lines = cand.chunk.text.split("\n")
+    lo, hi = window(cand.line_index, [len(line) for line in lines], config.window)
+    if hi - lo < 2:
+        return
+    logprob = reader.read(question, lines[lo:hi])
+    cand.line_index = lo + blend(logprob, cand.line_logits[lo:hi], config.blend)
 
 
 def _diverse(ranked: list[_Candidate], k: int, floor: float) -> list[Hit]:

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     line_weight: float = Field(
         0.5, ge=0, description="How much the best line's score re-ranks fused passages."
     )
+    line_reader: bool = Field(
+        True,
+        description="Re-read the lines around the top hit's best line with the question to point at the answering "
+        "line (bundled model only; costs one short model pass per question).",
+    )
     min_relevance: float = Field(
         0.3, description="Abstain when the best passage's relevance is below this (0..1)."
     )

@@ -1,15 +1,15 @@
 """Fit the line scorer's weights on SQuAD questions that the benchmark sample does not use.
 
-Usage: python scripts/fit_line_scorer.py DB_PATH ../shared/bench/squad [--holdout-seed 0 --holdout 1000]
-DB_PATH must hold an index of the SQuAD corpus built with the default settings. Prints the
-weights as Python to paste into index/linescore.py, and line accuracy on the held-out sample.
+Usage: python scripts/fit_line_scorer.py DB_PATH ../shared/bench/squad
+DB_PATH must hold an index of the SQuAD corpus built with the default settings. The held-out
+questions are exactly the benchmark's fixed-seed sample of 1,000 (``bench.data.sample``), so the
+benchmark never scores a question the weights were fitted on. Prints the weights as Python to
+paste into index/linescore.py, and line accuracy on the held-out sample.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import sys
 from pathlib import Path
 
@@ -17,7 +17,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.data import dedupe, sample  # noqa: E402
 from index import Engine, Settings  # noqa: E402
+from index.evaluate import load_questions  # noqa: E402
 from index.linescore import FEATURES, line_features, prepare  # noqa: E402
 from index.textproc import terms  # noqa: E402
 
@@ -26,8 +28,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("db", type=Path)
     ap.add_argument("squad", type=Path)
-    ap.add_argument("--holdout", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     engine = Engine(Settings(db_path=args.db, _env_file=None))
     valid, keyword = engine.searcher._refresh()
@@ -35,9 +35,10 @@ def main() -> None:
     by_source: dict[str, list] = {}
     for c in chunks:
         by_source.setdefault(c.source, []).append(c)
-    questions = [json.loads(line) for line in (args.squad / "questions.jsonl").open()]
-    random.Random(args.seed).shuffle(questions)
-    held, train = questions[: args.holdout], questions[args.holdout :]
+    questions = dedupe(load_questions(args.squad / "questions.jsonl"))
+    benchmark = {q["question"] for q in sample(questions, 1000)}
+    held = [q for q in questions if q["question"] in benchmark]
+    train = [q for q in questions if q["question"] not in benchmark]
 
     def examples(qs: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
         vecs = engine.embedder.embed_queries([q["question"] for q in qs])

@@ -1,0 +1,152 @@
+"""Re-read the lines around the line scorer's pick with the question, to point at the answering line.
+
+The line scorer (``linescore.py``) finds the sentence that matches the question well, but in wrapped
+prose the answer is often on the line before or after the best match: which one depends on where
+the name or number the question asks for sits in the sentence, and only a model that reads the
+question and the text together can tell. The bundled all-MiniLM-L6-v2 becomes such a reader with
+small low-rank adapters (LoRA, about 0.5 M weights, shipped as ``reader.npz`` beside this file)
+trained by ``scripts/train_line_reader.py`` on SQuAD questions disjoint from the benchmark sample.
+
+Only a window of lines around the scorer's pick is read, so the cost stays one short forward
+pass per question (the top hit only). The adapters fit only the bundled model; with any other
+model the reader is off and the line scorer's pick stands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .embedder import BUNDLED_MODEL, bundled_model_path
+from .settings import Settings
+
+WEIGHTS_FILE = Path(__file__).with_name("reader.npz")
+WINDOW_CHARS = 1000  # about 230 tokens with the question: inside the model's 256
+MODULES = ("attention.self.query", "attention.self.value", "intermediate.dense", "output.dense")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """How the adapters were trained; the window and the blend must match at answer time."""
+
+    rank: int
+    alpha: float
+    window: int  # lines read on each side of the scorer's pick
+    blend: float  # weight of the line scorer's logit next to the reader's log-probability
+    max_length: int
+
+
+def window(best: int, lengths: Sequence[int], half: int, budget: int = WINDOW_CHARS) -> tuple[int, int]:
+    """The lines read: up to ``half`` on each side of ``best``, nearest first, while they fit ``budget`` characters.
+
+    The budget keeps the pick itself inside what the model reads: long lines (a paragraph per line)
+    would otherwise push it past the truncation point.
+    """
+    lo, hi = best, best + 1
+    used = lengths[best] if lengths else 0
+    for step in range(1, half + 1):
+        for i in (best - step, best + step):
+            if 0 <= i < len(lengths) and used + lengths[i] + 1 <= budget:
+                used += lengths[i] + 1
+                lo, hi = min(lo, i), max(hi, i + 1)
+    return lo, hi
+
+
+def blend(reader_logprob: np.ndarray, scorer_logit: np.ndarray, weight: float) -> int:
+    """Index (within the window) of the line both agree on best."""
+    return int(np.argmax(reader_logprob + weight * (scorer_logit - scorer_logit.max())))
+
+
+def make_reader(settings: Settings, model_name: str) -> LineReader | None:
+    """The reader when it applies: switched on, the bundled model embedding, and the adapters installed."""
+    if not settings.line_reader or model_name != BUNDLED_MODEL or not WEIGHTS_FILE.exists():
+        return None
+    return LineReader(bundled_model_path())
+
+
+class LineReader:
+    """The bundled model with the reading adapters merged in; loaded on first use, then shared."""
+
+    def __init__(self, model_path: str, weights: Path = WEIGHTS_FILE) -> None:
+        self._path = model_path
+        self._weights = weights
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._head_w: Any = None
+        self._head_b = 0.0
+        self.config: ReaderConfig | None = None
+
+    def load(self) -> ReaderConfig:
+        """Load once (about a second); later calls return at once."""
+        with self._lock:
+            if self._model is not None and self.config is not None:
+                return self.config
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+
+            saved = np.load(self._weights)
+            self.config = ReaderConfig(**json.loads(str(saved["config"])))
+            model = AutoModel.from_pretrained(self._path)
+            model.eval()
+            scale = self.config.alpha / self.config.rank
+            with torch.no_grad():
+                for i, layer in enumerate(model.encoder.layer):
+                    for name in MODULES:
+                        linear = layer.get_submodule(name)
+                        a = torch.from_numpy(saved[f"{i}.{name}.A"].astype(np.float32))
+                        b = torch.from_numpy(saved[f"{i}.{name}.B"].astype(np.float32))
+                        linear.weight += scale * (b @ a)
+            self._head_w = torch.from_numpy(saved["head.weight"].astype(np.float32))
+            self._head_b = float(saved["head.bias"])
+            self._tokenizer = AutoTokenizer.from_pretrained(self._path)
+            self._model = model
+            return self.config
+
+    def read(self, question: str, lines: Sequence[str]) -> np.ndarray:
+        """Log-probability that each of ``lines`` holds the answer (they sum to one over the lines)."""
+        import torch
+
+        config = self.load()
+        text = "\n".join(lines)
+        with self._lock:  # one fast tokenizer must not be entered by two threads (see embedder.py)
+            enc = self._tokenizer(question, text, truncation="only_second", max_length=config.max_length,
+                                  return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping")[0].numpy()
+        with torch.inference_mode():
+            hidden = self._model(**enc).last_hidden_state[0]
+            token_logit = (hidden @ self._head_w + self._head_b).numpy()
+        line_of = token_lines(enc.sequence_ids(0), offsets, lines)
+        return line_log_probs(token_logit, line_of, len(lines))
+
+
+def token_lines(sequence_ids: Sequence[int | None], offsets: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """Per token, the index of the passage line it comes from; -1 for the question and special tokens."""
+    starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
+    passage = np.array([s == 1 for s in sequence_ids], dtype=bool)
+    line_of = np.full(len(offsets), -1, dtype=np.int64)
+    line_of[passage] = np.searchsorted(starts, offsets[passage, 0], side="right") - 1
+    return line_of
+
+
+def line_log_probs(token_logit: np.ndarray, line_of: np.ndarray, n_lines: int) -> np.ndarray:
+    """A line's logit is the log-sum-exp of its tokens' (any token may be the answer); softmax over lines.
+
+    A line cut off by truncation gets a very low score rather than none.
+    """
+    logits = np.full(n_lines, -30.0, dtype=np.float64)
+    for i in range(n_lines):
+        mine = token_logit[line_of == i]
+        if len(mine):
+            top = float(mine.max())
+            logits[i] = top + float(np.log(np.exp(mine - top).sum()))
+    top = logits.max()
+    return (logits - top - np.log(np.exp(logits - top).sum())).astype(np.float32)

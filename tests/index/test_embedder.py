@@ -1,0 +1,19 @@
+"""The real embedder's question path, which calls the model directly rather than through ``encode``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.embedder import SentenceTransformerEmbedder
+
+
+@pytest.mark.slow
+def test_question_vectors_match_sentence_transformers_encode() -> None:
+    embedder = SentenceTransformerEmbedder()
+    questions = ["When is breakfast served?", "Who designed the footbridge over the river?"] * 3
+    ours = embedder.embed_queries(questions)
+    theirs = embedder._load().encode(questions, normalize_embeddings=True)
+    assert ours.shape == (6, 384)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert embedder.embed_queries([]).shape == (0, 384)
