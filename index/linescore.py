@@ -227,4 +227,3 @@ def line_logits(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: Pa
     if not p.lines:
         return np.zeros(0, dtype=np.float32)
     return (line_features(question, q_idf, q_vec, p, line_vectors, lexical) @ WEIGHTS + BIAS).astype(np.float32)
-

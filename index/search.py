@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -21,6 +22,7 @@ from .settings import Settings
 from .store import Store, StoredChunk
 from .textproc import normalize_line, terms, words
 
+log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "keyword"]
 MAX_QUESTION_CHARS = 1000
 NEAR_COPY = 0.8  # word overlap (Jaccard) above which two answering lines say the same thing
@@ -200,7 +202,12 @@ class Searcher:
         if best < s.min_relevance:
             return Answer(question, [], best)
         if self.reader is not None:
-            _reread(self.reader, ranked_pool[0], question)
+            try:
+                _reread(self.reader, ranked_pool[0], question)
+            except Exception as exc:  # noqa: BLE001 - a broken reader costs line precision, never the answer
+                log.warning("line reader off, the line scorer's picks stand: %s",
+                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                self.reader = None
         return Answer(question, _diverse(ranked_pool, k, s.min_relevance), best)
 
 

@@ -110,3 +110,18 @@ def test_ask_cites_the_answer_line_not_the_line_with_the_question_words(tmp_path
     assert answer.hits and answer.hits[0].source == "bridge.md"
     assert answer.hits[0].line == 4, answer.hits[0].line_text
     assert "Okonkwo" in answer.hits[0].line_text
+
+
+def test_a_reader_that_cannot_load_leaves_the_scorer_answering(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = write_files(tmp_path / "docs", {"bridge.md": "\n".join(BRIDGE) + "\n"})
+    engine = Engine(Settings(db_path=tmp_path / "db", docs_dir=docs, model="hash", _env_file=None))  # type: ignore[call-arg]
+    engine.index()
+    engine.searcher.reader = LineReader("no-such-model", weights=tmp_path / "missing.npz")
+    with caplog.at_level("WARNING", logger="index.search"):
+        first = engine.ask("Who designed the Kettleby footbridge?")
+    assert first.hits and first.hits[0].source == "bridge.md"
+    assert "line reader off" in caplog.text
+    assert engine.searcher.reader is None  # tried once, not on every question
+    assert engine.ask("What is the deck of the Kettleby footbridge made of?").hits
