@@ -93,6 +93,10 @@ def _target(corpus: str, name: str, value: float | None, limit: float, at_least:
                   f"{diff:+.{digits}f}{unit}")
 
 
+def _in_percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
 def targets(results: Sequence[SystemResult]) -> list[Target]:
     """Issue 4's targets, read off the rows for citebot as the bot runs it (its defaults)."""
     by = {(r.corpus, r.key): r for r in results}
@@ -113,12 +117,11 @@ def targets(results: Sequence[SystemResult]) -> list[Target]:
                 _target("squad", f"warm ask p95, best of {sq.latency_passes}", sq.p95_best_ms, 80, False, " ms", 1),
             ]
         out += [
-            _target("squad", "index overhead over encode-only (wall)",
-                    None if sq.overhead is None else 100 * sq.overhead, 15, False, " %", 0),
-            _target("squad", "index overhead over encode-only (CPU time)",
-                    None if sq.overhead_cpu is None else 100 * sq.overhead_cpu, 15, False, " %", 0),
-            _target("squad", "chunking, hashing, storing alone over encode-only",
-                    None if sq.pipeline_share is None else 100 * sq.pipeline_share, 15, False, " %", 0),
+            _target("squad", "index overhead over encode-only (wall)", _in_percent(sq.overhead), 15, False, " %", 0),
+            _target("squad", "index overhead over encode-only (CPU time)", _in_percent(sq.overhead_cpu), 15, False,
+                    " %", 0),
+            _target("squad", "chunking, hashing, storing alone over encode-only", _in_percent(sq.pipeline_share), 15,
+                    False, " %", 0),
             _target("squad", "unchanged re-index", sq.reindex_s, 2.0, False, " s", 2),
         ]
     news = by.get(("news", "citebot-default"))

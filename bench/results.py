@@ -41,23 +41,24 @@ class SystemResult:
     @property
     def overhead(self) -> float | None:
         """How much longer indexing took than encoding alone (0.15 = 15 % more)."""
-        if self.index_s is None or not self.encode_only_s:
-            return None
-        return self.index_s / self.encode_only_s - 1
+        ratio = _ratio(self.index_s, self.encode_only_s)
+        return None if ratio is None else ratio - 1
 
     @property
     def pipeline_share(self) -> float | None:
         """What chunking, hashing and storing alone cost, as a share of encoding alone."""
-        if self.without_model_s is None or not self.encode_only_s:
-            return None
-        return self.without_model_s / self.encode_only_s
+        return _ratio(self.without_model_s, self.encode_only_s)
 
     @property
     def overhead_cpu(self) -> float | None:
-        """The same ratio in process CPU time, which other work on the machine does not inflate."""
-        if self.index_cpu_s is None or not self.encode_only_cpu_s:
-            return None
-        return self.index_cpu_s / self.encode_only_cpu_s - 1
+        """The same as ``overhead`` in process CPU time, which other work on the machine does not inflate."""
+        ratio = _ratio(self.index_cpu_s, self.encode_only_cpu_s)
+        return None if ratio is None else ratio - 1
+
+
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    """``part / whole``, or None when either was not measured."""
+    return None if part is None or not whole else part / whole
 
 
 @dataclass
