@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from index import Engine, HashEmbedder, Settings
 from index import manifest as mf
@@ -119,3 +120,22 @@ def chunk_lines_by_source(engine: Engine) -> dict[str, list[str]]:
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def refuse_access(monkeypatch: pytest.MonkeyPatch, file_name: str, folder_name: str) -> None:
+    """Make opening ``file_name`` and listing ``folder_name`` fail with EACCES, as the kernel would for
+    another user; needed because root reads anything whatever its permission bits."""
+    real_open, real_scandir = Path.open, os.scandir
+
+    def refusing_open(self: Path, *args: object, **kwargs: object):  # noqa: ANN202
+        if self.name == file_name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def refusing_scandir(path: object):  # noqa: ANN202
+        if str(path).endswith(folder_name):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", refusing_open)
+    monkeypatch.setattr(os, "scandir", refusing_scandir)

@@ -10,7 +10,7 @@ import pytest
 from index.loader import Document, Skipped, decode, iter_files, read_document, scan, split_lines
 from index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
 
-from .helpers import write_files
+from .helpers import refuse_access, write_files
 
 EXTS: list[str] = split_csv(DEFAULT_EXTENSIONS)  # type: ignore[assignment]
 EXCLUDE: list[str] = split_csv(DEFAULT_EXCLUDE)  # type: ignore[assignment]
@@ -192,20 +192,7 @@ def test_unreadable_file_and_folder_are_reported(tmp_path: Path, monkeypatch: py
     (docs / "closed").chmod(0)
     try:
         if os.geteuid() == 0:  # root reads anything: make the kernel's refusal happen anyway
-            real_open, real_scandir = Path.open, os.scandir
-
-            def refusing_open(self: Path, *args: object, **kwargs: object):  # noqa: ANN202
-                if self.name == "locked.txt":
-                    raise PermissionError(13, "Permission denied", str(self))
-                return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
-
-            def refusing_scandir(path: object):  # noqa: ANN202
-                if str(path).endswith("closed"):
-                    raise PermissionError(13, "Permission denied", str(path))
-                return real_scandir(path)  # type: ignore[arg-type]
-
-            monkeypatch.setattr(Path, "open", refusing_open)
-            monkeypatch.setattr(os, "scandir", refusing_scandir)
+            refuse_access(monkeypatch, "locked.txt", "closed")
         found = _scan(docs)
     finally:
         (docs / "locked.txt").chmod(0o644)

@@ -43,6 +43,7 @@ from .helpers import (
     committed,
     hash_settings,
     load_jsonl,
+    refuse_access,
     run_cli,
     write_files,
 )
@@ -399,20 +400,7 @@ def test_unreadable_file_or_folder_keeps_its_last_indexed_version(
     write_files(settings.docs_dir, {"a.txt": "Anchors hold the tugboat.\n", "sub/b.txt": "Buoys mark the channel.\n"})
     engine = Engine(settings)
     engine.index()
-    real_open, real_scandir = Path.open, os.scandir
-
-    def refusing_open(self: Path, *args: object, **kwargs: object):  # noqa: ANN202
-        if self.name == "a.txt":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    def refusing_scandir(path: object):  # noqa: ANN202
-        if str(path).endswith("sub"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Path, "open", refusing_open)
-    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    refuse_access(monkeypatch, "a.txt", "sub")
     report = engine.index()
     monkeypatch.undo()
     assert {s.source for s in report.skipped} == {"a.txt", "sub"}
