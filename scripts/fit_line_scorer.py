@@ -17,11 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.data import dedupe, sample  # noqa: E402
-from index import Engine, Settings  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
-from index.linescore import FEATURES, line_features, prepare  # noqa: E402
-from index.textproc import terms  # noqa: E402
+from index.linescore import FEATURES, line_features  # noqa: E402
+from scripts.squad_passages import gold_passages  # noqa: E402
 
 
 def main() -> None:
@@ -29,39 +26,21 @@ def main() -> None:
     ap.add_argument("db", type=Path)
     ap.add_argument("squad", type=Path)
     args = ap.parse_args()
-    engine = Engine(Settings(db_path=args.db, _env_file=None))
-    valid, keyword = engine.searcher._refresh()
-    chunks = engine.store.get(sorted(valid))
-    by_source: dict[str, list] = {}
-    for c in chunks:
-        by_source.setdefault(c.source, []).append(c)
-    questions = dedupe(load_questions(args.squad / "questions.jsonl"))
-    benchmark = {q["question"] for q in sample(questions, 1000)}
-    held = [q for q in questions if q["question"] in benchmark]
-    train = [q for q in questions if q["question"] not in benchmark]
+    passages = gold_passages(args.db, args.squad, every_chunk=True)
 
-    def examples(qs: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
-        vecs = engine.embedder.embed_queries([q["question"] for q in qs])
-        out = []
-        for q, qv in zip(qs, vecs):
-            gold = {(g["source"], g["line"]) for g in q["gold"]}
-            q_idf = {t: keyword.term_idf(t) for t in set(terms(q["question"]))}
-            for c in by_source.get(q["gold"][0]["source"], []):
-                numbers = [u[0] for u in c.units]
-                if not any((c.source, n) in gold for n in numbers):
-                    continue
-                x = line_features(q["question"], q_idf, qv, prepare(c.text.split("\n")), c.lines_matrix())
-                y = np.array([(c.source, n) in gold for n in numbers], dtype=np.float32)
-                out.append((x, y))
-        return out
+    def examples(held_out: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [
+            (line_features(g.question, g.q_idf, g.q_vec, g.passage, g.line_vectors), g.gold.astype(np.float32))
+            for g in passages if g.benchmark == held_out
+        ]
 
     from sklearn.linear_model import LogisticRegression
 
-    tr = examples(train)
+    tr = examples(False)
     model = LogisticRegression(C=1.0, max_iter=2000)
     model.fit(np.vstack([x for x, _ in tr]), np.concatenate([y for _, y in tr]))
     w, b = model.coef_[0], float(model.intercept_[0])
-    te = examples(held)
+    te = examples(True)
     acc = np.mean([y[int(np.argmax(x @ w + b))] for x, y in te])
     base = np.mean([y[int(np.argmax(x[:, 0] + x[:, 4]))] for x, y in te])
     print(f"held-out line accuracy in gold chunks: {acc:.3f} (lex+sem baseline {base:.3f}); {len(tr)} train chunks")

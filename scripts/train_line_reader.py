@@ -30,43 +30,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.data import dedupe, sample  # noqa: E402
-from index import Engine, Settings  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
-from index.linescore import line_logits, prepare  # noqa: E402
+from index.linescore import line_logits  # noqa: E402
 from index.reader import MODULES, WEIGHTS_FILE, blend, token_lines, window  # noqa: E402
-from index.textproc import terms  # noqa: E402
+from scripts.squad_passages import gold_passages  # noqa: E402
 
 
 def examples(db: Path, squad: Path) -> list[dict[str, Any]]:
     """One record per question: the gold chunk's lines, the scorer's logits, gold flags, answers."""
-    engine = Engine(Settings(db_path=db, _env_file=None))
-    valid, keyword = engine.searcher._refresh()
-    by_source: dict[str, list[Any]] = {}
-    for chunk in engine.store.get(sorted(valid)):
-        by_source.setdefault(chunk.source, []).append(chunk)
-    questions = dedupe(load_questions(squad / "questions.jsonl"))
-    benchmark = {q["question"] for q in sample(questions, 1000)}
-    found = []
-    for q in questions:
-        gold = {(g["source"], g["line"]) for g in q["gold"]}
-        for chunk in by_source.get(q["gold"][0]["source"], []) if q["gold"] else []:
-            numbers = [u[0] for u in chunk.units]
-            if any((chunk.source, n) in gold for n in numbers):
-                found.append((q, chunk, numbers, gold))
-                break
-    vectors = engine.embedder.embed_queries([q["question"] for q, *_ in found])
-    out = []
-    for (q, chunk, numbers, gold), vec in zip(found, vectors):
-        lines = chunk.text.split("\n")
-        q_idf = {t: keyword.term_idf(t) for t in set(terms(q["question"]))}
-        out.append({
-            "question": q["question"], "source": chunk.source, "benchmark": q["question"] in benchmark,
-            "lines": lines, "answers": q.get("answers", []),
-            "logit": line_logits(q["question"], q_idf, vec, prepare(lines), chunk.lines_matrix()),
-            "gold": np.array([(chunk.source, n) in gold for n in numbers], dtype=bool),
-        })
-    return out
+    return [
+        {"question": g.question, "source": g.source, "benchmark": g.benchmark, "lines": g.lines,
+         "answers": g.answers, "logit": line_logits(g.question, g.q_idf, g.q_vec, g.passage, g.line_vectors),
+         "gold": g.gold}
+        for g in gold_passages(db, squad)
+    ]
 
 
 def main() -> None:
@@ -226,7 +202,7 @@ def main() -> None:
     arrays["head.bias"] = np.array(float(head.bias.detach()[0]), dtype=np.float32)
     config = {"rank": args.rank, "alpha": 2.0 * args.rank, "window": args.window, "blend": best, "max_length": 256}
     arrays["config"] = np.array(json.dumps(config))
-    np.savez_compressed(out, **arrays)
+    np.savez_compressed(out, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as its bool option
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
