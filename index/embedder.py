@@ -164,7 +164,7 @@ class SentenceTransformerEmbedder:
         import torch
 
         model = self._load()
-        dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
+        dim = _dimension(model)
         out = np.zeros((len(texts), dim), dtype=np.float32)
         for start in range(0, len(texts), self._batch_size):
             batch = list(texts[start : start + self._batch_size])
@@ -182,7 +182,7 @@ class SentenceTransformerEmbedder:
         import torch
 
         model = self._load()
-        dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
+        dim = _dimension(model)
         passages = np.zeros((len(texts), dim), dtype=np.float32)
         lines: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -208,6 +208,11 @@ class SentenceTransformerEmbedder:
             for row, i in enumerate(idx):
                 lines[i] = _pool_lines(tokens[row], offsets[row], mask[row], line_spans[i], passages[i])
         return _normalize(passages), lines
+
+
+def _dimension(model: Any) -> int:
+    """The model's vector size, under the name sentence-transformers gives it in either major version."""
+    return int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
 
 
 def _pool_lines(
