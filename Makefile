@@ -21,9 +21,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# mypy reads packages by folder name; a link tree shows it index/ and bot/ under their installed names.
+TYPECHECK := build/typecheck
 lint: $(STAMP)
-	$(BIN)/ruff check index bot tests bench
-	$(BIN)/mypy index bot
+	$(BIN)/ruff check index bot tests bench scripts
+	mkdir -p $(TYPECHECK)/citebot
+	ln -sfn ../../../index $(TYPECHECK)/citebot/index
+	ln -sfn ../../../bot $(TYPECHECK)/citebot/bot
+	MYPYPATH=$(TYPECHECK) $(BIN)/mypy -p citebot.index -p citebot.bot
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'

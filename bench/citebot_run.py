@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from index import CitebotError, Embedder, Engine, Settings, WrappedEmbedder
-from index.embedder import Spans
+from citebot.index import CitebotError, Embedder, Engine, Settings, WrappedEmbedder
+from citebot.index.embedder import Spans
 
 from .data import Dataset
 from .measure import Latency, RssSampler, Stopwatch, Ticker, Timing, best_of, say

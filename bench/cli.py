@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from index import CitebotError, make_embedder
-from index.embedder import bundled_model_path
+from citebot.index import CitebotError, make_embedder
+from citebot.index.embedder import bundled_model_path
 
 from . import citebot_run, data, encode_only, langchain_run, machine, plot, report, scale, scoring
 from .measure import max_rss_mib, say

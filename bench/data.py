@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.evaluate import load_questions
+from citebot.index.evaluate import load_questions
 
 SEED = 20240611  # fixed: every run with the same --squad-sample asks the same questions
 

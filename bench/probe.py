@@ -20,8 +20,8 @@ from .measure import Latency, RssSampler, rss_mib
 
 
 def _store(db: Path) -> Any:
-    from index.settings import Settings
-    from index.store import Store
+    from citebot.index.settings import Settings
+    from citebot.index.store import Store
 
     return Store(Settings(db_path=db, collection="scale", chroma_host=None, _env_file=None))  # type: ignore[call-arg]
 
@@ -32,7 +32,7 @@ def _emit(obj: dict[str, Any]) -> None:
 
 def grow(db: Path, start: int, stop: int, seed: int) -> None:
     """Insert chunks ``start..stop`` through ``index.Store.upsert``, as the indexer stores them."""
-    from index.store import StoredChunk
+    from citebot.index.store import StoredChunk
 
     store = _store(db)
     store.count()  # open the collection outside the clock
@@ -107,7 +107,7 @@ def bm25(size: int, n: int, k: int, seed: int) -> None:
 
 
 def _bm25(size: int, n: int, k: int, seed: int) -> dict[str, Any]:
-    from index.keyword import KeywordIndex
+    from citebot.index.keyword import KeywordIndex
 
     rss0 = rss_mib()
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from index.evaluate import score
+from citebot.index.evaluate import score
 
 Hits = dict[str, list[dict[str, Any]]]
 Timings = dict[str, list[float]]  # question -> milliseconds of each timing pass

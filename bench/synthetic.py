@@ -69,7 +69,7 @@ def texts(ids: np.ndarray) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _vocab_terms() -> tuple[tuple[str, ...], ...]:
-    from index.textproc import terms
+    from citebot.index.textproc import terms
 
     return tuple(tuple(terms(w)) for w in vocabulary())
 

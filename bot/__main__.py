@@ -1,4 +1,4 @@
-"""``citebot-bot`` / ``python -m bot``: read settings, log to stderr, run until SIGINT or SIGTERM."""
+"""``citebot-bot`` / ``python -m citebot.bot``: read settings, log to stderr, run until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 import discord
 from pydantic import ValidationError
 
-from index import get_settings
+from citebot.index import get_settings
 
 from .client import CitebotBot, create_bot
 from .logs import setup_logging

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from index import Answer, Engine, clean_question
+from citebot.index import Answer, Engine, clean_question
 
 MENTION = re.compile(r"<@!?(\d+)>")
 

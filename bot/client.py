@@ -1,7 +1,7 @@
 """The bot object: settings, the index engine and the cogs wired together, built without connecting.
 
 ``create_bot`` returns a client that has not logged in, so a test (or another harness) can start it against
-any Discord API base; ``bot.__main__`` starts it against Discord.
+any Discord API base; ``citebot.bot.__main__`` starts it against Discord.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from index import CitebotError, Engine, Settings, get_settings
+from citebot.index import CitebotError, Engine, Settings, get_settings
 
 from .asking import Asker, Cooldowns
 from .exts.ask import PassageButton
@@ -25,7 +25,7 @@ from .settings import BotSettings, get_bot_settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.ask", "bot.exts.admin", "bot.exts.info")
+EXTENSIONS = ("citebot.bot.exts.ask", "citebot.bot.exts.admin", "citebot.bot.exts.info")
 
 
 def intents(message_content: bool = True) -> discord.Intents:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from index import Answer, Hit, Stats
+from citebot.index import Answer, Hit, Stats
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from index import CitebotError
+from citebot.index import CitebotError
 
 from .asking import Throttled
 from .render import APOLOGY, LIMITS, NO_MENTIONS, trim

@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index import MAX_QUESTION_CHARS, split_csv
+from citebot.index import MAX_QUESTION_CHARS, split_csv
 
 URL_FIELDS = {"path": "docs/a.md", "start": 1, "end": 2, "line": 1}
 

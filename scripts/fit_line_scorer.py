@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.linescore import FEATURES, line_features  # noqa: E402
+from citebot.index.linescore import FEATURES, line_features  # noqa: E402
 from scripts.squad_passages import gold_passages  # noqa: E402
 
 

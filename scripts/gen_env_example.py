@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic_settings import BaseSettings  # noqa: E402
 
-from bot.settings import BotSettings  # noqa: E402
-from index.settings import Settings  # noqa: E402
+from citebot.bot.settings import BotSettings  # noqa: E402
+from citebot.index.settings import Settings  # noqa: E402
 
 
 def _value(default: object) -> str:

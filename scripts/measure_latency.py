@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index import Engine, Settings  # noqa: E402
+from citebot.index import Engine, Settings  # noqa: E402
 
 
 def main() -> None:

@@ -17,10 +17,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import dedupe, sample  # noqa: E402
-from index import Engine, Settings  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
-from index.linescore import PassageLines, prepare  # noqa: E402
-from index.textproc import terms  # noqa: E402
+from citebot.index import Engine, Settings  # noqa: E402
+from citebot.index.evaluate import load_questions  # noqa: E402
+from citebot.index.linescore import PassageLines, prepare  # noqa: E402
+from citebot.index.textproc import terms  # noqa: E402
 
 
 @dataclass

@@ -30,8 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.linescore import line_logits  # noqa: E402
-from index.reader import MODULES, WEIGHTS_FILE, blend, token_lines, window  # noqa: E402
+from citebot.index.linescore import line_logits  # noqa: E402
+from citebot.index.reader import MODULES, WEIGHTS_FILE, blend, token_lines, window  # noqa: E402
 from scripts.squad_passages import gold_passages  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def main() -> None:
     from torch import nn
     from transformers import AutoModel, AutoTokenizer
 
-    from index.embedder import bundled_model_path
+    from citebot.index.embedder import bundled_model_path
 
     random.seed(args.seed)
     torch.manual_seed(args.seed)

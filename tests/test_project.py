@@ -18,8 +18,8 @@ def test_env_example_lists_every_setting_as_generated() -> None:
 
 
 def test_every_setting_has_a_description() -> None:
-    from bot.settings import BotSettings
-    from index.settings import Settings
+    from citebot.bot.settings import BotSettings
+    from citebot.index.settings import Settings
 
     for cls in (Settings, BotSettings):
         for name, field in cls.model_fields.items():
@@ -27,7 +27,7 @@ def test_every_setting_has_a_description() -> None:
 
 
 def test_list_settings_accept_comma_separated_env(monkeypatch) -> None:
-    from index.settings import Settings
+    from citebot.index.settings import Settings
 
     monkeypatch.setenv("CITEBOT_EXTENSIONS", ".md, .txt")
     monkeypatch.setenv("CITEBOT_EXCLUDE", '["drafts/*"]')

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import CitebotError, IndexReport
+from citebot.index import CitebotError, IndexReport
 
 from ..render import LIMITS, NO_MENTIONS, timestamp, trim
 from ..replies import context

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import MAX_QUESTION_CHARS, Answer, CitebotError
+from citebot.index import MAX_QUESTION_CHARS, Answer, CitebotError
 
 from ..asking import Throttled, strip_mentions
 from ..render import APOLOGY, LIMITS, NO_ANSWER, NO_MENTIONS, answer_embed, passage_embeds, trim

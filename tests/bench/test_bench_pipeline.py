@@ -17,7 +17,7 @@ from bench import cli, data, scale, scoring
 from bench.citebot_run import RecordingEmbedder, run
 from bench.measure import Timing, best_of
 from bench.results import ScalePoint
-from index import HashEmbedder
+from citebot.index import HashEmbedder
 
 
 def test_dedupe_keeps_first_position_and_last_gold_like_score_py() -> None:

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from fake_discord import FakeDiscord, pointed_at
 
-from bot import BotSettings, CitebotBot, create_bot
-from index import Engine
+from citebot.bot import BotSettings, CitebotBot, create_bot
+from citebot.index import Engine
 
 T = TypeVar("T")
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMg.FaKe01.sekrit-token-never-log-me_0123456789"

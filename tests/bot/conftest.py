@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from bot_harness import CORPUS, write_corpus
 
-from index import Engine, Settings
+from citebot.index import Engine, Settings
 
 
 @pytest.fixture

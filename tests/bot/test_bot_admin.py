@@ -10,8 +10,8 @@ import numpy as np
 from bot_harness import check_all_sent, discord_session, make_bot_settings, member, run
 from fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord, Interaction
 
-from bot.render import NO_ANSWER
-from index import Engine, HashEmbedder, Settings, WrappedEmbedder
+from citebot.bot.render import NO_ANSWER
+from citebot.index import Engine, HashEmbedder, Settings, WrappedEmbedder
 
 KESTREL = "The kestrel hovers over motorway verges while it hunts voles.\n"
 

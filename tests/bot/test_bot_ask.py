@@ -9,8 +9,8 @@ from typing import Any
 from bot_harness import check_all_sent, discord_session, embed_len, make_bot_settings, member, run, write_corpus
 from fake_discord import EPHEMERAL, FakeDiscord
 
-from bot.render import NO_ANSWER
-from index import Engine, Settings
+from citebot.bot.render import NO_ANSWER
+from citebot.index import Engine, Settings
 
 MESSAGE_CONTENT = 1 << 15
 GUILD_MESSAGES = 1 << 9

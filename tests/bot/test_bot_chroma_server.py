@@ -18,7 +18,7 @@ import pytest
 from bot_harness import check_all_sent, discord_session, member, run
 from fake_discord import EPHEMERAL, MANAGE_GUILD
 
-from index import Engine, Settings
+from citebot.index import Engine, Settings
 
 CHROMA = Path(sys.executable).parent / "chroma"  # installed with chromadb beside the interpreter running the tests
 

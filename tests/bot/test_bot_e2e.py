@@ -1,4 +1,4 @@
-"""End to end with the real embedding model, and the real entry point (`python -m bot`) stopped by SIGTERM."""
+"""End to end with the real embedding model, and the real entry point (`python -m citebot.bot`) stopped by SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from bot_harness import TOKEN, check_all_sent, discord_session, member, run
 from fake_discord import FakeDiscord
 
-from index import Engine, Settings
+from citebot.index import Engine, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ LAUNCHER = """
 import sys, discord, yarl
 discord.http.Route.BASE = sys.argv[1]
 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
-from bot.__main__ import main
+from citebot.bot.__main__ import main
 sys.exit(main([]))
 """
 

@@ -11,9 +11,9 @@ import pytest
 from bot_harness import TOKEN, check_all_sent, discord_session, make_bot_settings, member, run
 from fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord, Interaction, pointed_at
 
-from bot import create_bot
-from bot.render import APOLOGY, NO_ANSWER
-from index import Answer, Engine, Settings, StoreUnavailable
+from citebot.bot import create_bot
+from citebot.bot.render import APOLOGY, NO_ANSWER
+from citebot.index import Answer, Engine, Settings, StoreUnavailable
 
 HOSTILE = {
     "empty": "",

@@ -15,7 +15,7 @@ import time
 from bot_harness import check_all_sent, discord_session, make_bot_settings, member, run
 from fake_discord import EPHEMERAL, Interaction
 
-from index import Engine
+from citebot.index import Engine
 
 USERS = 20
 PER_USER = 10

@@ -8,7 +8,7 @@ from bot_harness import check_payload
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import (
+from citebot.bot.render import (
     LIMITS,
     NO_MENTIONS,
     answer_embed,
@@ -19,7 +19,7 @@ from bot.render import (
     status_embed,
     trim,
 )
-from index import Answer, Hit, Stats
+from citebot.index import Answer, Hit, Stats
 
 
 def hit(source: str = "docs/guide.md", start: int = 10, end: int = 14, line: int = 12, text: str | None = None,

@@ -11,14 +11,14 @@ from bot_harness import TOKEN
 from discord import app_commands
 from pydantic import ValidationError
 
-from bot.__main__ import main
-from bot.asking import AnswerCache, Cooldowns, Throttled, strip_mentions
-from bot.exts.admin import NotIndexAdmin
-from bot.logs import REDACTED, RedactingFormatter
-from bot.render import APOLOGY
-from bot.replies import user_message
-from bot.settings import BotSettings, get_bot_settings
-from index import MAX_QUESTION_CHARS, Answer, StoreUnavailable, UsageError
+from citebot.bot.__main__ import main
+from citebot.bot.asking import AnswerCache, Cooldowns, Throttled, strip_mentions
+from citebot.bot.exts.admin import NotIndexAdmin
+from citebot.bot.logs import REDACTED, RedactingFormatter
+from citebot.bot.render import APOLOGY
+from citebot.bot.replies import user_message
+from citebot.bot.settings import BotSettings, get_bot_settings
+from citebot.index import MAX_QUESTION_CHARS, Answer, StoreUnavailable, UsageError
 
 
 def test_settings_from_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index import Settings
+from citebot.index import Settings
 
 from . import faults
 from .helpers import clean_env, hash_settings, run_cli, write_files

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from index import Settings
+from citebot.index import Settings
 
 from .helpers import CITEBOT, clean_env, hash_settings, write_files
 

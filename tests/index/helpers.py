@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from index import Engine, HashEmbedder, Settings
-from index import manifest as mf
+from citebot.index import Engine, HashEmbedder, Settings
+from citebot.index import manifest as mf
 
 BIN = Path(sys.executable).parent
 CITEBOT = BIN / "citebot"

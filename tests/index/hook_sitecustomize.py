@@ -18,7 +18,7 @@ if _point:
         time.sleep(float(os.environ.get("TESTHOOK_STALL", "120")))
 
     if _point == "upsert":
-        from index import store as _store
+        from citebot.index import store as _store
 
         _upsert = _store.Store.upsert
         _batches = [0]
@@ -32,7 +32,7 @@ if _point:
 
         _store.Store.upsert = _stalling_upsert  # type: ignore[method-assign]
     elif _point == "commit":
-        from index import manifest as _manifest
+        from citebot.index import manifest as _manifest
 
         _save = _manifest.save
 

@@ -7,9 +7,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index import HashEmbedder
-from index.chunker import Chunk, chunk_document, split_long_line
-from index.cleaner import clean
+from citebot.index import HashEmbedder
+from citebot.index.chunker import Chunk, chunk_document, split_long_line
+from citebot.index.cleaner import clean
 
 EMBEDDER = HashEmbedder()
 _WORD_CHARS = re.compile(r"\w")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index import Engine, Settings
-from index.cleaner import clean, find_boilerplate
+from citebot.index import Engine, Settings
+from citebot.index.cleaner import clean, find_boilerplate
 
 from .helpers import write_files
 

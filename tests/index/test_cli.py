@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine
-from index.embedder import SentenceTransformerEmbedder
+from citebot.index import Engine
+from citebot.index.embedder import SentenceTransformerEmbedder
 
 from .conftest import OFF_TOPIC, REAL_CORPUS, RealIndex
 from .helpers import REAL_MODEL, assert_one_line_error, clean_env, load_jsonl, run_cli, write_files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.embedder import SentenceTransformerEmbedder
+from citebot.index.embedder import SentenceTransformerEmbedder
 
 
 @pytest.mark.slow

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine, HashEmbedder, IndexBusy, Settings, UsageError
-from index import manifest as mf
-from index.embedder import SentenceTransformerEmbedder
-from index.indexer import DIRTY
+from citebot.index import Engine, HashEmbedder, IndexBusy, Settings, UsageError
+from citebot.index import manifest as mf
+from citebot.index.embedder import SentenceTransformerEmbedder
+from citebot.index.indexer import DIRTY
 
 from .helpers import REAL_MODEL, SpyEmbedder, chunk_lines_by_source, committed, write_files
 

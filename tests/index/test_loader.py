@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.loader import Document, Skipped, decode, iter_files, read_document, scan, split_lines
-from index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
+from citebot.index.loader import Document, Skipped, decode, iter_files, read_document, scan, split_lines
+from citebot.index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
 
 from .helpers import refuse_access, write_files
 

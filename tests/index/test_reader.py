@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import Engine, Settings
-from index.embedder import BUNDLED_MODEL, bundled_model_path
-from index.reader import WEIGHTS_FILE, LineReader, blend, line_log_probs, make_reader, token_lines, window
+from citebot.index import Engine, Settings
+from citebot.index.embedder import BUNDLED_MODEL, bundled_model_path
+from citebot.index.reader import WEIGHTS_FILE, LineReader, blend, line_log_probs, make_reader, token_lines, window
 
 from .helpers import write_files
 
@@ -119,7 +119,7 @@ def test_a_reader_that_cannot_load_leaves_the_scorer_answering(
     engine = Engine(Settings(db_path=tmp_path / "db", docs_dir=docs, model="hash", _env_file=None))  # type: ignore[call-arg]
     engine.index()
     engine.searcher.reader = LineReader("no-such-model", weights=tmp_path / "missing.npz")
-    with caplog.at_level("WARNING", logger="index.search"):
+    with caplog.at_level("WARNING", logger="citebot.index.search"):
         first = engine.ask("Who designed the Kettleby footbridge?")
     assert first.hits and first.hits[0].source == "bridge.md"
     assert "line reader off" in caplog.text

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine, HashEmbedder, IndexReport, Skipped
-from index import loader as loader_module
-from index import manifest as mf
-from index.indexer import DIRTY
+from citebot.index import Engine, HashEmbedder, IndexReport, Skipped
+from citebot.index import loader as loader_module
+from citebot.index import manifest as mf
+from citebot.index.indexer import DIRTY
 
 from .faults import (
     QUESTIONS,
@@ -205,7 +205,7 @@ def test_lock_of_a_killed_process_is_recovered(v1: Path) -> None:
     state = v1 / "db" / "citebot"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from index import manifest as mf\n"
+         "import sys, time; from pathlib import Path; from citebot.index import manifest as mf\n"
          f"with mf.writer_lock(Path({str(state)!r})):\n    print('locked', flush=True); time.sleep(120)"],
         stdout=subprocess.PIPE, text=True, env=clean_env(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index import MAX_QUESTION_CHARS, Engine, IndexMissing, Settings, UsageError, clean_question
+from citebot.index import MAX_QUESTION_CHARS, Engine, IndexMissing, Settings, UsageError, clean_question
 
 from .helpers import write_files
 

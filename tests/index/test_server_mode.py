@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine, Settings, StoreUnavailable
-from index import manifest as mf
+from citebot.index import Engine, Settings, StoreUnavailable
+from citebot.index import manifest as mf
 
 from .faults import QUESTIONS, V1, hooked_env, start_index, switch_to_v2, wait_for
 from .helpers import CHROMA, assert_one_line_error, clean_env, run_cli, write_files
@@ -180,7 +180,7 @@ def test_hung_server_is_unreachable_not_a_hang(
 ) -> None:
     """A server that accepts connections but never answers (here: stopped with SIGSTOP) must not block the
     bot for ever: chromadb's own HTTP client waits without a time limit."""
-    from index import store as store_module
+    from citebot.index import store as store_module
 
     monkeypatch.setattr(store_module, "SERVER_TIMEOUT", 2.0)
     monkeypatch.setattr(store_module, "CONNECT_TIMEOUT", 2.0)
