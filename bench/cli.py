@@ -161,6 +161,9 @@ def _record(run: Run, folder: Path, shared: Path, ds: data.Dataset, result: Syst
 
 
 def main(argv: list[str] | None = None) -> int:
+    from citebot.index import configure_process
+
+    configure_process()
     raw = sys.argv[1:] if argv is None else argv
     args = parse_args(raw)
     try:

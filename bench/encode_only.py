@@ -13,10 +13,6 @@ from .measure import Stopwatch, Timing
 
 
 def load_model(path: str, device: str = "cpu") -> Any:
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 

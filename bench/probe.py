@@ -140,6 +140,9 @@ def _bm25(size: int, n: int, k: int, seed: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from citebot.index import configure_process
+
+    configure_process()
     parser = argparse.ArgumentParser(prog="python -m bench.probe")
     sub = parser.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("grow")

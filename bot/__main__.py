@@ -11,7 +11,7 @@ import sys
 import discord
 from pydantic import ValidationError
 
-from citebot.index import get_settings
+from citebot.index import configure_process, get_settings
 
 from .client import CitebotBot, create_bot
 from .logs import setup_logging
@@ -46,6 +46,7 @@ def _settings_error(exc: ValidationError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status 0 on a clean shutdown, 1 when Discord refuses us, 2 for a configuration mistake."""
+    configure_process()
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in {"-h", "--help"}:
         print("usage: citebot-bot\n\nRuns the Discord bot. Configure it with CITEBOT_BOT_* and CITEBOT_* variables "

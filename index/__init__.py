@@ -8,6 +8,7 @@ from .engine import Engine, Stats
 from .errors import CitebotError, IndexBusy, IndexMissing, StoreUnavailable, UsageError
 from .indexer import IndexReport
 from .loader import Skipped
+from .runtime import configure_process
 from .search import MAX_QUESTION_CHARS, Answer, Hit, clean_question
 from .settings import Settings, get_settings, split_csv
 
@@ -30,6 +31,7 @@ __all__ = [
     "UsageError",
     "WrappedEmbedder",
     "clean_question",
+    "configure_process",
     "get_settings",
     "make_embedder",
     "split_csv",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import textwrap
 import time
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from .engine import Engine
 from .errors import CitebotError
 from .evaluate import load_questions, score
+from .runtime import configure_process
 from .search import Answer
 from .settings import Settings, get_settings
 
@@ -195,10 +195,10 @@ def _print_mapping(data: dict[str, Any], as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_process()
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return run(args)
     except CitebotError as exc:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import manifest as mf
+from . import state
 from .embedder import Embedder, make_embedder
 from .errors import UsageError
 from .indexer import IndexReport, Progress, build
@@ -67,11 +67,11 @@ class Engine:
         vectors of two models of the same size do not raise anywhere, they just match at random.
         """
         state_dir = self.settings.resolved_state_dir()
-        stamp = mf.mtime(state_dir)
+        stamp = state.mtime(state_dir)
         if stamp == self._seen_commit:
             return
-        manifest = mf.load(state_dir)
-        if manifest is not None and manifest.writer != mf.process_token():
+        manifest = state.load(state_dir)
+        if manifest is not None and manifest.writer != state.process_token():
             self.store.reopen()
         if manifest is not None and manifest.model and manifest.model != self.embedder.name:
             raise UsageError(
@@ -81,7 +81,7 @@ class Engine:
         self._seen_commit = stamp
 
     def stats(self) -> Stats:
-        manifest = mf.load(self.settings.resolved_state_dir()) or mf.Manifest()
+        manifest = state.load(self.settings.resolved_state_dir()) or state.Manifest()
         return Stats(
             len(manifest.files), len(manifest.chunk_ids()), manifest.model or self.embedder.name,
             manifest.built_at or None, manifest.generation, manifest.root, self.store.where,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import manifest as mf
+from . import state
 from .chunker import Chunk, chunk_document
 from .cleaner import clean
 from .embedder import Embedder
@@ -26,7 +26,6 @@ from .textproc import terms
 
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
-DIRTY = "dirty"  # present while a run may have left uncommitted chunks in Chroma
 Progress = Callable[[str, int, int], None]
 
 
@@ -65,10 +64,6 @@ def signature(settings: Settings, model_name: str) -> str:
         [PIPELINE_VERSION, model_name, str(settings.chunk_tokens), str(settings.overlap_lines),
          str(settings.drop_boilerplate)]
     )
-
-
-def keyword_dir(state_dir: Path, generation: int) -> Path:
-    return state_dir / f"keyword-{generation}"
 
 
 def _stored(chunk: Chunk, model_name: str) -> StoredChunk:
@@ -113,10 +108,10 @@ def build(
         raise UsageError(f"not a folder: {root}")
     state_dir = settings.resolved_state_dir()
     report = IndexReport()
-    with mf.writer_lock(state_dir, wait):
-        old = mf.load(state_dir) or mf.Manifest()
-        dirty = (state_dir / DIRTY).exists()
-        if old.writer != mf.process_token() or dirty:
+    with state.writer_lock(state_dir, wait):
+        old = state.load(state_dir) or state.Manifest()
+        dirty = (state_dir / state.DIRTY).exists()
+        if old.writer != state.process_token() or dirty:
             store.reopen()  # another process wrote since this one last looked
         store.ping()  # an unreachable server is reported even when nothing changed
         sig = signature(settings, embedder.name)
@@ -145,7 +140,7 @@ def build(
             report.generation = old.generation
             report.seconds = time.perf_counter() - started
             return report
-        (state_dir / DIRTY).touch()
+        (state_dir / state.DIRTY).touch()
         new_files = {s: e for s, e in old.files.items() if s not in removed and s not in {d.source for d in changed}}
         if rebuild:
             new_files = {s: e for s, e in new_files.items() if s in keep_on_error}
@@ -155,12 +150,13 @@ def build(
                 if progress:
                     progress("chunk", i, len(changed))
                 chunks = _chunks_for(doc, settings, embedder)
-                new_files[doc.source] = mf.FileEntry(doc.sha256, [c.id for c in chunks])
+                new_files[doc.source] = state.FileEntry(doc.sha256, [c.id for c in chunks])
                 pending.extend(chunks)
             stored = set(old.chunk_ids()) - lost
             _embed_and_store(pending, embedder, store, settings.batch_size, stored, report, progress)
-            new = mf.Manifest(
-                old.generation + 1, sig, embedder.name, str(root.resolve()), time.time(), new_files, mf.process_token()
+            new = state.Manifest(
+                old.generation + 1, sig, embedder.name, str(root.resolve()), time.time(), new_files,
+                state.process_token(),
             )
             _write_keyword_index(state_dir, old, new, pending, store)
             if before_commit:
@@ -168,19 +164,19 @@ def build(
         except BaseException:
             _discard_uncommitted(store, pending, old)
             raise
-        mf.save(state_dir, new)
+        state.save(state_dir, new)
         keep = set(new.chunk_ids())
         stale = [c for c in old.chunk_ids() if c not in keep]
         if dirty:
             stale = [c for c in store.all_ids() if c not in keep]
         store.delete(stale)
         if stale:
-            mf.touch(state_dir)
+            state.touch(state_dir)
         for folder in state_dir.glob("keyword-*"):
             gen = folder.name.removeprefix("keyword-").removesuffix(".tmp")
             if not gen.isdigit() or int(gen) < new.generation - 1:
                 shutil.rmtree(folder, ignore_errors=True)
-        (state_dir / DIRTY).unlink(missing_ok=True)
+        (state_dir / state.DIRTY).unlink(missing_ok=True)
         report.chunks = len(keep)
         report.generation = new.generation
     report.seconds = time.perf_counter() - started
@@ -192,7 +188,7 @@ def _under_any(source: str, folders: list[str]) -> bool:
     return any(f == "." or source == f or source.startswith(f + "/") for f in folders)
 
 
-def _discard_uncommitted(store: Store, pending: list[StoredChunk], old: mf.Manifest) -> None:
+def _discard_uncommitted(store: Store, pending: list[StoredChunk], old: state.Manifest) -> None:
     """After a failed run, take its uncommitted chunks out of Chroma so they cannot crowd the old index's
     results; best effort: whatever is left is collected by the next run (the dirty marker stays)."""
     old_ids = set(old.chunk_ids())
@@ -203,7 +199,7 @@ def _discard_uncommitted(store: Store, pending: list[StoredChunk], old: mf.Manif
         log.warning("could not remove %d uncommitted chunks; the next run will", len(ids))
 
 
-def _lost_chunks(store: Store, old: mf.Manifest, dirty: bool) -> set[str]:
+def _lost_chunks(store: Store, old: state.Manifest, dirty: bool) -> set[str]:
     """Committed chunks Chroma no longer holds (a server restored from an older backup, a wiped data folder):
     their files are indexed again rather than answering from nothing. Costs one count when all is well."""
     committed = old.chunk_ids()
@@ -258,11 +254,11 @@ def _with_vectors(chunk: StoredChunk, embedding: np.ndarray | None, line_vectors
 
 
 def _write_keyword_index(
-    state_dir: Path, old: mf.Manifest, new: mf.Manifest, pending: list[StoredChunk], store: Store
+    state_dir: Path, old: state.Manifest, new: state.Manifest, pending: list[StoredChunk], store: Store
 ) -> None:
     """BM25 for the new generation: terms of kept chunks come from the last generation's cache."""
     cache: dict[str, list[str]] = {}
-    previous = keyword_dir(state_dir, old.generation) / "terms.json"
+    previous = state.keyword_dir(state_dir, old.generation) / "terms.json"
     if previous.exists():
         cache = json.loads(previous.read_text())
     for c in pending:
@@ -273,4 +269,4 @@ def _write_keyword_index(
         cache[c.id] = terms(_keyword_text(c))
     ids = [cid for cid in ids if cid in cache]
     term_lists = [cache[cid] for cid in ids]
-    KeywordIndex.build_from_terms(ids, term_lists).save(keyword_dir(state_dir, new.generation), term_lists)
+    KeywordIndex.build_from_terms(ids, term_lists).save(state.keyword_dir(state_dir, new.generation), term_lists)

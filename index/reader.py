@@ -15,7 +15,6 @@ model the reader is off and the line scorer's pick stands.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,7 +88,6 @@ class LineReader:
         with self._lock:
             if self._model is not None and self.config is not None:
                 return self.config
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             import torch
             from transformers import AutoModel, AutoTokenizer
 

@@ -11,10 +11,9 @@ from typing import Literal
 
 import numpy as np
 
-from . import manifest as mf
+from . import state
 from .embedder import Embedder
 from .errors import CitebotError, IndexMissing, UsageError
-from .indexer import keyword_dir
 from .keyword import KeywordIndex
 from .linescore import PassageLines, line_coverage, line_logits, prepare
 from .reader import LineReader, blend, window
@@ -115,16 +114,16 @@ class Searcher:
 
     def _refresh(self) -> tuple[frozenset[str], KeywordIndex]:
         with self._lock:
-            stamp = mf.mtime(self._state_dir)
+            stamp = state.mtime(self._state_dir)
             if stamp != self._loaded_at:
                 for attempt in range(3):  # a commit may land between reading the manifest and its keyword index
-                    manifest = mf.load(self._state_dir)
+                    manifest = state.load(self._state_dir)
                     if manifest is None:
                         raise IndexMissing(
                             f"nothing is indexed at {self.store.where} yet: run `citebot index DIR` first"
                         )
                     try:
-                        keyword = KeywordIndex.load(keyword_dir(self._state_dir, manifest.generation))
+                        keyword = KeywordIndex.load(state.keyword_dir(self._state_dir, manifest.generation))
                         break
                     except FileNotFoundError:
                         if attempt == 2:
@@ -133,7 +132,7 @@ class Searcher:
                                 "run `citebot index` to rebuild it"
                             ) from None
                         time.sleep(0.05)
-                        stamp = mf.mtime(self._state_dir)
+                        stamp = state.mtime(self._state_dir)
                 assert manifest is not None  # the loop either loaded one or raised
                 self._keyword = keyword
                 self._valid = frozenset(manifest.chunk_ids())
@@ -159,9 +158,9 @@ class Searcher:
         question = clean_question(question)
         q_vec = self.embedder.embed_queries([question])[0]
         for _ in range(RETRIES_ON_COMMIT):
-            stamp = mf.mtime(self._state_dir)
+            stamp = state.mtime(self._state_dir)
             answer = self._search_once(question, q_vec, k or self.settings.top_k, mode)
-            if mf.mtime(self._state_dir) == stamp:
+            if state.mtime(self._state_dir) == stamp:
                 break
         return answer
 

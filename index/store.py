@@ -11,7 +11,6 @@ import base64
 import contextlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -24,8 +23,6 @@ import numpy as np
 
 from .errors import StoreUnavailable, UsageError
 from .settings import Settings
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

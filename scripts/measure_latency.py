@@ -22,6 +22,9 @@ from citebot.index import Engine, Settings  # noqa: E402
 
 
 def main() -> None:
+    from citebot.index import configure_process
+
+    configure_process()
     ap = argparse.ArgumentParser()
     ap.add_argument("db", type=Path)
     ap.add_argument("questions", type=Path)

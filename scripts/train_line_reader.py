@@ -46,6 +46,9 @@ def examples(db: Path, squad: Path) -> list[dict[str, Any]]:
 
 
 def main() -> None:
+    from citebot.index import configure_process
+
+    configure_process()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("db", type=Path)
     ap.add_argument("squad", type=Path)

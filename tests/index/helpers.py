@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from citebot.index import Engine, HashEmbedder, Settings
-from citebot.index import manifest as mf
+from citebot.index import Engine, HashEmbedder, Settings, state
 
 BIN = Path(sys.executable).parent
 CITEBOT = BIN / "citebot"
@@ -103,8 +102,8 @@ def ask_json(engine: Engine, questions: Sequence[str], k: int = 3) -> list[dict[
     return [engine.ask(q, k).to_json() for q in questions]
 
 
-def committed(settings: Settings) -> mf.Manifest:
-    manifest = mf.load(settings.resolved_state_dir())
+def committed(settings: Settings) -> state.Manifest:
+    manifest = state.load(settings.resolved_state_dir())
     assert manifest is not None, "nothing committed"
     return manifest
 

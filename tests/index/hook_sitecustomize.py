@@ -32,12 +32,12 @@ if _point:
 
         _store.Store.upsert = _stalling_upsert  # type: ignore[method-assign]
     elif _point == "commit":
-        from citebot.index import manifest as _manifest
+        from citebot.index import state as _state
 
-        _save = _manifest.save
+        _save = _state.save
 
         def _stalling_save(state_dir, manifest):  # type: ignore[no-untyped-def]
             _save(state_dir, manifest)
             _stall()
 
-        _manifest.save = _stalling_save
+        _state.save = _stalling_save

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from citebot.index import Engine, HashEmbedder, IndexBusy, Settings, UsageError
-from citebot.index import manifest as mf
+from citebot.index import Engine, HashEmbedder, IndexBusy, Settings, UsageError, state
 from citebot.index.embedder import SentenceTransformerEmbedder
-from citebot.index.indexer import DIRTY
+from citebot.index.state import DIRTY
 
 from .helpers import REAL_MODEL, SpyEmbedder, chunk_lines_by_source, committed, write_files
 
@@ -139,15 +138,15 @@ def test_missing_or_wrong_folder_is_a_usage_error(settings: Settings) -> None:
 def test_second_writer_is_refused_then_waits(settings: Settings) -> None:
     write_files(settings.docs_dir, CORPUS)
     engine, _ = _engine(settings)
-    state = settings.resolved_state_dir()
-    with mf.writer_lock(state):
+    state_dir = settings.resolved_state_dir()
+    with state.writer_lock(state_dir):
         with pytest.raises(IndexBusy, match=r"another re-index is running \(pid \d+\)") as err:
             engine.index()
         assert "\n" not in str(err.value)
     holding = threading.Event()
 
     def hold() -> None:
-        with mf.writer_lock(state):
+        with state.writer_lock(state_dir):
             holding.set()
             time.sleep(0.6)
 
@@ -173,22 +172,22 @@ def test_asking_with_another_model_than_the_index_is_refused(settings: Settings)
 
 def test_manifest_mtime_always_moves_forward(tmp_path: Path) -> None:
     """Readers notice a commit by the manifest's mtime, even if the clock is behind the last commit."""
-    mf.save(tmp_path, mf.Manifest(generation=1))
+    state.save(tmp_path, state.Manifest(generation=1))
     future = time.time_ns() + 3_600 * 10**9
     import os
 
-    os.utime(tmp_path / mf.MANIFEST, ns=(future, future))
-    before = mf.mtime(tmp_path)
-    mf.save(tmp_path, mf.Manifest(generation=2))
-    assert mf.mtime(tmp_path) > before
-    stamp = mf.mtime(tmp_path)
-    mf.touch(tmp_path)
-    assert mf.mtime(tmp_path) > stamp
+    os.utime(tmp_path / state.MANIFEST, ns=(future, future))
+    before = state.mtime(tmp_path)
+    state.save(tmp_path, state.Manifest(generation=2))
+    assert state.mtime(tmp_path) > before
+    stamp = state.mtime(tmp_path)
+    state.touch(tmp_path)
+    assert state.mtime(tmp_path) > stamp
     assert committed_generation(tmp_path) == 2
 
 
 def committed_generation(state_dir: Path) -> int:
-    manifest = mf.load(state_dir)
+    manifest = state.load(state_dir)
     return manifest.generation if manifest else 0
 
 
@@ -198,9 +197,9 @@ def test_successful_run_leaves_no_dirty_marker_or_old_keyword_indexes(settings: 
     for i in range(4):
         (settings.docs_dir / "bread.txt").write_text(f"Version {i} of the bread notes.\n")
         engine.index()
-    state = settings.resolved_state_dir()
-    assert not (state / DIRTY).exists()
-    assert sorted(p.name for p in state.glob("keyword-*")) == ["keyword-3", "keyword-4"]  # the last two generations
+    state_dir = settings.resolved_state_dir()
+    assert not (state_dir / DIRTY).exists()
+    assert sorted(p.name for p in state_dir.glob("keyword-*")) == ["keyword-3", "keyword-4"]  # the last two generations
 
 
 def test_chunks_lost_from_chroma_are_indexed_again(settings: Settings) -> None:

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from citebot.index import Engine, HashEmbedder, IndexReport, Skipped
+from citebot.index import Engine, HashEmbedder, IndexReport, Skipped, state
 from citebot.index import loader as loader_module
-from citebot.index import manifest as mf
-from citebot.index.indexer import DIRTY
+from citebot.index.state import DIRTY
 
 from .faults import (
     QUESTIONS,
@@ -202,11 +201,11 @@ def test_second_index_process_is_refused_or_waits(v1: Path) -> None:
 
 
 def test_lock_of_a_killed_process_is_recovered(v1: Path) -> None:
-    state = v1 / "db" / "citebot"
+    state_dir = v1 / "db" / "citebot"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from citebot.index import manifest as mf\n"
-         f"with mf.writer_lock(Path({str(state)!r})):\n    print('locked', flush=True); time.sleep(120)"],
+         "import sys, time; from pathlib import Path; from citebot.index import state\n"
+         f"with state.writer_lock(Path({str(state_dir)!r})):\n    print('locked', flush=True); time.sleep(120)"],
         stdout=subprocess.PIPE, text=True, env=clean_env(),
     )
     try:
@@ -216,7 +215,7 @@ def test_lock_of_a_killed_process_is_recovered(v1: Path) -> None:
     finally:
         holder.kill()
         holder.wait(30)
-    assert (state / mf.LOCK).read_text() == str(holder.pid), "the dead holder's pid is still in the lock file"
+    assert (state_dir / state.LOCK).read_text() == str(holder.pid), "the dead holder's pid is still in the lock file"
     started = time.monotonic()
     proc = run_cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1)
     assert proc.returncode == 0, proc.stderr

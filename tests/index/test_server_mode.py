@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from citebot.index import Engine, Settings, StoreUnavailable
-from citebot.index import manifest as mf
+from citebot.index import Engine, Settings, StoreUnavailable, state
 
 from .faults import QUESTIONS, V1, hooked_env, start_index, switch_to_v2, wait_for
 from .helpers import CHROMA, assert_one_line_error, clean_env, run_cli, write_files
@@ -168,7 +167,7 @@ def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) ->
     report = run_cli("index", "docs", "--json", env=env, cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["updated"] == 2
-    manifest = mf.load(settings.resolved_state_dir())
+    manifest = state.load(settings.resolved_state_dir())
     assert manifest is not None
     assert engine.store.count() == len(manifest.chunk_ids()), "the failed run's chunks were collected"
     b_lines = [line for c in engine.store.get(manifest.files["b.md"].chunks) for line in c.text.split("\n")]

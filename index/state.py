@@ -1,4 +1,10 @@
-"""The committed state of an index: which files, at which content hash, own which chunk ids.
+"""The state folder (citebot's sidecar beside Chroma) and the committed state of an index in it.
+
+Layout of the folder, all of it decided here:
+- ``manifest.json``: the committed manifest (which files, at which content hash, own which chunk ids);
+- ``keyword-N/``: the keyword index of generation N (``keyword-N.tmp/`` while it is written);
+- ``dirty``: present while a run may have left uncommitted chunks in Chroma;
+- ``index.lock``: the writer lock.
 
 Chroma may hold chunks that are not (yet, or any more) committed: a run writes new chunks first,
 then swaps the manifest in one atomic rename, then deletes what the old manifest owned. Readers
@@ -23,6 +29,13 @@ from .errors import IndexBusy
 
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
+DIRTY = "dirty"
+KEYWORD_PREFIX = "keyword-"
+
+
+def keyword_dir(state_dir: Path, generation: int) -> Path:
+    """Where the keyword index of ``generation`` lives."""
+    return state_dir / f"{KEYWORD_PREFIX}{generation}"
 
 
 @dataclass
