@@ -1,6 +1,7 @@
 """citebot's Discord bot: answers questions about the indexed documents with line-exact citations.
 
-Built on ``index``'s public API only; :func:`bot.client.create_bot` builds the client without connecting.
+Built on ``citebot.index``'s public API only; :func:`citebot.bot.client.create_bot` builds the client
+without connecting.
 """
 
 from .client import CitebotBot, create_bot

@@ -16,6 +16,16 @@ from citebot.index import Answer, Engine, clean_question
 
 MENTION = re.compile(r"<@!?(\d+)>")
 
+# Members the cooldown table may hold before a hit sweeps out those idle for a whole window. Chosen, not
+# measured: each entry is at most ``rate`` timestamps, so 10,000 entries are a few MB, and the sweep (one pass
+# over the table) only starts once that many members have asked, which few servers reach.
+COOLDOWN_MEMBERS = 10_000
+
+# Random bytes in an answer's cache key: 8 bytes (16 hex characters) make a guessed or colliding key
+# practically impossible among the few thousand cached answers, and keep the button's custom id (Discord
+# allows 100 characters) short. The button's custom-id pattern in exts/ask.py is derived from this.
+ANSWER_KEY_BYTES = 8
+
 
 class Throttled(Exception):
     """The member asked too often; ``retry_after`` seconds until the next question is accepted."""
@@ -45,7 +55,7 @@ class Cooldowns:
         if len(stamps) >= self.rate:
             raise Throttled(stamps[0] + self.per - now)
         stamps.append(now)
-        if len(self._seen) > 10_000:  # forget members idle for a whole window
+        if len(self._seen) > COOLDOWN_MEMBERS:  # forget members idle for a whole window
             self._seen = {u: s for u, s in self._seen.items() if s and s[-1] > now - self.per}
 
 
@@ -57,7 +67,7 @@ class AnswerCache:
         self._items: OrderedDict[str, Answer] = OrderedDict()
 
     def put(self, answer: Answer) -> str:
-        key = secrets.token_hex(8)
+        key = secrets.token_hex(ANSWER_KEY_BYTES)
         self._items[key] = answer
         while len(self._items) > self.size:
             self._items.popitem(last=False)

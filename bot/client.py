@@ -18,13 +18,15 @@ from discord.ext import commands
 from citebot.index import CitebotError, Engine, Settings, get_settings
 
 from .asking import Asker, Cooldowns
-from .exts.ask import PassageButton
+from .reindexing import Reindexer
 from .render import NO_MENTIONS
 from .replies import CitebotTree
 from .settings import BotSettings, get_bot_settings
 
 log = logging.getLogger(__name__)
 
+# Loaded by name, never imported here: each extension registers what it needs (cogs, the Show passage
+# button) in its own setup() and removes it in teardown(), and the extensions import this module's type.
 EXTENSIONS = ("citebot.bot.exts.ask", "citebot.bot.exts.admin", "citebot.bot.exts.info")
 
 
@@ -41,7 +43,7 @@ def intents(message_content: bool = True) -> discord.Intents:
 
 
 class CitebotBot(commands.Bot):
-    """A ``commands.Bot`` holding citebot's settings, its ``Engine`` and the shared ``Asker``."""
+    """A ``commands.Bot`` holding citebot's settings, its ``Engine``, the shared ``Asker`` and ``Reindexer``."""
 
     def __init__(self, settings: BotSettings, index_settings: Settings, engine: Engine, **options: Any) -> None:
         discord.VoiceClient.warn_nacl = False  # no voice here: skip discord.py's start-up warnings about it
@@ -64,13 +66,13 @@ class CitebotBot(commands.Bot):
             settings.ask_concurrency,
             settings.answer_cache_size,
         )
+        self.reindexer = Reindexer(engine)
         self._background: set[asyncio.Task[Any]] = set()
 
     async def setup_hook(self) -> None:
-        """Load the cogs, register the persistent button, warm the model and sync slash commands."""
+        """Load the extensions (cogs and the persistent button), warm the model and sync slash commands."""
         for name in EXTENSIONS:
             await self.load_extension(name)
-        self.add_dynamic_items(PassageButton)
         if self.settings.warm_up:
             await self._warm_up()
         if self.settings.freeze_gc:

@@ -43,6 +43,19 @@ NO_ANSWER = (
 )
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
 
+# How trimming and the layout spend Discord's limits (``Limits`` above). Layout choices, not measurements:
+# named here so that each trade-off is stated once.
+WORD_CUT_KEEP = 3 / 4  # trim() backs up to a space only if that keeps at least this share of the text
+PATH_CHARS = 120  # a cited path longer than this keeps its start and its file name (most repo paths fit whole)
+SHORT_PATH_CHARS = 60  # the same, for a source line that would otherwise take over half the Sources field
+LINK_URL_CHARS = LIMITS.field_value // 2  # a longer link would leave the Sources field room for one source
+ALSO_AT_SHOWN = 8  # other line numbers listed under a passage whose answering line repeats; the rest counted
+MIN_PASSAGE_CHARS = 200  # a passage with less room than this is not shown, only counted in the note
+MIN_ROW_CHARS = 80  # a passage line is trimmed to a quarter of the block, but never below this
+ELISION = "⋮"  # marks lines left out above or below the window around the answering line
+ELISION_ROOM = 2 * (len(ELISION) + 1)  # a ⋮ row above and below
+NOT_SHOWN = "{n} more passage(s) not shown: Discord limits one message's length."
+
 
 def trim(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters at a word boundary when one is near, marked with an ellipsis."""
@@ -52,7 +65,7 @@ def trim(text: str, limit: int) -> str:
         return text[:limit]
     cut = text[: limit - len(ELLIPSIS)]
     space = max(cut.rfind(" "), cut.rfind("\n"))
-    if space >= len(cut) * 3 // 4:
+    if space >= int(len(cut) * WORD_CUT_KEEP):
         cut = cut[:space]
     return cut.rstrip() + ELLIPSIS
 
@@ -77,7 +90,7 @@ def safe_code(text: str) -> str:
     return text.replace("`", "ˋ")
 
 
-def short_path(path: str, limit: int = 120) -> str:
+def short_path(path: str, limit: int = PATH_CHARS) -> str:
     """Long paths keep their start and their file name."""
     if len(path) <= limit:
         return path
@@ -95,7 +108,7 @@ def citation(hit: Hit, template: str | None) -> str:
     """``path:Lstart-Lend`` in code style, a link when a URL template is configured."""
     label = f"`{safe_code(short_path(hit.source))}:{_lines(hit)}`"
     url = source_url(hit, template)
-    if url and len(url) <= 512 and " " not in url and ")" not in url:
+    if url and len(url) <= LINK_URL_CHARS and " " not in url and ")" not in url:
         return f"[{label}]({url})"
     return label
 
@@ -129,7 +142,7 @@ def _sources_value(hits: Sequence[Hit], url_template: str | None) -> str:
     for n, hit in enumerate(hits, 1):
         line = f"**{n}.** {citation(hit, url_template)} · line {hit.line}"
         if len(line) > LIMITS.field_value // 2:
-            line = f"**{n}.** `{safe_code(short_path(hit.source, 60))}:{_lines(hit)}` · line {hit.line}"
+            line = f"**{n}.** `{safe_code(short_path(hit.source, SHORT_PATH_CHARS))}:{_lines(hit)}` · line {hit.line}"
         rest = len(hits) - n
         more = f"\n… and {rest} more" if rest else ""
         if len("\n".join([*lines, line])) + len(more) > LIMITS.field_value:
@@ -147,29 +160,42 @@ def _shrink_to_total(embed: discord.Embed) -> None:
 
 
 def passage_embeds(hits: Sequence[Hit], url_template: str | None = None) -> list[discord.Embed]:
-    """Each cited passage with its line numbers (the answering line marked), within one message's limits."""
+    """Each cited passage with its line numbers (the answering line marked), within one message's limits.
+
+    Each passage's room leaves space for its footer and for the "not shown" note that may join it, so the
+    message's embeds stay within the 6,000-character total whatever the footers say.
+    """
     embeds: list[discord.Embed] = []
     budget = LIMITS.embed
+    note_room = len(NOT_SHOWN.format(n=len(hits))) + 1
     for hit in hits[: LIMITS.embeds]:
         title = fit(f"{short_path(hit.source)}:{_lines(hit)}", LIMITS.title, escape_markdown)
-        room = min(LIMITS.description, budget - len(title) - 64)
-        if room < 200:
+        footer = _also_at(hit)
+        room = min(LIMITS.description, budget - len(title) - len(footer) - note_room)
+        if room < MIN_PASSAGE_CHARS:
             break
         embed = discord.Embed(
             title=title, url=source_url(hit, url_template), description=numbered_block(hit, room),
             colour=PASSAGE_COLOUR,
         )
-        if hit.also_at:
-            also = ", ".join(str(n) for n in hit.also_at[:8])
-            more = f" and {len(hit.also_at) - 8} more" if len(hit.also_at) > 8 else ""
-            embed.set_footer(text=f"The marked line also appears at line(s) {also}{more}.")
+        if footer:
+            embed.set_footer(text=footer)
         budget -= len(embed)
         embeds.append(embed)
     if len(embeds) < len(hits) and embeds:
         last = embeds[-1]
-        note = f"{len(hits) - len(embeds)} more passage(s) not shown: Discord limits one message's length."
-        last.set_footer(text=trim(f"{note} {last.footer.text or ''}".strip(), 300))
+        note = NOT_SHOWN.format(n=len(hits) - len(embeds))
+        last.set_footer(text=f"{note} {last.footer.text or ''}".strip())
     return embeds
+
+
+def _also_at(hit: Hit) -> str:
+    """The footer naming the other lines where the answering line appears, or ``""``."""
+    if not hit.also_at:
+        return ""
+    also = ", ".join(str(n) for n in hit.also_at[:ALSO_AT_SHOWN])
+    more = f" and {len(hit.also_at) - ALSO_AT_SHOWN} more" if len(hit.also_at) > ALSO_AT_SHOWN else ""
+    return f"The marked line also appears at line(s) {also}{more}."
 
 
 def numbered_block(hit: Hit, limit: int) -> str:
@@ -177,19 +203,19 @@ def numbered_block(hit: Hit, limit: int) -> str:
     lines = hit.lines or [(hit.line_start + i, t) for i, t in enumerate(hit.text.split("\n"))]
     width = len(str(max(n for n, _ in lines))) if lines else 1
     rows = [f"{n:>{width}} {'▶' if n == hit.line else ' '} {safe_code(text)}" for n, text in lines]
-    per_line = max(80, limit // 4)
+    per_line = max(MIN_ROW_CHARS, limit // 4)
     rows = [trim(r, per_line) for r in rows]
     focus = next((i for i, (n, _) in enumerate(lines) if n == hit.line), 0)
-    budget = limit - len("```\n\n```") - 4
+    budget = limit - len("```\n\n```") - 2 * ELISION_ROOM  # the ⋮ rows' room, and as much again to spare
     lo = hi = focus
     used = len(rows[focus]) + 1 if rows else 0
     while True:
         grew = False
-        if hi + 1 < len(rows) and used + len(rows[hi + 1]) + 1 <= budget - 4:
+        if hi + 1 < len(rows) and used + len(rows[hi + 1]) + 1 <= budget:
             hi += 1
             used += len(rows[hi]) + 1
             grew = True
-        if lo > 0 and used + len(rows[lo - 1]) + 1 <= budget - 4:
+        if lo > 0 and used + len(rows[lo - 1]) + 1 <= budget:
             lo -= 1
             used += len(rows[lo]) + 1
             grew = True
@@ -197,9 +223,9 @@ def numbered_block(hit: Hit, limit: int) -> str:
             break
     shown = rows[lo : hi + 1]
     if lo > 0:
-        shown.insert(0, "⋮")
+        shown.insert(0, ELISION)
     if hi + 1 < len(rows):
-        shown.append("⋮")
+        shown.append(ELISION)
     return "```\n" + "\n".join(shown) + "\n```"
 
 
@@ -213,7 +239,7 @@ def status_embed(stats: Stats, reindex_running: bool, ask_channels: Sequence[int
     embed.add_field(name="Last indexed", value=built)
     embed.add_field(name="Re-index", value="running now" if reindex_running else "idle")
     if ask_channels:
-        embed.add_field(name="Ask channels", value=trim(" ".join(f"<#{c}>" for c in ask_channels), 1024))
+        embed.add_field(name="Ask channels", value=trim(" ".join(f"<#{c}>" for c in ask_channels), LIMITS.field_value))
     if stats.root:
         embed.add_field(name="Folder", value=fit(stats.root, LIMITS.field_value, lambda t: f"`{safe_code(t)}`"),
                         inline=False)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 import discord
@@ -14,6 +12,7 @@ from discord.ext import commands
 
 from citebot.index import CitebotError, IndexReport
 
+from ..reindexing import ReindexJob, ReindexRunning
 from ..render import LIMITS, NO_MENTIONS, timestamp, trim
 from ..replies import context
 
@@ -22,7 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGES = {"chunk": "reading and chunking changed files", "embed": "embedding new passages"}
+# Skipped files listed one a line in the summary; the rest are counted. Ten lines of path and reason stay
+# well inside Discord's 2,000-character message (trim() cuts the rest) and the CLI lists them all.
+SKIPPED_SHOWN = 10
 
 
 class NotIndexAdmin(app_commands.CheckFailure):
@@ -49,61 +50,37 @@ async def _admin_check(interaction: discord.Interaction) -> bool:
     )
 
 
-@dataclass
-class ReindexJob:
-    """One running re-index: who started it, and the latest progress reported by the worker thread."""
-
-    user_id: int
-    started: float = field(default_factory=time.time)
-    progress: tuple[str, int, int] | None = None
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.task is None or not self.task.done()
-
-    def describe(self) -> str:
-        if self.progress is None:
-            return "starting…"
-        stage, done, total = self.progress
-        return f"{STAGES.get(stage, stage)}: {done:,}/{total:,}"
-
-
 def summary_text(report: IndexReport, folder: str) -> str:
     """The finished reply: the counts, then skipped files (trimmed to Discord's content limit)."""
     lines = [f"Re-index of `{folder}` finished: {report.summary()}."]
-    for skipped in report.skipped[:10]:
+    for skipped in report.skipped[:SKIPPED_SHOWN]:
         lines.append(f"• skipped `{skipped.source.replace('`', 'ˋ')}`: {skipped.reason}")
-    if len(report.skipped) > 10:
-        lines.append(f"• … and {len(report.skipped) - 10} more skipped (see `citebot index` output)")
+    if len(report.skipped) > SKIPPED_SHOWN:
+        lines.append(f"• … and {len(report.skipped) - SKIPPED_SHOWN} more skipped (see `citebot index` output)")
     return trim("\n".join(lines), LIMITS.content)
 
 
 class Admin(commands.Cog):
-    """Owns the one re-index a bot may run at a time."""
+    """``/reindex``: drives the bot's ``Reindexer`` and reports its progress and summary in the channel."""
 
     def __init__(self, bot: CitebotBot) -> None:
         self.bot = bot
-        self.job: ReindexJob | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
 
     @app_commands.command(name="reindex", description="Re-read the documents and update the index (admins only).")
     @app_commands.guild_only()
     @app_commands.check(_admin_check)
     async def reindex(self, interaction: discord.Interaction) -> None:
-        """Check and claim the job before the first await, so two quick /reindex cannot both start."""
-        if self.job is not None and self.job.running:
+        """Claim the job before the first await, so two quick /reindex cannot both start."""
+        reindexer = self.bot.reindexer
+        try:
+            job = reindexer.claim(interaction.user.id)
+        except ReindexRunning as busy:
             await interaction.response.send_message(
-                f"A re-index started by <@{self.job.user_id}> {timestamp(self.job.started)} is still running "
-                f"({self.job.describe()}). Try again when it ends.",
+                f"A re-index started by <@{busy.job.user_id}> {timestamp(busy.job.started)} is still running "
+                f"({busy.job.describe()}). Try again when it ends.",
                 ephemeral=True, allowed_mentions=NO_MENTIONS,
             )
             return
-        job = ReindexJob(interaction.user.id)
-        self.job = job
         folder = str(self.bot.index_settings.docs_dir)
         try:
             await interaction.response.send_message(
@@ -111,18 +88,16 @@ class Admin(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
         except BaseException:
-            self.job = None
+            reindexer.release(job)
             raise
         log.info("re-index started (%s)", context(interaction))
-        job.task = self.bot.spawn(self._run(interaction, job, folder), "reindex")
+        work = reindexer.start(job)
+        self.bot.spawn(self._report(interaction, job, work, folder), "reindex")
 
-    async def _run(self, interaction: discord.Interaction, job: ReindexJob, folder: str) -> None:
-        """Index in a worker thread; edit the reply with progress every few seconds, then with the summary."""
-
-        def progress(stage: str, done: int, total: int) -> None:  # called from the worker thread
-            job.progress = (stage, done, total)
-
-        work = asyncio.ensure_future(asyncio.to_thread(self.bot.engine.index, None, progress))
+    async def _report(
+        self, interaction: discord.Interaction, job: ReindexJob, work: asyncio.Future[IndexReport], folder: str
+    ) -> None:
+        """Edit the reply with progress every few seconds while the worker thread indexes, then with the summary."""
         shown = job.progress
         try:
             while not work.done():

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from citebot.index import MAX_QUESTION_CHARS, Answer, CitebotError
 
-from ..asking import Throttled, strip_mentions
+from ..asking import ANSWER_KEY_BYTES, Throttled, strip_mentions
 from ..render import APOLOGY, LIMITS, NO_ANSWER, NO_MENTIONS, answer_embed, passage_embeds, trim
 from ..replies import report_error, user_message
 
@@ -28,7 +28,10 @@ FORGOTTEN = (
 )
 
 
-class PassageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"citebot:passage:(?P<key>[0-9a-f]{16})"):
+PASSAGE_ID = rf"citebot:passage:(?P<key>[0-9a-f]{{{ANSWER_KEY_BYTES * 2}}})"  # the key is AnswerCache's, in hex
+
+
+class PassageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PASSAGE_ID):
     """Shows whoever presses it the cited passages, ephemerally.
 
     A dynamic item: clicks are routed by custom id, so the button keeps answering (with a clear message once
@@ -133,4 +136,11 @@ class Ask(commands.Cog):
 
 
 async def setup(bot: commands.Bot) -> None:
+    """Called by ``load_extension``: the cog, and the button's route so clicks on earlier answers still work."""
+    bot.add_dynamic_items(PassageButton)
     await bot.add_cog(Ask(cast("CitebotBot", bot)))
+
+
+async def teardown(bot: commands.Bot) -> None:
+    """Called by ``unload_extension`` (after the cog is removed): stop routing clicks to this module's button."""
+    bot.remove_dynamic_items(PassageButton)

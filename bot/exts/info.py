@@ -24,9 +24,7 @@ class Info(commands.Cog):
     @app_commands.command(name="status", description="What is indexed: files, chunks, model, when last indexed.")
     async def status(self, interaction: discord.Interaction) -> None:
         stats = await asyncio.to_thread(self.bot.engine.stats)
-        admin = self.bot.get_cog("Admin")
-        running = bool(getattr(admin, "running", False))
-        embed = status_embed(stats, running, self.bot.settings.ask_channel_ids)
+        embed = status_embed(stats, self.bot.reindexer.running, self.bot.settings.ask_channel_ids)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="help", description="What this bot does and how to ask it questions.")

@@ -96,6 +96,30 @@ async def discord_session(
         await fake.stop()
 
 
+# Names discord.py gives the tasks that run the bot's handlers: slash commands, buttons, message listeners.
+HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-", "discord.py: on_message")
+
+
+async def settled(timeout: float = 10.0) -> None:
+    """Wait (bounded) until no handler of the bot (same loop) is running, so nothing more is on its way.
+
+    Lets a test check that something did *not* happen (no reply to a bot, no duplicate) without a fixed sleep:
+    once every handler task for the events sent so far has finished, every reply they could send was sent.
+    Call it after waiting for the reply to a *later* event: the gateway is ordered, so by then the bot has
+    read every earlier event and started its handler.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        busy = {t for t in asyncio.all_tasks() if t.get_name().startswith(HANDLER_TASKS) and not t.done()}
+        if not busy:
+            return
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"the bot was still handling {sorted(t.get_name() for t in busy)} after {timeout} s")
+        await asyncio.wait(busy, timeout=remaining)
+
+
 def member(user_id: int = 1300000000000000001, name: str = "asker") -> dict[str, Any]:
     return FakeDiscord.user(user_id, name)
 

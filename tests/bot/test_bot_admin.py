@@ -47,11 +47,18 @@ def _content(interaction: Interaction) -> str:
     return str(interaction.replies[0].get("content") if interaction.replies else "")
 
 
+async def _reindex_field(fake: FakeDiscord) -> str:
+    """What /status says about re-indexing: ``running now`` or ``idle``."""
+    status = await fake.slash("status", user=member())
+    await fake.until(lambda: status.replies, what="/status")
+    return str({f["name"]: f["value"] for f in status.replies[0]["embeds"][0]["fields"]}["Re-index"])
+
+
 def test_reindex_refused_without_permission_and_run_by_admin(index_settings: Settings, corpus: Path) -> None:
     engine, embedder = gated_engine(index_settings)
 
     async def scenario() -> None:
-        async with discord_session(engine) as (fake, bot):
+        async with discord_session(engine) as (fake, _bot):
             refused = await fake.slash("reindex", user=member(), permissions=0)
             await fake.until(lambda: refused.replies, what="the refusal")
             assert int(refused.replies[0]["flags"]) & EPHEMERAL
@@ -80,9 +87,7 @@ def test_reindex_refused_without_permission_and_run_by_admin(index_settings: Set
             assert kestrel.followups[0]["content"] == NO_ANSWER, "new content is not served half-built"
             await fake.until(lambda: any("embedding" in (e.get("content") or "") for e in first.edits),
                              what="a progress edit")
-            status = await fake.slash("status", user=member())
-            await fake.until(lambda: status.replies, what="/status")
-            assert any(f["value"] == "running now" for f in status.replies[0]["embeds"][0]["fields"])
+            assert await _reindex_field(fake) == "running now"
 
             embedder.gate.set()
             await fake.until(lambda: any("finished" in (e.get("content") or "") for e in first.edits),
@@ -100,8 +105,29 @@ def test_reindex_refused_without_permission_and_run_by_admin(index_settings: Set
             await fake.until(lambda: any("finished" in (e.get("content") or "") for e in third.edits),
                              what="the role-holder's re-index")
             assert "0 added, 0 updated, 0 removed, 5 unchanged" in third.edits[-1]["content"]
+            assert await _reindex_field(fake) == "idle", "a finished re-index no longer shows as running"
             check_all_sent(fake)
-        assert not bot.is_ready() or bot.is_closed()
+
+    run(scenario())
+
+
+def test_status_reads_the_bots_reindexer_not_the_admin_cog(index_settings: Settings, corpus: Path) -> None:
+    """/status asks the bot's re-index service; a running re-index shows even with the Admin cog unloaded."""
+    engine, embedder = gated_engine(index_settings)
+
+    async def scenario() -> None:
+        async with discord_session(engine) as (fake, bot):
+            (corpus / "birds.md").write_text("# Birds\n\n" + KESTREL, encoding="utf-8")
+            started = await fake.slash("reindex", user=member(), permissions=MANAGE_GUILD)
+            await fake.until(embedder.entered.is_set, what="indexing to start")
+            await bot.unload_extension("citebot.bot.exts.admin")
+            assert bot.get_cog("Admin") is None
+            assert await _reindex_field(fake) == "running now"
+
+            embedder.gate.set()  # the re-index the unloaded cog started still finishes and reports
+            await fake.until(lambda: any("finished" in (e.get("content") or "") for e in started.edits),
+                             what="the summary")
+            assert await _reindex_field(fake) == "idle"
 
     run(scenario())
 

@@ -6,7 +6,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot_harness import check_all_sent, discord_session, embed_len, make_bot_settings, member, run, write_corpus
+from bot_harness import (
+    check_all_sent,
+    discord_session,
+    embed_len,
+    make_bot_settings,
+    member,
+    run,
+    settled,
+    write_corpus,
+)
 from fake_discord import EPHEMERAL, FakeDiscord
 
 from citebot.bot.render import NO_ANSWER
@@ -36,7 +45,7 @@ def test_slash_ask_defers_then_follows_up_with_a_cited_embed(engine: Engine) -> 
             assert embed["description"].startswith("> Green tea is steeped at 80 degrees Celsius for two minutes.")
             assert "tea.md:3" in embed["description"]
             sources = embed["fields"][0]["value"]
-            assert "`tea.md:L1-L5`" in sources or "`tea.md:L" in sources
+            assert sources.startswith("**1.** `tea.md:L1-L5` · line 3\n"), sources
             assert not int(ask.followups[0].get("flags") or 0) & EPHEMERAL, "the answer is public"
             buttons = ask.followups[0]["components"][0]["components"]
             assert buttons[0]["label"] == "Show passage"
@@ -64,6 +73,7 @@ def test_mention_gets_a_cited_reply_and_other_bots_are_ignored(engine: Engine) -
             # A later question is answered too, and still nothing answered the other bot or the plain message.
             await fake.post_message(f"<@!{FakeDiscord.BOT_ID}> how is green tea made?", member(), mentions=[bot_user])
             await fake.until(lambda: len(fake.replies_in(FakeDiscord.CHANNEL_ID)) >= 2, what="the second reply")
+            await settled()  # a reply to the other bot or the plain message would have been sent by now
             replies = fake.replies_in(FakeDiscord.CHANNEL_ID)
             assert len(replies) == 2
             assert all(str(r["message_reference"]["message_id"]) != from_bot["id"] for r in replies)
@@ -82,7 +92,8 @@ def test_any_message_in_an_ask_channel_is_a_question(engine: Engine) -> None:
             await fake.post_message("", member(), channel_id=FakeDiscord.ASK_CHANNEL_ID)  # e.g. only an image
             await fake.post_message("Thanks!", fake.bot_user, channel_id=FakeDiscord.ASK_CHANNEL_ID)  # itself
             marker = await fake.post_message("Oolong: how many degrees?", member(), ask_here)
-            replies = await fake.until(lambda: len(fake.replies_in(FakeDiscord.ASK_CHANNEL_ID)) >= 2, what="reply 2")
+            await fake.until(lambda: len(fake.replies_in(FakeDiscord.ASK_CHANNEL_ID)) >= 2, what="reply 2")
+            await settled()  # a reply to the empty message or to the bot's own would have been sent by now
             replies = fake.replies_in(FakeDiscord.ASK_CHANNEL_ID)
             assert len(replies) == 2, "the empty message and the bot's own message got no reply"
             assert str(replies[1]["message_reference"]["message_id"]) == marker["id"]
@@ -105,6 +116,33 @@ def test_show_passage_button_shows_the_cited_lines_ephemerally(engine: Engine) -
             assert body.startswith("```") and body.endswith("```")
             assert "5 ▶ Oolong sits between them: 90 degrees and three minutes." in body
             assert "3   Green tea is steeped" in body, "the rest of the passage, numbered"
+            check_all_sent(fake)
+
+    run(scenario())
+
+
+def test_the_ask_extension_registers_and_removes_the_show_passage_button(engine: Engine) -> None:
+    """The button's route comes and goes with the extension (its setup/teardown), not with the client."""
+
+    async def scenario() -> None:
+        async with discord_session(engine) as (fake, bot):
+            ask = await fake.slash("ask", {"question": "Oolong: how many degrees and minutes?"}, member())
+            await fake.until(lambda: ask.messages, what="the answer")
+            loaded = await fake.click(ask.messages[0])
+            await fake.until(lambda: loaded.replies, what="the passages while the extension is loaded")
+            assert loaded.replies[0]["embeds"][0]["title"].startswith("tea.md:")
+
+            await bot.unload_extension("citebot.bot.exts.ask")
+            unloaded = await fake.click(ask.messages[0])
+            helped = await fake.slash("help", user=member())  # read after the click: the gateway is ordered
+            await fake.until(lambda: helped.replies, what="/help after the click")
+            await settled()
+            assert not unloaded.callbacks, "a click was answered after the ask extension was unloaded"
+
+            await bot.load_extension("citebot.bot.exts.ask")
+            reloaded = await fake.click(ask.messages[0])
+            await fake.until(lambda: reloaded.replies, what="the passages after loading the extension again")
+            assert reloaded.replies[0]["embeds"] == loaded.replies[0]["embeds"]
             check_all_sent(fake)
 
     run(scenario())

@@ -60,7 +60,8 @@ def test_hostile_slash_questions_get_clear_replies(engine: Engine, caplog: pytes
             assert quoted.startswith("> ") and "@everyone" not in quoted and "@\u200beveryone" in quoted
             title = sent["markdown and mentions"].replies[0]["embeds"][0]["title"]
             assert "@everyone" not in title and "<@123456789012345678>" not in title and "\\*\\*" in title
-            assert replies["prompt-like"] == NO_ANSWER or "Discord token" not in replies["prompt-like"]
+            # An ordinary question: the no-answer line or a quoted document line, never the bot talking back.
+            assert replies["prompt-like"] == NO_ANSWER or replies["prompt-like"].startswith("> ")
             assert all(not i.deleted_original for i in sent.values())
             check_all_sent(fake)
             assert not bot.is_closed()

@@ -100,6 +100,19 @@ def test_over_long_text_is_trimmed_to_every_limit() -> None:
         assert "▶" in (p.description or ""), "the answering line stays visible when the passage is cut"
 
 
+def test_passage_footers_count_toward_the_message_total() -> None:
+    """Long titles, full passages and "also appears at" footers: the footers and the "not shown" note must fit
+    within the 6,000 characters too (they once overflowed it by up to ~110, so Discord refused the reply)."""
+    first = 1_000_000  # seven-digit line numbers make the longest footers
+    rows = [(first + k, "x " * 60) for k in range(400)]
+    hits = [Hit("p" * 200 + str(i), first, first + 399, first + 200, 0.5, "\n".join(t for _, t in rows), "x " * 60,
+                rows, list(range(first, first + 20))) for i in range(3)]
+    passages = passage_embeds(hits)
+    assert 1 <= len(passages) < len(hits) and "not shown" in (passages[-1].footer.text or "")
+    assert all("also appears" in (p.footer.text or "") for p in passages)
+    check_payload(payload(passages))
+
+
 def test_a_long_passage_keeps_a_window_around_the_answering_line() -> None:
     text = "\n".join(f"line number {n} " + "x" * 60 for n in range(1, 301))
     h = hit("long.md", 1, 300, 150, text=text, line_text=f"line number 150 {'x' * 60}")
@@ -132,11 +145,12 @@ printable = st.text(st.characters(codec="utf-8"), max_size=3000)  # any encodabl
     lines=st.lists(printable, min_size=1, max_size=8),
     source=st.text(min_size=1, max_size=600),
     n=st.integers(1, 10),
+    also_at=st.lists(st.integers(1, 10**9), max_size=30),
 )
-def test_any_answer_fits_discord(question: str, lines: list[str], source: str, n: int) -> None:
+def test_any_answer_fits_discord(question: str, lines: list[str], source: str, n: int, also_at: list[int]) -> None:
     text = "\n".join(x.replace("\n", " ") for x in lines)
     hits = [Hit(f"{source}{i}", 1, len(lines), 1, 0.5, text, lines[0].replace("\n", " "),
-                [(k + 1, t) for k, t in enumerate(text.split("\n"))]) for i in range(n)]
+                [(k + 1, t) for k, t in enumerate(text.split("\n"))], also_at) for i in range(n)]
     answer = Answer(question or "?", hits)
     check_payload(payload([answer_embed(answer, max_sources=n, url_template="https://e.test/{path}#L{line}")]))
     check_payload(payload(passage_embeds(hits, None)))

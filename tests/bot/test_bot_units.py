@@ -1,24 +1,28 @@
-"""Small pieces without Discord: settings, cooldowns, the answer cache, mention stripping, error messages, main()."""
+"""Small pieces without Discord: settings, cooldowns, the answer cache, mention stripping, error messages, main(),
+the re-index service, and how the client is put together."""
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import logging
 import sys
 from pathlib import Path
 
 import pytest
-from bot_harness import TOKEN
+from bot_harness import TOKEN, run
 from discord import app_commands
 from pydantic import ValidationError
 
+from citebot.bot import client
 from citebot.bot.__main__ import main
 from citebot.bot.asking import AnswerCache, Cooldowns, Throttled, strip_mentions
 from citebot.bot.exts.admin import NotIndexAdmin
 from citebot.bot.logs import REDACTED, RedactingFormatter
-from citebot.bot.render import APOLOGY
+from citebot.bot.reindexing import STAGES, Reindexer, ReindexRunning
 from citebot.bot.replies import user_message
 from citebot.bot.settings import BotSettings, get_bot_settings
-from citebot.index import MAX_QUESTION_CHARS, Answer, StoreUnavailable, UsageError
+from citebot.index import MAX_QUESTION_CHARS, Answer, Engine, StoreUnavailable, UsageError
 
 
 def test_settings_from_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -58,8 +62,9 @@ def test_cooldown_is_a_sliding_window_per_member() -> None:
     assert "try again in 10 s" in str(refused.value)
     now[0] = 110.01
     cd.hit(1)
-    Cooldowns(rate=1, per=0).hit(1)
-    Cooldowns(rate=1, per=0).hit(1)
+    off = Cooldowns(rate=1, per=0)  # a window of 0 s turns the cooldown off: the same member, again and again
+    for _ in range(3):
+        off.hit(1)
 
 
 def test_answer_cache_is_bounded_and_keeps_recent_answers() -> None:
@@ -81,7 +86,8 @@ def test_user_messages_for_expected_errors_and_none_for_bugs() -> None:
     assert user_message(UsageError("the question is empty: ask something")) == "The question is empty: ask something"
     assert user_message(NotIndexAdmin("Only admins.")) == "Only admins."
     assert user_message(RuntimeError("boom")) is None
-    assert "Sorry" in APOLOGY
+    assert user_message(app_commands.NoPrivateMessage()) == "This command works only in a server."
+    assert user_message(Throttled(4.4)) == "You're asking quickly: try again in 4 s."
 
 
 def test_main_refuses_without_a_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -105,3 +111,36 @@ def test_log_lines_never_carry_the_token_even_in_tracebacks() -> None:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token was %s", (TOKEN,), sys.exc_info())
     text = formatter.format(record)
     assert TOKEN not in text and text.count(REDACTED) == 2 and "Traceback" in text
+
+
+def test_reindexer_runs_one_job_at_a_time_and_reports_progress(engine: Engine) -> None:
+    async def scenario() -> None:
+        reindexer = Reindexer(engine)
+        assert not reindexer.running and reindexer.describe() == "idle"
+        job = reindexer.claim(7)
+        assert reindexer.running and reindexer.describe() == "starting…"
+        with pytest.raises(ReindexRunning) as busy:
+            reindexer.claim(8)
+        assert busy.value.job is job and job.user_id == 7
+        (engine.settings.docs_dir / "birds.md").write_text("# Birds\n\nKestrels hover over verges.\n", encoding="utf-8")
+        report = await asyncio.wait_for(reindexer.start(job), 30)
+        assert report.summary().startswith("1 added, 0 updated, 0 removed, 4 unchanged")
+        assert job.progress is not None and job.progress[0] in STAGES, "the worker thread's progress reached the job"
+        assert not reindexer.running and reindexer.describe() == "idle"
+        with pytest.raises(RuntimeError):
+            reindexer.start(job)  # a job runs once
+        unsent = reindexer.claim(9)
+        reindexer.release(unsent)  # e.g. the /reindex reply could not be sent: nothing ran, nothing holds the slot
+        assert not reindexer.running and reindexer.claim(10).user_id == 10
+
+    run(scenario())
+
+
+def test_client_imports_no_extension_module() -> None:
+    """Extensions are loaded by name and register their own pieces; the client importing one would load it
+    outside ``load_extension`` and close an import circle (exts -> client for the bot type)."""
+    tree = ast.parse(Path(client.__file__).read_text(encoding="utf-8"))
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert imported and not [name for name in imported if "exts" in name.split(".")], imported
+    assert all(name.startswith("citebot.bot.exts.") for name in client.EXTENSIONS)
