@@ -18,7 +18,7 @@ from typing import Any
 from citebot.index import CitebotError, make_embedder
 from citebot.index.embedder import bundled_model_path
 
-from . import citebot_run, data, encode_only, langchain_run, machine, plot, report, scale, scoring
+from . import bm25_run, citebot_run, data, encode_only, langchain_run, machine, plot, report, scale, scoring
 from .measure import max_rss_mib, say
 from .results import Run, SystemResult
 
@@ -26,6 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SCALE = "10000,100000,1000000"
 QUICK_SCALE = "2000,10000"
 DEFAULT_BUDGET_MIN = 20
+# --quick on a docs corpus: its most-cited files (enough to hold every style of question) and up to this
+# many questions about them, so the smoke run indexes a few hundred chunks instead of thousands.
+QUICK_DOCS_FILES, QUICK_DOCS_QUESTIONS = 3, 30
 NOT_RETRIEVAL = {"docs_dir", "db_path", "chroma_host", "chroma_port", "chroma_ssl", "state_dir", "collection",
                  "extensions", "exclude", "follow_symlinks", "max_file_bytes", "device"}
 
@@ -37,20 +40,24 @@ class BenchError(Exception):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark citebot (hybrid, dense-only, BM25-only) against LangChain's default pipeline on "
-        "the shared SQuAD and news corpora, then measure how the store scales. Progress goes to stderr.",
+        description="Benchmark citebot (hybrid, dense-only, BM25-only) against LangChain's default pipeline and "
+        "plain BM25 on the shared SQuAD, news and documentation corpora (pydantic, discord.py, Textual), then "
+        "measure how the store scales. Progress goes to stderr.",
     )
     p.add_argument("--squad-sample", type=int, default=1000, metavar="N",
                    help="SQuAD questions to ask, drawn with a fixed seed (default 1000; 0 = all 4,961)")
     p.add_argument("--quick", action="store_true",
-                   help="fast smoke run: 3 SQuAD files and 60 questions, small scale sizes, output under .bench/")
-    p.add_argument("--skip-langchain", action="store_true", help="leave out LangChain's pipeline")
+                   help="fast smoke run: 3 SQuAD files and 60 questions, the 3 most-cited files of each docs "
+                   "corpus and their questions, small scale sizes, output under .bench/")
+    p.add_argument("--skip-langchain", action="store_true",
+                   help="leave out LangChain's pipeline (plain BM25 still runs when its splitter is installed)")
     p.add_argument("--scale", default=None, metavar="SIZES",
                    help=f"synthetic store sizes, comma-separated (default {DEFAULT_SCALE}; 'none' to skip)")
     p.add_argument("--scale-budget", type=float, default=None, metavar="MIN",
                    help=f"minutes of store inserting allowed before larger sizes are extrapolated "
                    f"(default {DEFAULT_BUDGET_MIN}; 1M chunks take about 45 min on 2 busy cores)")
-    p.add_argument("--corpus", default="squad,news", help="corpora to run, comma-separated (default squad,news)")
+    p.add_argument("--corpus", default=",".join(data.CORPORA),
+                   help=f"corpora to run, comma-separated (default all: {','.join(data.CORPORA)})")
     p.add_argument("--k", type=int, default=10, help="hits asked per question for MRR@10 rows (default 10)")
     p.add_argument("--out", type=Path, default=None,
                    help="Markdown report (default docs/benchmarks.md; .json and .png are written beside it)")
@@ -89,13 +96,14 @@ def parse_sizes(text: str) -> list[int]:
 def validate(args: argparse.Namespace) -> list[str]:
     """Refuse bad options and missing data before anything is created; the corpora to run."""
     wanted = [c.strip() for c in args.corpus.split(",") if c.strip()]
+    choices = ", ".join(data.CORPORA)
     if not wanted:
-        raise BenchError("--corpus: name at least one corpus (squad, news)")
-    unknown = set(wanted) - {"squad", "news"}
+        raise BenchError(f"--corpus: name at least one corpus ({choices})")
+    unknown = set(wanted) - set(data.CORPORA)
     if unknown:
-        raise BenchError(f"--corpus: unknown corpus {sorted(unknown)[0]!r} (choose from squad, news)")
-    needed = {"squad": args.shared / "bench" / "squad" / "questions.jsonl",
-              "news": args.shared / "eval" / "news_dev.jsonl"}
+        raise BenchError(f"--corpus: unknown corpus {sorted(unknown)[0]!r} (choose from {choices})")
+    wanted = list(dict.fromkeys(wanted))
+    needed = data.question_files(args.shared)
     for name in wanted:
         if not needed[name].exists():
             raise BenchError(f"missing {needed[name]}: pass --shared PATH to the shared data folder")
@@ -126,8 +134,12 @@ def _datasets(args: argparse.Namespace, wanted: list[str], workdir: Path) -> lis
         if name == "squad":
             squad = data.squad(args.shared, 0 if args.quick else args.squad_sample)
             out.append(data.shrink(squad, 3, 60, workdir) if args.quick else squad)
-        else:
+        elif name == "news":
             out.append(data.news(args.shared))
+        else:
+            docs = data.docs(args.shared, name)
+            out.append(data.shrink(docs, QUICK_DOCS_FILES, QUICK_DOCS_QUESTIONS, workdir, pick="cited")
+                       if args.quick else docs)
     return out
 
 
@@ -152,6 +164,7 @@ class Writer:
 
 def _record(run: Run, folder: Path, shared: Path, ds: data.Dataset, result: SystemResult,
             hits: scoring.Hits, timings: scoring.Timings | None = None) -> None:
+    result.by_style = scoring.by_style(ds.questions, hits)
     gold, found = scoring.save(folder, f"{ds.name}-{result.key}", ds.questions, hits, timings)
     result.score_py_agrees = scoring.agrees(result.metrics, scoring.reference_score(shared / "eval" / "score.py",
                                                                                   gold, found))
@@ -244,7 +257,18 @@ def execute(args: argparse.Namespace, command: str) -> None:
     del embedder
     gc.collect()
 
-    # 2. LangChain's default pipeline on the same files and questions.
+    # 2. Plain BM25 over LangChain's splits: no model, so it runs whether or not LangChain's pipeline does.
+    missing = bm25_run.available()
+    if missing:
+        run.notes.append(missing)
+    else:
+        for ds in datasets:
+            phase(f"plain BM25 {ds.name}")
+            bm = bm25_run.run(ds, args.k, repeat, latency_passes)
+            _record(run, hits_dir, args.shared, ds, bm.result, bm.hits, bm.timings)
+        write()
+
+    # 3. LangChain's default pipeline on the same files and questions.
     if not args.skip_langchain:
         emb: Any = langchain_run.embeddings(model_path)
         for ds in datasets:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,18 @@ from typing import Any
 from citebot.index.evaluate import load_questions
 
 SEED = 20240611  # fixed: every run with the same --squad-sample asks the same questions
+
+# The documentation corpora of issue 10: name -> (folder under ``shared/corpus``, questions under ``shared/eval``).
+# Each corpus is the ``docs/`` folder below its README, so the README itself is not indexed.
+DOCS_CORPORA = {
+    "pydantic": ("pydantic-docs", "docs_dev.jsonl"),
+    "discordpy": ("discordpy-docs", "docs_dev_discordpy.jsonl"),
+    "textual": ("textual-docs", "docs_dev_textual.jsonl"),
+}
+CORPORA = ("squad", "news", *DOCS_CORPORA)
+# How the docs questions are labelled (``"style"``), in the order the report shows them; an empty gold is
+# always ``unanswerable``.
+STYLES = ("lexical", "paraphrase", "code", "unanswerable")
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,19 @@ def corpus_files(folder: Path) -> list[Path]:
     )
 
 
+def question_files(shared: Path) -> dict[str, Path]:
+    """Where each corpus's questions live: the file a run needs before it can start."""
+    files = {"squad": shared / "bench" / "squad" / "questions.jsonl", "news": shared / "eval" / "news_dev.jsonl"}
+    files.update({name: shared / "eval" / qfile for name, (_, qfile) in DOCS_CORPORA.items()})
+    return files
+
+
+def style_counts(questions: list[dict[str, Any]]) -> dict[str, int]:
+    """Questions per ``style``, known styles first in report order; empty when no question has one."""
+    seen = Counter(q["style"] for q in questions if q.get("style"))
+    return {s: seen[s] for s in (*STYLES, *sorted(set(seen) - set(STYLES))) if seen[s]}
+
+
 def squad(shared: Path, n: int) -> Dataset:
     root = shared / "bench" / "squad"
     questions = dedupe(load_questions(root / "questions.jsonl"))
@@ -70,9 +96,35 @@ def news(shared: Path) -> Dataset:
     return Dataset("news", shared / "corpus" / "news", questions, f"all {len(questions)} questions")
 
 
-def shrink(data: Dataset, files: int, questions: int, workdir: Path) -> Dataset:
-    """A smoke-test copy: the first ``files`` documents (copied under ``workdir``) and questions about them."""
-    chosen = corpus_files(data.corpus)[:files]
+def docs(shared: Path, name: str) -> Dataset:
+    """One documentation corpus of issue 10 with its dev questions, each labelled with a ``style``."""
+    folder, qfile = DOCS_CORPORA[name]
+    questions = dedupe(load_questions(shared / "eval" / qfile))
+    styles = ", ".join(f"{s} {n}" for s, n in style_counts(questions).items())
+    return Dataset(name, shared / "corpus" / folder / "docs", questions,
+                   f"all {len(questions)} questions of `{qfile}` ({styles})")
+
+
+def base_name(source: str) -> str:
+    """A gold or hit source as the scorers compare it: the file name alone."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def most_cited(data: Dataset, n: int) -> list[Path]:
+    """The ``n`` documents the most gold lines point at (ties in file order): a small subset that still asks
+    questions of every style."""
+    cited = Counter(base_name(g["source"]) for q in data.questions for g in q["gold"])
+    files = corpus_files(data.corpus)
+    return sorted(sorted(files, key=lambda p: -cited[p.name])[:n])
+
+
+def shrink(data: Dataset, files: int, questions: int, workdir: Path, pick: str = "first") -> Dataset:
+    """A smoke-test copy: ``files`` documents (copied under ``workdir``) and questions about them.
+
+    ``pick`` is ``first`` (the first files in order) or ``cited`` (the most-cited files, see ``most_cited``).
+    Questions are matched to files by file name, as the scorers match hits to gold.
+    """
+    chosen = most_cited(data, files) if pick == "cited" else corpus_files(data.corpus)[:files]
     target = workdir / f"{data.name}-subset"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -81,6 +133,7 @@ def shrink(data: Dataset, files: int, questions: int, workdir: Path) -> Dataset:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
     names = {p.name for p in chosen}
-    about = [q for q in data.questions if not q["gold"] or any(g["source"] in names for g in q["gold"])]
+    about = [q for q in data.questions if not q["gold"] or any(base_name(g["source"]) in names for g in q["gold"])]
     picked = sample(about, questions)
-    return Dataset(data.name, target, picked, f"quick: the first {len(chosen)} files, {len(picked)} questions")
+    which = "the most-cited" if pick == "cited" else "the first"
+    return Dataset(data.name, target, picked, f"quick: {which} {len(chosen)} files, {len(picked)} questions")

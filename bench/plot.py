@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from .data import DOCS_CORPORA
+from .report import DOCS_GOALS, DOCS_P50_MS, NEWS_GOALS, SQUAD_GOALS, SQUAD_P50_MS
 from .results import SystemResult
 
 COLORS = {
     "citebot-default": "#1b7837", "citebot-hybrid": "#5aae61", "citebot-dense": "#2166ac",
-    "citebot-keyword": "#b2182b", "langchain": "#762a83",
+    "citebot-keyword": "#b2182b", "langchain": "#762a83", "plain-bm25": "#e08214",
 }
-TARGETS = {"squad": (0.80, 0.55, 40.0), "news": (0.90, 0.75, None)}  # hit@1, precise@1, p50 ms
+PANELS_PER_ROW = 3
+TARGETS: dict[str, tuple[float | None, float | None, float | None]] = {  # hit@1, precise@1, p50 ms
+    "squad": (SQUAD_GOALS["hit@1"], SQUAD_GOALS["precise@1"], SQUAD_P50_MS),
+    "news": (NEWS_GOALS["hit@1"], NEWS_GOALS["precise@1"], None),
+    **{name: (DOCS_GOALS["hit@1"], DOCS_GOALS["precise@1"], DOCS_P50_MS) for name in DOCS_CORPORA},
+}
 
 
 def draw(results: Sequence[SystemResult], path: Path) -> bool:
@@ -26,8 +33,12 @@ def draw(results: Sequence[SystemResult], path: Path) -> bool:
     corpora = list(dict.fromkeys(r.corpus for r in results if r.p50_ms is not None))
     if not corpora:
         return False
-    fig, axes = plt.subplots(1, len(corpora), figsize=(6.5 * len(corpora), 5), squeeze=False)
-    for ax, corpus in zip(axes[0], corpora, strict=True):
+    cols = min(len(corpora), PANELS_PER_ROW)
+    rows = -(-len(corpora) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 5 * rows), squeeze=False)
+    for ax in axes.flat[len(corpora):]:
+        ax.set_visible(False)
+    for ax, corpus in zip(axes.flat, corpora):
         for r in (r for r in results if r.corpus == corpus and r.p50_ms is not None):
             color = COLORS.get(r.key, "#444444")
             h1, p1 = r.metrics.get("hit@1"), r.metrics.get("precise@1")

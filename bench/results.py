@@ -12,9 +12,11 @@ class SystemResult:
 
     corpus: str
     system: str  # display name
-    key: str  # stable id: citebot-default, citebot-hybrid, citebot-dense, citebot-keyword, langchain
+    key: str  # stable id: citebot-default, citebot-hybrid, citebot-dense, citebot-keyword, langchain,
+    # plain-bm25
     k: int  # hits asked per question
     metrics: dict[str, Any]  # index.evaluate.score output
+    by_style: dict[str, dict[str, Any]] = field(default_factory=dict)  # style -> the same score + dropped
     dropped: int = 0  # answerable questions answered with no hits
     errors: int = 0  # questions the system refused (UsageError etc.)
     chunks: int = 0

@@ -21,11 +21,27 @@ def per_question(data: Any, passes: Sequence[Sequence[float]]) -> Timings:
     return {q: [round(p[i] * 1000, 2) for p in passes] for i, q in enumerate(questions)}
 
 
-
 def evaluate(questions: Sequence[Mapping[str, Any]], hits: Hits) -> tuple[dict[str, Any], int]:
     """The score and how many answerable questions got no hits at all (wrongly dropped)."""
     dropped = sum(1 for q in questions if q["gold"] and not hits.get(q["question"]))
     return score(questions, cast(Mapping[str, list[Mapping[str, Any]]], hits)), dropped
+
+
+def by_style(questions: Sequence[Mapping[str, Any]], hits: Hits) -> dict[str, dict[str, Any]]:
+    """The same score over each ``style`` of question alone, plus ``dropped`` (answerable, no hits) per style.
+
+    Empty when no question carries a style (SQuAD, news). A style of only unanswerable questions scores
+    ``abstain`` and leaves the hit columns None; one of only answerable questions leaves ``abstain`` None.
+    """
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for q in questions:
+        if q.get("style"):
+            groups.setdefault(q["style"], []).append(q)
+    out = {}
+    for style, group in groups.items():
+        metrics, dropped = evaluate(group, hits)
+        out[style] = {**metrics, "dropped": dropped}
+    return out
 
 
 def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

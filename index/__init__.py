@@ -3,9 +3,10 @@
 ``bot/`` and the CLI use only what is re-exported here.
 """
 
+from .check import CheckReport, Problem
 from .embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, WrappedEmbedder, make_embedder
 from .engine import Engine, Stats
-from .errors import CitebotError, IndexBusy, IndexMissing, StoreUnavailable, UsageError
+from .errors import CitebotError, IndexBusy, IndexDamaged, IndexMissing, StoreUnavailable, UsageError
 from .indexer import IndexReport
 from .loader import Skipped
 from .runtime import configure_process
@@ -15,14 +16,17 @@ from .settings import Settings, get_settings, split_csv
 __all__ = [
     "MAX_QUESTION_CHARS",
     "Answer",
+    "CheckReport",
     "CitebotError",
     "Embedder",
     "Engine",
     "HashEmbedder",
     "Hit",
     "IndexBusy",
+    "IndexDamaged",
     "IndexMissing",
     "IndexReport",
+    "Problem",
     "SentenceTransformerEmbedder",
     "Settings",
     "Skipped",

@@ -4,22 +4,43 @@ Chunks follow the document's own structure: a paragraph (lines between blank lin
 when it fits, sections start new chunks, and only a paragraph longer than the window is split
 between lines, with ``overlap`` lines repeated so that no sentence loses its context. A single
 line longer than the window is cut at sentence boundaries; every piece keeps the line's number.
+
+In Markdown a code block is one paragraph, blank lines inside it included, and a heading is
+packed with the block it introduces. Each chunk carries the heading path of its first line as
+context: embedded with the passage (see ``embedded_text``), never displayed.
+
+The work is three steps: structure (``markdown.line_structure``: headings, code blocks, front
+matter), units (kept lines, over-long ones cut, grouped into paragraphs) and packing (paragraphs
+into chunks that fit the window with their context).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .cleaner import Cleaned
+from .markdown import PATH_SEPARATOR, LineInfo, line_structure
 
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
-MARKDOWN_SUFFIXES = (".md", ".markdown")
 _SPACES = re.compile(r"\s+")
-_MARGIN = 4  # tokens kept free: joining lines can merge or split a word piece or two
+# The numbers below were set by hand when the chunker was written, not fitted on a benchmark.
+MARGIN = 4  # tokens kept free: joining lines can merge or split a word piece or two
 CONTEXT_SHARE = 4  # a heading path may take at most 1/CONTEXT_SHARE of the window
+# A new section starts a new chunk unless the open one is this full or less: a lone title line
+# (or a title and a one-line intro) then goes with the first section instead of making a chunk of its own.
+SECTION_MIN_FILL = 0.3
+# A paragraph too long for any chunk starts afresh only if the open chunk is at least this full;
+# otherwise its first lines fill the open chunk rather than leave it half empty.
+SPLIT_MIN_FILL = 0.5
+# Cuts are sized from a piece's average tokens per word (or per character) and aim this far below
+# the budget, because tokens are not spread evenly; the pieces are counted again before use.
+CUT_AIM = 0.8
+# A heading path cut to its last characters aims this far below its limit, for the same reason.
+CONTEXT_CUT_AIM = 0.9
 
 
 @dataclass(frozen=True)
@@ -30,7 +51,7 @@ class Unit:
     text: str
     tokens: int
     paragraph: int
-    heading: str = ""
+    heading: str = ""  # the line's heading path, shortened to fit (the context of a chunk it starts)
     also_at: tuple[int, ...] = ()  # later lines with the same text, embedded once
 
 
@@ -52,43 +73,13 @@ class Chunk:
     def text(self) -> str:
         return "\n".join(u.text for u in self.units)
 
-    @property
-    def embed_text(self) -> str:
-        return f"{self.context}\n{self.text}" if self.context else self.text
+
+def embedded_text(context: str, text: str) -> str:
+    """What the model sees for a chunk: its heading path on a line of its own above the passage."""
+    return f"{context}\n{text}" if context else text
 
 
-
-@dataclass
-class _Packer:
-    budget: int
-    overlap: int
-    chunks: list[list[Unit]] = field(default_factory=list)
-    current: list[Unit] = field(default_factory=list)
-    used: int = 0
-
-    def close(self) -> None:
-        if self.current:
-            self.chunks.append(self.current)
-        self.current, self.used = [], 0
-
-    def add(self, unit: Unit) -> None:
-        self.current.append(unit)
-        self.used += unit.tokens + 1
-
-    def room(self) -> int:
-        return self.budget - self.used
-
-    def add_split(self, units: Sequence[Unit]) -> None:
-        """Add a paragraph too long for one chunk line by line, overlapping at each cut."""
-        for unit in units:
-            if self.current and unit.tokens + 1 > self.room():
-                tail = self.current[-self.overlap :] if self.overlap else []
-                carried = [u for u in tail if u.paragraph == unit.paragraph]
-                self.close()
-                for u in carried:
-                    if u.tokens + unit.tokens + 2 <= self.room():
-                        self.add(u)
-            self.add(unit)
+# --- long lines ---------------------------------------------------------------------------------
 
 
 def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
@@ -97,7 +88,7 @@ def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
     return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)]) if text[a:b]]
 
 
-def split_long_line(text: str, budget: int, count: Callable[[Sequence[str]], list[int]]) -> list[tuple[str, int]]:
+def split_long_line(text: str, budget: int, count: TokenCounter) -> list[tuple[str, int]]:
     """Pieces of an over-long line, at sentence ends where possible, else at spaces, else anywhere.
 
     The pieces concatenate back to the line exactly, so what is shown is what is on disk.
@@ -110,10 +101,10 @@ def split_long_line(text: str, budget: int, count: Callable[[Sequence[str]], lis
             continue
         words = _cut(sentence, _SPACES)
         per_word = max(n / max(len(words), 1), 1.0)
-        step = max(int(budget / per_word * 0.8), 1)
+        step = max(int(budget / per_word * CUT_AIM), 1)
         for i in range(0, len(words), step):
             part = "".join(words[i : i + step])
-            chars = max(int(len(part) * budget / max(count([part])[0], 1) * 0.8), 1)
+            chars = max(int(len(part) * budget / max(count([part])[0], 1) * CUT_AIM), 1)
             pieces.extend(part[j : j + chars] for j in range(0, len(part), chars))
     merged: list[tuple[str, int]] = []
     for piece, n in zip(pieces, count(pieces)):
@@ -124,29 +115,157 @@ def split_long_line(text: str, budget: int, count: Callable[[Sequence[str]], lis
     return [(piece, n) for piece, n in merged if piece.strip()] or merged[:1]
 
 
-def fit_context(heading: str, limit: int, count: Callable[[Sequence[str]], list[int]]) -> str:
+def fit_context(heading: str, limit: int, count: TokenCounter) -> str:
     """A heading path short enough to leave most of the window to the passage: outer headings go first."""
-    parts = heading.split(" > ")
-    while len(parts) > 1 and count([" > ".join(parts)])[0] > limit:
+    parts = heading.split(PATH_SEPARATOR)
+    while len(parts) > 1 and count([PATH_SEPARATOR.join(parts)])[0] > limit:
         parts.pop(0)
-    text = " > ".join(parts)
+    text = PATH_SEPARATOR.join(parts)
     n = count([text])[0] if text else 0
     if n > limit:
-        text = text[: max(int(len(text) * limit / n * 0.9), 0)].rstrip()
+        text = text[: max(int(len(text) * limit / n * CONTEXT_CUT_AIM), 0)].rstrip()
     return text
 
 
-def heading_paths(lines: Sequence[str]) -> list[str]:
-    """For each line, the Markdown heading path above it (``Title > Section``)."""
-    stack: list[tuple[int, str]] = []
-    out = []
-    for line in lines:
-        m = _HEADING.match(line)
-        if m:
-            level = len(m.group(1))
-            stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, m.group(2))]
-        out.append(" > ".join(t for _, t in stack))
-    return out
+# --- units: kept lines, grouped into paragraphs -----------------------------------------------------
+
+
+def _kept_lines(cleaned: Cleaned, infos: Sequence[LineInfo]) -> tuple[list[int], dict[int, list[int]]]:
+    """0-based lines to chunk, and for each the 1-based later lines with the same text.
+
+    Front matter is left out of the chunks: it is metadata for a site generator, and what a reader
+    would ask about in it (title, description) is usually repeated in the first heading and intro.
+    A body line repeating a front-matter line is therefore chunked in its own right.
+    """
+    keep = [k and not info.front_matter for k, info in zip(cleaned.keep, infos)]
+    also: dict[int, list[int]] = {}
+    home: dict[int, int] = {}  # a front-matter line -> the first body line repeating it
+    for dup, first in sorted(cleaned.duplicate_of.items()):
+        if infos[dup].front_matter:
+            continue
+        if infos[first].front_matter:
+            if home.setdefault(first, dup) == dup:
+                keep[dup] = True
+                continue
+            first = home[first]
+        also.setdefault(first, []).append(dup + 1)
+    return [k for k, yes in enumerate(keep) if yes], also
+
+
+def _starts_paragraph(lines: Sequence[str], infos: Sequence[LineInfo], prev: int, k: int, lead: int) -> bool:
+    """Whether kept line ``k`` starts a paragraph after kept line ``prev`` (``lead`` starts prev's)."""
+    if prev < 0:
+        return True
+    here, before = infos[k], infos[prev]
+    if here.heading != before.heading:
+        return True  # a new section
+    if here.is_heading:
+        return not (before.is_heading and k == prev + 1)  # a setext title and its underline are one
+    if all(infos[j].is_heading for j in range(lead, prev + 1)):
+        return False  # a heading is packed with the block it introduces
+    if here.code_block != before.code_block:
+        return True  # a code block is a paragraph of its own
+    gap = range(prev + 1, k)
+    return here.code_block is None and any(not lines[j].strip() for j in gap)
+
+
+def _paragraphs(
+    lines: Sequence[str],
+    cleaned: Cleaned,
+    infos: Sequence[LineInfo],
+    contexts: Sequence[str],
+    context_tokens: Mapping[str, int],
+    window: int,
+    count: TokenCounter,
+) -> list[list[Unit]]:
+    """Kept lines as Units, over-long lines cut to fit a chunk with their context, grouped in paragraphs."""
+    kept, also = _kept_lines(cleaned, infos)
+    paragraphs: list[list[Unit]] = []
+    prev = lead = -1
+    for k, n in zip(kept, count([lines[k] for k in kept])):
+        if _starts_paragraph(lines, infos, prev, k, lead):
+            paragraphs.append([])
+            lead = k
+        prev = k
+        heading = contexts[k]
+        budget = window - context_tokens[heading] - MARGIN
+        pieces = split_long_line(lines[k], budget, count) if n > budget else [(lines[k], n)]
+        for text, tokens in pieces:
+            paragraphs[-1].append(Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ()))))
+    return paragraphs
+
+
+# --- packing: paragraphs into chunks ----------------------------------------------------------------
+
+
+@dataclass
+class _Packer:
+    """Fills chunks in order. A chunk's context is its first unit's heading, so its room is sized by that."""
+
+    window: int
+    overlap: int
+    context_tokens: Mapping[str, int]
+    chunks: list[list[Unit]] = field(default_factory=list)
+    current: list[Unit] = field(default_factory=list)
+    used: int = 0  # tokens of the open chunk's text, one per line break included
+
+    def budget(self, heading: str) -> int:
+        """Tokens of text a chunk with this context may hold."""
+        return self.window - self.context_tokens[heading] - MARGIN
+
+    def room(self, unit: Unit) -> int:
+        """Tokens left for ``unit`` and what follows: in the open chunk, or a new one if none is open."""
+        lead = self.current[0] if self.current else unit
+        return self.budget(lead.heading) - self.used
+
+    def fill(self) -> float:
+        return self.used / max(self.budget(self.current[0].heading), 1) if self.current else 0.0
+
+    def close(self) -> None:
+        if self.current:
+            self.chunks.append(self.current)
+        self.current, self.used = [], 0
+
+    def add(self, unit: Unit) -> None:
+        self.current.append(unit)
+        self.used += unit.tokens + 1
+
+    def add_split(self, units: Sequence[Unit]) -> None:
+        """Add a paragraph too long for one chunk line by line, overlapping at each cut."""
+        for unit in units:
+            if self.current and unit.tokens + 1 > self.room(unit):
+                tail = self.current[-self.overlap :] if self.overlap else []
+                carried = [u for u in tail if u.paragraph == unit.paragraph]
+                self.close()
+                for u in carried:
+                    if u.tokens + unit.tokens + 2 <= self.room(u):
+                        self.add(u)
+            self.add(unit)
+
+
+def _pack(
+    paragraphs: Sequence[list[Unit]], window: int, overlap: int, context_tokens: Mapping[str, int]
+) -> list[list[Unit]]:
+    """Paragraphs into chunks: whole where they fit, new sections in new chunks, long ones split."""
+    packer = _Packer(window, overlap, context_tokens)
+    for paragraph in paragraphs:
+        lead = paragraph[0]
+        if packer.current and lead.heading != packer.current[-1].heading and packer.fill() >= SECTION_MIN_FILL:
+            packer.close()
+        size = sum(u.tokens + 1 for u in paragraph)
+        if size <= packer.room(lead):
+            for u in paragraph:
+                packer.add(u)
+        elif size <= packer.budget(lead.heading):
+            packer.close()
+            for u in paragraph:
+                packer.add(u)
+        else:
+            if packer.fill() >= SPLIT_MIN_FILL:
+                packer.close()
+            packer.add_split(paragraph)
+    packer.close()
+    return packer.chunks
 
 
 def chunk_document(
@@ -154,63 +273,16 @@ def chunk_document(
     lines: Sequence[str],
     cleaned: Cleaned,
     max_tokens: int,
-    count_tokens: Callable[[Sequence[str]], list[int]],
+    count_tokens: TokenCounter,
     overlap: int = 1,
 ) -> list[Chunk]:
-    """Chunks covering every kept line of ``lines``, each within ``max_tokens`` model tokens."""
-    markdown = source.lower().endswith(MARKDOWN_SUFFIXES)
-    headings = heading_paths(lines) if markdown else [""] * len(lines)
-    short = {h: fit_context(h, max_tokens // CONTEXT_SHARE, count_tokens) for h in set(headings)}
-    headings = [short[h] for h in headings]
-    also: dict[int, list[int]] = {}
-    for dup, first in cleaned.duplicate_of.items():
-        also.setdefault(first, []).append(dup + 1)
-    kept = [k for k, keep in enumerate(lines) if cleaned.keep[k]]
-    counts = count_tokens([lines[k] for k in kept])
-    context_tokens = dict(zip(set(headings), count_tokens(list(set(headings)))))
-    paragraphs: list[list[Unit]] = []
-    para = -1
-    previous = -2
-    for k, n in zip(kept, counts):
-        starts_para = k != previous + 1 and any(not lines[j].strip() for j in range(previous + 1, k)) or previous < 0
-        is_heading = markdown and bool(_HEADING.match(lines[k]))
-        if starts_para or is_heading or (paragraphs and headings[k] != paragraphs[-1][-1].heading):
-            para += 1
-            paragraphs.append([])
-        previous = k
-        budget = max_tokens - context_tokens.get(headings[k], 0) - _MARGIN
-        pieces = split_long_line(lines[k], budget, count_tokens) if n > budget else [(lines[k], n)]
-        for text, tokens in pieces:
-            paragraphs[-1].append(Unit(k + 1, text, tokens, para, headings[k], tuple(also.get(k, ()))))
-    chunks: list[Chunk] = []
-    packer: _Packer | None = None
-    heading = None
-    for paragraph in paragraphs:
-        lead = paragraph[0]
-        size = sum(u.tokens + 1 for u in paragraph)
-        if packer is None or lead.heading != heading and packer.used >= 0.3 * packer.budget:
-            if packer is not None:
-                packer.close()
-                chunks.extend(_to_chunks(source, packer.chunks))
-            heading = lead.heading
-            budget = max_tokens - context_tokens.get(heading, 0) - _MARGIN
-            packer = _Packer(budget, overlap)
-        if size <= packer.room():
-            for u in paragraph:
-                packer.add(u)
-        elif size <= packer.budget:
-            packer.close()
-            for u in paragraph:
-                packer.add(u)
-        else:
-            if packer.used >= 0.5 * packer.budget:
-                packer.close()
-            packer.add_split(paragraph)
-    if packer is not None:
-        packer.close()
-        chunks.extend(_to_chunks(source, packer.chunks))
-    return chunks
-
-
-def _to_chunks(source: str, groups: list[list[Unit]]) -> list[Chunk]:
+    """Chunks covering every kept line of ``lines`` (front matter aside), each within ``max_tokens``
+    model tokens together with its context."""
+    infos = line_structure(source, lines)
+    short = {h: fit_context(h, max_tokens // CONTEXT_SHARE, count_tokens) for h in {i.heading for i in infos}}
+    contexts = [short[i.heading] for i in infos]
+    names = sorted(set(short.values()))
+    context_tokens = {h: (n if h else 0) for h, n in zip(names, count_tokens(names))}
+    paragraphs = _paragraphs(lines, cleaned, infos, contexts, context_tokens, max_tokens, count_tokens)
+    groups = _pack(paragraphs, max_tokens, overlap, context_tokens)
     return [Chunk(source, tuple(g), g[0].heading) for g in groups if g]

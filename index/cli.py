@@ -1,25 +1,28 @@
 """``citebot``: index a folder, ask questions and evaluate retrieval without Discord.
 
 Exit codes: 0 success, 1 no answer (``ask``) or an unexpected failure, 2 bad input, 3 Chroma server
-unreachable, 4 another re-index holds the lock, 5 nothing indexed yet, 130 interrupted.
+unreachable, 4 another re-index holds the lock, 5 nothing indexed yet, 6 the index is damaged (``check``:
+problems found, or left after ``--repair``; any other command: run ``citebot check --repair``), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import json
 import logging
 import sys
 import textwrap
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from .engine import Engine
-from .errors import CitebotError
+from .errors import CitebotError, IndexDamaged
 from .evaluate import load_questions, score
 from .runtime import configure_process
 from .search import Answer
@@ -32,9 +35,17 @@ examples:
   citebot ask "..." --json -k 3           machine-readable answer
   citebot eval questions.jsonl --hits hits.jsonl
   citebot stats
+  citebot check --repair                  verify the index is whole; repair what is not
 
 Settings come from CITEBOT_* environment variables and .env (see .env.example).
 """
+
+
+EXIT_NO_ANSWER = 1
+EXIT_BAD_INPUT = 2
+EXIT_DAMAGED = IndexDamaged.exit_code  # 6: `check` found problems (or --repair left some)
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+OUTPUT_ERRORS = "citebot-json-escape"  # the codec error handler for output the terminal cannot encode
 
 
 def _positive(text: str) -> int:
@@ -90,6 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     sub.add_parser("stats", parents=[common], help="what is indexed: files, chunks, model, last build",
                    description="Show what the index holds. Loads no model.")
+    p = sub.add_parser(
+        "check", parents=[common], help="verify the index is whole; --repair fixes what it can",
+        description="Verify that the manifest reads, that the keyword index of the committed generation loads and "
+        "holds exactly the committed chunks, that Chroma opens and that it holds every committed chunk (by id) with "
+        "its vector. One line per problem says what is wrong and what --repair (or the next `citebot index`) does. "
+        f"Exit codes: 0 healthy (after --repair: all repaired), {EXIT_DAMAGED} problems found (or left after "
+        "--repair), 5 nothing indexed yet, 4 another re-index holds the lock, 3 Chroma server unreachable.",
+    )
+    p.add_argument("dir", nargs="?", type=Path,
+                   help="folder to index again when a repair needs it (default: the folder the manifest names)")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild a lost keyword index from the stored chunks, re-embed files whose chunks Chroma "
+                   "lost, and index again from scratch after setting aside a manifest that cannot be read")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="with --repair: wait this long for another running re-index instead of refusing at once")
     return parser
 
 
@@ -133,55 +159,81 @@ def _print_answer(answer: Answer) -> None:
         print()
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    engine = Engine(settings)
-    if args.command == "index":
-        update, close = _progress_bar()
-        try:
-            report = engine.index(args.dir, progress=update, wait=args.wait)
-        finally:
-            close()
-        if args.json:
-            print(json.dumps(report.to_json()))
-        else:
-            for skipped in report.skipped:
-                print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
-            for warning in report.warnings:
-                print(f"warning: {warning}", file=sys.stderr)
-            print(report.summary())
+def _index(engine: Engine, args: argparse.Namespace) -> int:
+    update, close = _progress_bar()
+    try:
+        report = engine.index(args.dir, progress=update, wait=args.wait)
+    finally:
+        close()
+    if args.json:
+        print(json.dumps(report.to_json()))
         return 0
-    if args.command == "ask":
-        answer = engine.ask(args.question, args.k, args.mode)
-        if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False))
-        else:
-            _print_answer(answer)
-        return 1 if answer.abstained else 0
-    if args.command == "eval":
-        questions = load_questions(args.questions)
-        hits: dict[str, list[Mapping[str, Any]]] = {}
-        out = args.hits.open("w", encoding="utf-8") if args.hits else None
-        latencies = []
-        try:
-            for q in questions:
-                started = time.perf_counter()
-                answer = engine.ask(q["question"], args.k, args.mode)
-                latencies.append(time.perf_counter() - started)
-                record = answer.to_json()
-                hits[q["question"]] = record["hits"]  # type: ignore[assignment]
-                if out:
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        finally:
+    for skipped in report.skipped:
+        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for repair in report.repaired:
+        print(f"repaired: {repair}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _ask(engine: Engine, args: argparse.Namespace) -> int:
+    answer = engine.ask(args.question, args.k, args.mode)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return EXIT_NO_ANSWER if answer.abstained else 0
+
+
+def _eval(engine: Engine, args: argparse.Namespace) -> int:
+    questions = load_questions(args.questions)
+    hits: dict[str, list[Mapping[str, Any]]] = {}
+    latencies = []
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(args.hits.open("w", encoding="utf-8")) if args.hits else None
+        for q in questions:
+            started = time.perf_counter()
+            answer = engine.ask(q["question"], args.k, args.mode)
+            latencies.append(time.perf_counter() - started)
+            record = answer.to_json()
+            hits[q["question"]] = record["hits"]  # type: ignore[assignment]
             if out:
-                out.close()
-        result = score(questions, hits)
-        latencies.sort()
-        result["query_ms_p50"] = round(1000 * latencies[len(latencies) // 2], 1) if latencies else None
-        _print_mapping(result, args.json)
-        return 0
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    result = score(questions, hits)
+    latencies.sort()
+    result["query_ms_p50"] = round(1000 * latencies[len(latencies) // 2], 1) if latencies else None
+    _print_mapping(result, args.json)
+    return 0
+
+
+def _stats(engine: Engine, args: argparse.Namespace) -> int:
     _print_mapping(engine.stats().to_json(), args.json)
     return 0
+
+
+def _check(engine: Engine, args: argparse.Namespace) -> int:
+    report = engine.check(args.repair, args.dir, args.wait)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        for done in report.repaired:
+            print(f"repaired: {done}")
+        for problem in report.problems:
+            print(f"problem: {problem.line()}")
+        print(report.verdict())
+    return 0 if report.healthy else EXIT_DAMAGED
+
+
+COMMANDS: dict[str, Callable[[Engine, argparse.Namespace], int]] = {
+    "index": _index, "ask": _ask, "eval": _eval, "stats": _stats, "check": _check,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one parsed command; its return value is the exit code."""
+    return COMMANDS[args.command](Engine(_settings(args)), args)
 
 
 def _print_mapping(data: dict[str, Any], as_json: bool) -> None:
@@ -194,8 +246,33 @@ def _print_mapping(data: dict[str, Any], as_json: bool) -> None:
         print(f"{key:>{width}}: {value}")
 
 
+def _json_escape(exc: UnicodeError) -> tuple[str, int]:
+    r"""Write a character the output cannot encode as ``\uXXXX`` (a surrogate pair beyond U+FFFF).
+
+    Unlike Python's ``backslashreplace`` (``\xe9``, ``\U0001f600``), these are JSON's own escapes, so ``--json``
+    output stays valid JSON on an ASCII terminal, and text output shows which character stood there.
+    """
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    escaped = exc.object[exc.start : exc.end].encode("utf-16-be", "surrogatepass")
+    units = (int.from_bytes(escaped[i : i + 2], "big") for i in range(0, len(escaped), 2))
+    return "".join(f"\\u{unit:04x}" for unit in units), exc.end
+
+
+def _tolerant_output() -> None:
+    """A terminal or pipe whose encoding lacks the documents' characters (``PYTHONIOENCODING=ascii``, a Latin-1
+    locale) gets them escaped instead of a UnicodeEncodeError traceback halfway through an answer. Only
+    streams left "strict" change: an error handler the user chose is kept."""
+    codecs.register_error(OUTPUT_ERRORS, _json_escape)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors=OUTPUT_ERRORS)
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_process()
+    _tolerant_output()
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -206,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except ValidationError as exc:
         print(f"citebot: {_settings_problem(exc)}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into `head` and the like (before OSError: it is one)
         sys.stderr.close()
         return 0
@@ -216,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("citebot: interrupted; the last committed index is intact", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

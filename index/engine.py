@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import state
+from . import check, state
+from .check import CheckReport
 from .embedder import Embedder, make_embedder
 from .errors import UsageError
 from .indexer import IndexReport, Progress, build
@@ -45,40 +46,100 @@ class Engine:
         s = self.settings
         self.embedder = embedder or make_embedder(s.model, s.device, s.batch_size)
         self.store = Store(s)
-        self.searcher = Searcher(s, self.embedder, self.store, make_reader(s, self.embedder.name))
-        self._seen_commit = -1.0
+        self.commits = state.CommitWatch(s.resolved_state_dir())
+        self.commits.on_commit(self._check_commit)
+        self.searcher = Searcher(s, self.embedder, self.store, make_reader(s, self.embedder.name), self.commits)
 
     def index(
-        self, folder: Path | None = None, progress: Progress | None = None, wait: float = 0.0
+        self, folder: Path | None = None, progress: Progress | None = None, wait: float = 0.0, thorough: bool = False
     ) -> IndexReport:
-        """Bring the index in step with ``folder`` (default: the ``docs_dir`` setting)."""
-        return build(self.settings, folder or self.settings.docs_dir, self.embedder, self.store, progress, wait)
+        """Bring the index in step with ``folder`` (default: the ``docs_dir`` setting), repairing what the cheap
+        part of ``check`` finds on the way (all of ``check`` with ``thorough``)."""
+        return build(self.settings, folder or self.settings.docs_dir, self.embedder, self.store, progress, wait,
+                     thorough=thorough)
+
+    def check(self, repair: bool = False, folder: Path | None = None, wait: float = 0.0) -> CheckReport:
+        """Whether the committed index is whole (see ``citebot.index.check``); ``IndexMissing`` when nothing is
+        indexed. With ``repair``, fix what can be fixed and report what was done and what is left.
+
+        A keyword index alone is rebuilt from the stored chunks (no folder needed); anything else is an index
+        run over ``folder`` (default: the folder the manifest names; when it cannot be read, the ``docs_dir``
+        setting if one is set), which re-embeds what Chroma lost. Loads the model only to embed.
+        """
+        s = self.settings
+        self.store.reopen()  # look at what is on disk now, not at what this process loaded before
+        report = check.inspect(s, self.store)
+        if not repair or report.healthy:
+            return report
+        done: list[str] = []
+        if any(p.part == "chroma" for p in report.problems):
+            report = self._set_vectors_aside(report, done, wait)
+            if any(p.part == "chroma" for p in report.problems):
+                return report
+        if all(p.part == "keyword" for p in report.problems):
+            state_dir = s.resolved_state_dir()
+            with state.writer_lock(state_dir, wait):
+                manifest = state.load(state_dir)  # again, under the lock: a commit may have landed
+                if manifest is not None and check.keyword_problem(state_dir, manifest) is not None:
+                    done.append(check.rebuild_keyword_index(state_dir, self.store, manifest))
+        else:
+            root = folder or self._indexed_folder(report)
+            if root is None:
+                return report  # the manifest's fix says to name the folder
+            try:
+                result = self.index(root, wait=wait, thorough=True)
+            except UsageError as exc:  # the folder the manifest names is gone
+                raise UsageError(f"cannot repair: {exc}: name the folder, `citebot check --repair DIR`") from None
+            done += result.repaired + [f"indexed {root} again: {result.summary()}"]
+        after = check.inspect(s, self.store)
+        after.repaired = done
+        return after
+
+    def _set_vectors_aside(self, report: CheckReport, done: list[str], wait: float) -> CheckReport:
+        """A local Chroma that does not open because its vector index is unreadable opens without it: set the
+        vector segment folders aside (kept), and the chunks whose vectors went with them are found by id and
+        embedded again. Put back when Chroma still does not open: the damage is elsewhere."""
+        s = self.settings
+        if s.chroma_host:
+            return report
+        with state.writer_lock(s.resolved_state_dir(), wait):
+            moved = check.set_aside(check.vector_segments(s.db_path))
+            self.store.reopen()
+            after = check.inspect(s, self.store)
+            if any(p.part == "chroma" for p in after.problems):
+                check.put_back(moved)
+                self.store.reopen()
+                return report
+        if moved:
+            done.append(f"set the unreadable vector index aside as {', '.join(p.name for p in moved)}")
+        return after
+
+    def _indexed_folder(self, report: CheckReport) -> Path | None:
+        if report.manifest is not None and report.manifest.root:
+            return Path(report.manifest.root)
+        return self.settings.docs_dir if "docs_dir" in self.settings.model_fields_set else None
 
     def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
         """The best passages for ``question``, or none when nothing is relevant enough."""
-        self._follow_commits()
+        self.commits.latest()  # a new commit is checked before the question is embedded
         return self.searcher.search(question, k, mode)
 
-    def _follow_commits(self) -> None:
-        """Look at a newly committed index once, before searching it.
+    def _check_commit(self, manifest: state.Manifest | None) -> None:
+        """Run once per newly seen commit (by ``self.commits``), before anything searches it.
 
         Another process's commit means the local Chroma directory changed under this one: reopen it.
         And refuse to compare a question embedded by one model with passages embedded by another:
         vectors of two models of the same size do not raise anywhere, they just match at random.
         """
-        state_dir = self.settings.resolved_state_dir()
-        stamp = state.mtime(state_dir)
-        if stamp == self._seen_commit:
+        if manifest is None:
             return
-        manifest = state.load(state_dir)
-        if manifest is not None and manifest.writer != state.process_token():
+        if manifest.writer != state.process_token():
             self.store.reopen()
-        if manifest is not None and manifest.model and manifest.model != self.embedder.name:
+        if manifest.model and manifest.model != self.embedder.name:
             raise UsageError(
                 f"the index at {self.store.where} was built with the model {manifest.model!r}, not "
                 f"{self.embedder.name!r}: re-index (citebot index) or set CITEBOT_MODEL to the model it was built with"
             )
-        self._seen_commit = stamp
 
     def stats(self) -> Stats:
         manifest = state.load(self.settings.resolved_state_dir()) or state.Manifest()

@@ -31,3 +31,18 @@ class IndexMissing(CitebotError):
     """Nothing has been indexed yet at this location."""
 
     exit_code = 5
+
+
+class IndexDamaged(CitebotError):
+    """Part of the index on disk is damaged or lost (the manifest, a keyword index, chunks or vectors Chroma
+    no longer holds): ``citebot check --repair`` or the next ``citebot index`` repairs it.
+
+    ``problem`` says what is wrong, ``fix`` what the repair does; the message is both, on one line.
+    """
+
+    exit_code = 6
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+        self.problem = problem
+        self.fix = fix

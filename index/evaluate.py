@@ -9,20 +9,67 @@ from typing import Any
 
 from .errors import UsageError
 
+_GOLD_SHAPE = '{"source": "file", "line": N}'
+
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
-    """``{"question", "gold": [{"source", "line"}]}`` a line; an empty gold means no answer exists."""
+    """``{"question", "gold": [{"source", "line"}]}`` a line; an empty gold means no answer exists.
+
+    Every record is checked here, before any question is asked, so that a malformed file is one
+    ``UsageError`` naming the file and the line (as an editor numbers it) rather than a traceback later.
+    """
     try:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not JSON Lines ({exc.msg} at line {exc.lineno})") from None
-    for i, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or "question" not in row:
-            raise UsageError(f"{path}: record {i} has no \"question\"")
-        row.setdefault("gold", [])
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark, as some Windows editors write, is not a record
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}, line {line}: not UTF-8 text (byte {data[exc.start]:#04x})") from None
+    rows = [_record(path, number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
+    if not rows:
+        raise UsageError(f"{path}: no questions (expected one JSON object a line)")
     return rows
+
+
+def _record(path: Path, number: int, line: str) -> dict[str, Any]:
+    where = f"{path}, line {number}"
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:  # the decoder recurses once per nested array or object
+        raise UsageError(f"{where}: not a question record (JSON nested too deeply)") from None
+    if not isinstance(row, dict):
+        raise UsageError(f'{where}: not a JSON object (expected {{"question": ..., "gold": [...]}})')
+    if "question" not in row:
+        raise UsageError(f'{where}: no "question"')
+    question = row["question"]
+    if not isinstance(question, str) or not question.strip():
+        raise UsageError(f'{where}: "question" must be a non-empty string, not {json.dumps(question)[:40]}')
+    gold = row.setdefault("gold", [])
+    if not isinstance(gold, list):
+        raise UsageError(f'{where}: "gold" must be a list of {_GOLD_SHAPE} (empty: no answer exists)')
+    for i, item in enumerate(gold, 1):
+        problem = _gold_problem(item)
+        if problem:
+            raise UsageError(f"{where}: gold {i} {problem}")
+    return row
+
+
+def _gold_problem(item: object) -> str | None:
+    """What is wrong with one gold line, or None; bool is refused although Python counts it an int."""
+    if not isinstance(item, dict):
+        return f"must be an object {_GOLD_SHAPE}"
+    if not isinstance(item.get("source"), str) or not item["source"]:
+        return 'needs "source": the file name, a string'
+    line = item.get("line")
+    if isinstance(line, bool) or not isinstance(line, int) or line < 1:
+        return 'needs "line": a line number of at least 1'
+    return None
 
 
 def _base(path: str) -> str:

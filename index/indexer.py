@@ -1,7 +1,13 @@
-"""Bring the index in step with a folder: embed only what changed, commit atomically, then tidy up."""
+"""Bring the index in step with a folder: embed only what changed, commit atomically, then tidy up.
+
+Every run first runs the cheap part of ``check`` and repairs what it finds: a manifest it cannot read is set
+aside and the folder indexed from scratch (reusing the vectors Chroma holds), a lost or damaged keyword index
+is rebuilt from the stored chunks, and files whose chunks (or vectors) Chroma lost are embedded again.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -13,20 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import state
-from .chunker import Chunk, chunk_document
+from . import check, state
+from .chunker import Chunk, chunk_document, embedded_text
 from .cleaner import clean
 from .embedder import Embedder
-from .errors import UsageError
-from .keyword import KeywordIndex
+from .errors import IndexDamaged, StoreUnavailable, UsageError
 from .loader import Document, Skipped, scan
 from .settings import Settings
-from .store import Store, StoredChunk
-from .textproc import terms
+from .store import NoSpace, Store, StoredChunk
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: Markdown parsed with markdown-it-py (fences, setext headings, front matter)
 Progress = Callable[[str, int, int], None]
+# Chunks sent to the model per round, in model batches (settings.batch_size): each round is one Chroma upsert
+# and one progress step. Picked by hand, not tuned: rounds few enough to keep upserts cheap, small enough
+# that progress moves and a failure loses little work.
+EMBED_BATCHES_PER_ROUND = 4
 
 
 @dataclass
@@ -37,6 +45,7 @@ class IndexReport:
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # damage this run found and repaired, one line each
     chunks: int = 0  # chunks in the committed index
     embedded: int = 0  # chunks this run sent through the model
     reused: int = 0  # new chunks whose vectors were found already stored
@@ -53,8 +62,8 @@ class IndexReport:
         return {
             "added": self.added, "updated": self.updated, "removed": self.removed, "unchanged": self.unchanged,
             "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
-            "warnings": self.warnings, "chunks": self.chunks, "embedded": self.embedded, "reused": self.reused,
-            "seconds": round(self.seconds, 3), "generation": self.generation,
+            "warnings": self.warnings, "repaired": self.repaired, "chunks": self.chunks, "embedded": self.embedded,
+            "reused": self.reused, "seconds": round(self.seconds, 3), "generation": self.generation,
         }
 
 
@@ -87,8 +96,57 @@ def _chunks_for(doc: Document, settings: Settings, embedder: Embedder) -> list[S
     return list(unique.values())
 
 
-def _keyword_text(chunk: StoredChunk) -> str:
-    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+def _embedded(chunk: StoredChunk) -> str:
+    """What the model embeds: the passage under its heading path (the keyword index indexes its words too,
+    ``check.keyword_terms``)."""
+    return embedded_text(chunk.context, chunk.text)
+
+
+@dataclass
+class Plan:
+    """What one run is to do, decided under the writer lock before anything is written."""
+
+    old: state.Manifest  # the committed manifest (empty before the first run)
+    signature: str  # of this run's settings and model
+    dirty: bool  # a previous run may have left uncommitted chunks in Chroma
+    rebuild: bool  # the signature changed: every file is embedded again
+    found: int  # documents found in the folder
+    changed: list[Document]  # new and changed files, and files whose chunks Chroma lost
+    removed: list[str]  # committed files no longer in the folder
+    keep_on_error: set[str]  # committed files below something unreadable: their indexed version stays
+    lost: set[str]  # committed chunk ids Chroma no longer holds, or holds without a vector
+    skipped: list[Skipped]
+    warnings: list[str]
+    repaired: list[str]  # what this run repaired before planning
+    started_over: bool  # the committed manifest could not be read: nothing committed is trusted
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return (not self.changed and not self.removed and not self.dirty and not self.lost
+                and bool(self.old.generation))
+
+    def kept_files(self) -> dict[str, state.FileEntry]:
+        """Committed files the new manifest keeps as they are.
+
+        A kept file whose chunks Chroma lost (one that cannot be read now, so it cannot be embedded again) keeps
+        only the chunks still stored, and no content hash: the first run that can read it indexes it again,
+        and meanwhile every committed id is in Chroma and in the keyword index, as readers require.
+        """
+        dropped = set(self.removed) | {d.source for d in self.changed}
+        kept = {s: e for s, e in self.old.files.items() if s not in dropped}
+        if self.rebuild:
+            kept = {s: e for s, e in kept.items() if s in self.keep_on_error}
+        for source, entry in kept.items():
+            if self.lost.intersection(entry.chunks):
+                kept[source] = state.FileEntry("", [c for c in entry.chunks if c not in self.lost])
+        return kept
+
+    def count_into(self, report: IndexReport) -> None:
+        report.skipped, report.warnings, report.repaired = self.skipped, self.warnings, self.repaired
+        report.added = sum(1 for d in self.changed if d.source not in self.old.files)
+        report.updated = len(self.changed) - report.added
+        report.removed = len(self.removed)
+        report.unchanged = self.found - len(self.changed)
 
 
 def build(
@@ -99,8 +157,15 @@ def build(
     progress: Progress | None = None,
     wait: float = 0.0,
     before_commit: Callable[[], None] | None = None,
+    thorough: bool = False,
 ) -> IndexReport:
-    """Index ``root`` incrementally; the previous index keeps answering until the new one is committed."""
+    """Index ``root`` incrementally; the previous index keeps answering until the new one is committed.
+
+    Plan (what changed, and what of the committed index was lost), write (chunks, vectors, keyword index:
+    nothing a reader trusts yet), commit (the manifest, in one rename), clean up (what the old manifest owned
+    and the new one does not). ``thorough`` reads every committed vector to find lost ones, not a sample
+    (``check.VECTOR_SAMPLE``): ``citebot check --repair`` pays that, a plain re-index does not.
+    """
     started = time.perf_counter()
     if not root.exists():
         raise UsageError(f"no such folder: {root}")
@@ -109,78 +174,143 @@ def build(
     state_dir = settings.resolved_state_dir()
     report = IndexReport()
     with state.writer_lock(state_dir, wait):
-        old = state.load(state_dir) or state.Manifest()
-        dirty = (state_dir / state.DIRTY).exists()
-        if old.writer != state.process_token() or dirty:
-            store.reopen()  # another process wrote since this one last looked
-        store.ping()  # an unreachable server is reported even when nothing changed
-        sig = signature(settings, embedder.name)
-        rebuild = old.signature != sig
-        found = scan(root, settings.extensions, settings.exclude, settings.follow_symlinks, settings.max_file_bytes)
-        report.skipped, report.warnings = found.skipped, found.warnings
-        unreadable = [s.source for s in found.skipped if s.reason.startswith("unreadable")]
-        keep_on_error = {s for s in old.files if _under_any(s, unreadable)}
-        current = {d.source: d for d in found.documents}
-        lost = set() if rebuild else _lost_chunks(store, old, dirty)
-        lost_files = {s for s, e in old.files.items() if lost.intersection(e.chunks)}
-        if lost:
-            report.warnings.append(
-                f"{len(lost)} indexed chunk(s) of {len(lost_files)} file(s) were missing from {store.where}; "
-                "indexing those files again"
-            )
-        changed = [d for d in found.documents if rebuild or d.source not in old.files
-                   or old.files[d.source].sha256 != d.sha256 or d.source in lost_files]
-        removed = [s for s in old.files if s not in current and s not in keep_on_error]
-        report.added = sum(1 for d in changed if d.source not in old.files)
-        report.updated = len(changed) - report.added
-        report.removed = len(removed)
-        report.unchanged = len(current) - len(changed)
-        if not changed and not removed and not dirty and old.generation:
-            report.chunks = len(old.chunk_ids())
-            report.generation = old.generation
-            report.seconds = time.perf_counter() - started
-            return report
-        (state_dir / state.DIRTY).touch()
-        new_files = {s: e for s, e in old.files.items() if s not in removed and s not in {d.source for d in changed}}
-        if rebuild:
-            new_files = {s: e for s, e in new_files.items() if s in keep_on_error}
-        pending: list[StoredChunk] = []
-        try:
-            for i, doc in enumerate(changed):
-                if progress:
-                    progress("chunk", i, len(changed))
-                chunks = _chunks_for(doc, settings, embedder)
-                new_files[doc.source] = state.FileEntry(doc.sha256, [c.id for c in chunks])
-                pending.extend(chunks)
-            stored = set(old.chunk_ids()) - lost
-            _embed_and_store(pending, embedder, store, settings.batch_size, stored, report, progress)
-            new = state.Manifest(
-                old.generation + 1, sig, embedder.name, str(root.resolve()), time.time(), new_files,
-                state.process_token(),
-            )
-            _write_keyword_index(state_dir, old, new, pending, store)
-            if before_commit:
-                before_commit()
-        except BaseException:
-            _discard_uncommitted(store, pending, old)
-            raise
-        state.save(state_dir, new)
-        keep = set(new.chunk_ids())
-        stale = [c for c in old.chunk_ids() if c not in keep]
-        if dirty:
-            stale = [c for c in store.all_ids() if c not in keep]
-        store.delete(stale)
-        if stale:
-            state.touch(state_dir)
-        for folder in state_dir.glob("keyword-*"):
-            gen = folder.name.removeprefix("keyword-").removesuffix(".tmp")
-            if not gen.isdigit() or int(gen) < new.generation - 1:
-                shutil.rmtree(folder, ignore_errors=True)
-        (state_dir / state.DIRTY).unlink(missing_ok=True)
-        report.chunks = len(keep)
-        report.generation = new.generation
+        plan = _plan(settings, root, embedder, store, state_dir, thorough)
+        plan.count_into(report)
+        if plan.nothing_to_do:
+            report.chunks = len(plan.old.chunk_ids())
+            report.generation = plan.old.generation
+        else:
+            state.mark_dirty(state_dir)
+            pending: list[StoredChunk] = []
+            try:
+                new = _write(plan, settings, root, embedder, store, state_dir, pending, report, progress)
+                if before_commit:
+                    before_commit()
+            except BaseException as exc:
+                if not plan.started_over:  # else no index is committed for them to crowd, and the retry reuses them
+                    _discard_uncommitted(store, pending, plan.old)
+                full = _out_of_space(exc, store)
+                if full is not None:
+                    raise full from exc
+                raise
+            _commit(state_dir, new)
+            _clean_up(state_dir, store, plan, new)
+            report.chunks = len(set(new.chunk_ids()))
+            report.generation = new.generation
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _plan(
+    settings: Settings, root: Path, embedder: Embedder, store: Store, state_dir: Path, thorough: bool = False
+) -> Plan:
+    """Compare the folder with the committed manifest (and with what Chroma still holds), repairing on the way
+    what the cheap part of ``check`` finds damaged."""
+    repaired: list[str] = []
+    old, started_over = _committed(state_dir, root, repaired)
+    dirty = state.is_dirty(state_dir) or started_over
+    if old.writer != state.process_token() or dirty:
+        store.reopen()  # another process wrote since this one last looked
+    store.ping()  # an unreachable server is reported even when nothing changed
+    if not old.generation and not dirty and store.count():
+        dirty = True  # chunks but no manifest (it was deleted): after the commit, remove those no file owns
+    sig = signature(settings, embedder.name)
+    rebuild = old.signature != sig
+    problem = check.keyword_problem(state_dir, old) if old.generation and not started_over else None
+    if problem is not None:  # rebuilt in place: readers need it until the next commit, and this run takes terms from it
+        repaired.append(f"{problem.problem}: {check.rebuild_keyword_index(state_dir, store, old)}")
+    found = scan(root, settings.extensions, settings.exclude, settings.follow_symlinks, settings.max_file_bytes)
+    warnings = list(found.warnings)
+    unreadable = [s.source for s in found.skipped if s.reason.startswith("unreadable")]
+    keep_on_error = {s for s in old.files if _under_any(s, unreadable)}
+    current = {d.source for d in found.documents}
+    gone, no_vectors = (set(), set()) if rebuild else check.lost_chunks(store, old, thorough)
+    if gone:
+        warnings.append(
+            f"{len(gone)} indexed chunk(s) of {len(check.files_of(old, gone))} file(s) were missing from "
+            f"{store.where}; indexing those files again"
+        )
+    if no_vectors:
+        warnings.append(
+            f"{len(no_vectors)} indexed chunk(s) of {len(check.files_of(old, no_vectors))} file(s) had no vector in "
+            f"{store.where}; indexing those files again"
+        )
+    lost = gone | no_vectors
+    lost_files = check.files_of(old, lost)
+    changed = [d for d in found.documents if rebuild or d.source not in old.files
+               or old.files[d.source].sha256 != d.sha256 or d.source in lost_files]
+    removed = [s for s in old.files if s not in current and s not in keep_on_error]
+    return Plan(old, sig, dirty, rebuild, len(current), changed, removed, keep_on_error, lost, found.skipped,
+                warnings, repaired, started_over)
+
+
+def _committed(state_dir: Path, root: Path, repaired: list[str]) -> tuple[state.Manifest, bool]:
+    """The committed manifest (empty before the first run), and whether this run starts over because it could
+    not be read: then it is set aside, kept for a post-mortem, and ``root`` indexed from scratch."""
+    try:
+        return state.load(state_dir) or state.Manifest(), False
+    except IndexDamaged as exc:
+        aside = state.set_aside(state_dir)
+        repaired.append(f"{exc.problem}: set it aside as {aside.name} and indexed {root} again from scratch")
+        # Numbered past every keyword folder left here, which a reader could otherwise take for the new one's.
+        return state.Manifest(generation=state.latest_keyword_generation(state_dir)), True
+
+
+def _write(
+    plan: Plan, settings: Settings, root: Path, embedder: Embedder, store: Store, state_dir: Path,
+    pending: list[StoredChunk], report: IndexReport, progress: Progress | None,
+) -> state.Manifest:
+    """Chunk and embed the changed files into Chroma and write the new generation's keyword index; returns
+    the manifest to commit. ``pending`` collects the new chunks as they are made, so that a failure part way
+    can take them out again."""
+    new_files = plan.kept_files()
+    for i, doc in enumerate(plan.changed):
+        if progress:
+            progress("chunk", i, len(plan.changed))
+        chunks = _chunks_for(doc, settings, embedder)
+        new_files[doc.source] = state.FileEntry(doc.sha256, [c.id for c in chunks])
+        # Tagged with the generation this run writes: until it commits, readers may leave those out (Store.query).
+        pending.extend(replace(c, generation=plan.old.generation + 1) for c in chunks)
+    stored = set(plan.old.chunk_ids()) - plan.lost
+    _embed_and_store(pending, embedder, store, settings.batch_size, stored, report, progress)
+    new = state.Manifest(
+        plan.old.generation + 1, plan.signature, embedder.name, str(root.resolve()), time.time(), new_files,
+        state.process_token(),
+    )
+    cache = {} if plan.started_over else check.cached_terms(state_dir, plan.old.generation)
+    cache.update((c.id, check.keyword_terms(c)) for c in pending)
+    check.write_keyword_index(state_dir, new, store, cache)  # terms of kept chunks from the last generation's
+    return new
+
+
+def _commit(state_dir: Path, new: state.Manifest) -> None:
+    """From here on readers answer from ``new``: one atomic rename (state.save), so a crash on either side
+    of it leaves one whole generation committed."""
+    state.save(state_dir, new)
+
+
+def _clean_up(state_dir: Path, store: Store, plan: Plan, new: state.Manifest) -> None:
+    """After the commit: delete the chunks only the old manifest owned (after a killed run, every chunk the
+    new one does not own), and keyword indexes no reader needs any more."""
+    keep = set(new.chunk_ids())
+    stale = [c for c in plan.old.chunk_ids() if c not in keep]
+    if plan.dirty:
+        stale = [c for c in store.all_ids() if c not in keep]
+    store.delete(stale)
+    if stale:
+        state.touch(state_dir)
+    for folder in state.old_keyword_dirs(state_dir, new.generation):
+        shutil.rmtree(folder, ignore_errors=True)
+    state.clear_dirty(state_dir)
+
+
+def _out_of_space(exc: BaseException, store: Store) -> NoSpace | None:
+    """A full disk, said as what it means for the index, from a failed write of this run (chunks, vectors, the
+    keyword index): nothing is committed yet, so the previous index answers as before."""
+    if isinstance(exc, NoSpace) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+        return NoSpace(f"no space left on device while indexing into {store.where}: the previous index is intact; "
+                       "free some space and run `citebot index` again")
+    return None
 
 
 def _under_any(source: str, folders: list[str]) -> bool:
@@ -199,15 +329,6 @@ def _discard_uncommitted(store: Store, pending: list[StoredChunk], old: state.Ma
         log.warning("could not remove %d uncommitted chunks; the next run will", len(ids))
 
 
-def _lost_chunks(store: Store, old: state.Manifest, dirty: bool) -> set[str]:
-    """Committed chunks Chroma no longer holds (a server restored from an older backup, a wiped data folder):
-    their files are indexed again rather than answering from nothing. Costs one count when all is well."""
-    committed = old.chunk_ids()
-    if not committed or (not dirty and store.count() >= len(committed)):
-        return set()
-    return set(committed) - set(store.all_ids())
-
-
 def _embed_and_store(
     pending: list[StoredChunk], embedder: Embedder, store: Store, batch_size: int, stored: set[str],
     report: IndexReport, progress: Progress | None,
@@ -215,7 +336,7 @@ def _embed_and_store(
     """Upsert new chunks (those not among ``stored``), reusing vectors of text already embedded anywhere in
     the collection."""
     todo = [c for c in pending if c.id not in stored]
-    reusable = store.find_by_hash(sorted({c.hash for c in todo})) if todo else {}
+    reusable = _reusable(store, todo)
     fresh: list[StoredChunk] = []
     reused: list[StoredChunk] = []
     for c in todo:
@@ -226,13 +347,13 @@ def _embed_and_store(
             fresh.append(c)
     store.upsert(reused)
     report.reused = len(reused)
-    step = batch_size * 4
+    step = batch_size * EMBED_BATCHES_PER_ROUND
     for i in range(0, len(fresh), step):
         if progress:
             progress("embed", i, len(fresh))
         batch = fresh[i : i + step]
-        texts = [_keyword_text(c) for c in batch]
-        spans = [_unit_spans(c) for c in batch]
+        texts = [_embedded(c) for c in batch]
+        spans = [_unit_spans(c, text) for c, text in zip(batch, texts, strict=True)]
         vectors, line_vectors = embedder.embed_passages(texts, spans)
         store.upsert([_with_vectors(c, v, lv) for c, v, lv in zip(batch, vectors, line_vectors, strict=True)])
         report.embedded += len(batch)
@@ -240,8 +361,25 @@ def _embed_and_store(
         progress("embed", len(fresh), len(fresh))
 
 
-def _unit_spans(chunk: StoredChunk) -> list[tuple[int, int]]:
-    pos = len(chunk.context) + 1 if chunk.context else 0
+def _reusable(store: Store, todo: list[StoredChunk]) -> dict[str, StoredChunk]:
+    """Stored chunks whose vectors ``todo`` can reuse, by hash. Reuse only saves time: when the vector index
+    cannot hand them back (it lost vectors, which is why some of ``todo`` are here), everything is embedded."""
+    if not todo:
+        return {}
+    try:
+        return store.find_by_hash(sorted({c.hash for c in todo}))
+    except StoreUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above; an upsert that fails the same way is reported
+        log.info("cannot reuse stored vectors (%s: %s); embedding every new chunk", type(exc).__name__,
+                    next(iter(str(exc).splitlines()), ""))
+        return {}
+
+
+def _unit_spans(chunk: StoredChunk, embedded: str) -> list[tuple[int, int]]:
+    """Where each displayed line lies in ``embedded`` (the chunk's embedded text, which ends with its passage),
+    in characters: the model pools each line's vector over its span."""
+    pos = len(embedded) - len(chunk.text)
     spans = []
     for line in chunk.text.split("\n"):
         spans.append((pos, pos + len(line)))
@@ -251,22 +389,3 @@ def _unit_spans(chunk: StoredChunk) -> list[tuple[int, int]]:
 
 def _with_vectors(chunk: StoredChunk, embedding: np.ndarray | None, line_vectors: np.ndarray | None) -> StoredChunk:
     return replace(chunk, embedding=embedding, line_vectors=line_vectors)
-
-
-def _write_keyword_index(
-    state_dir: Path, old: state.Manifest, new: state.Manifest, pending: list[StoredChunk], store: Store
-) -> None:
-    """BM25 for the new generation: terms of kept chunks come from the last generation's cache."""
-    cache: dict[str, list[str]] = {}
-    previous = state.keyword_dir(state_dir, old.generation) / "terms.json"
-    if previous.exists():
-        cache = json.loads(previous.read_text())
-    for c in pending:
-        cache[c.id] = terms(_keyword_text(c))
-    ids = new.chunk_ids()
-    missing = [cid for cid in ids if cid not in cache]
-    for c in store.get(missing):
-        cache[c.id] = terms(_keyword_text(c))
-    ids = [cid for cid in ids if cid in cache]
-    term_lists = [cache[cid] for cid in ids]
-    KeywordIndex.build_from_terms(ids, term_lists).save(state.keyword_dir(state_dir, new.generation), term_lists)

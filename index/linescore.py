@@ -5,22 +5,30 @@ meaning) but also carries what the question lacks: the name, number or date it a
 each line is described by its own match, its neighbours' match when the sentence runs on across
 the line break (wrapped prose), its sentence's match, how strongly question words pull on the
 new words it holds, and whether it holds the kind of token the question type wants. A logistic
-model over these features, fitted once (``scripts/fit_line_scorer.py``) and frozen here as
-plain weights, turns them into a score.
+model over these features turns them into a score: its weights are data, ``line_scorer.json``
+beside this file, keyed by feature name and written by ``scripts/fit_line_scorer.py`` (``make train``).
 
 Everything that depends only on the passage is computed once per chunk (``prepare``) and cached
-by the searcher, so scoring a line costs a few vector operations per question.
+by the searcher; everything that depends only on the question once per question (``Query``); so
+scoring a line costs a few vector operations. ``linepick.py`` is the one caller at answer time.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .errors import CitebotError
 from .textproc import STOPWORDS, stem_words, terms, words
+
+SCORER_FILE = Path(__file__).with_name("line_scorer.json")
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s+|$)")
@@ -34,22 +42,17 @@ _MONTHS = re.compile(
 _QUANTITY = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|percent)\b", re.IGNORECASE
 )
+# Set by hand with the features (5d90460) and frozen since: the fitted weights are only valid for these values.
 PROXIMITY_SCALE = 6.0  # words: how fast a question word's pull on its neighbours fades
 LINE_GAP = 30.0  # words of distance added across a line break that ends a sentence or paragraph
+NEW_CAPS_FULL = 3  # new capitalized words that count as a whole name: most names run to one to three words
+SHORT_LINE_WORDS = 6  # fewer words than this: a label, a heading or a list item more than a sentence
 
 FEATURES = (
     "lex", "lex_prev", "lex_next", "lex_rel", "sem", "sem_prev", "sem_next", "sem_rel", "sent_lex", "novelty",
     "who_cap", "when_date", "num_qty", "where_cap", "new_caps", "has_number", "heading", "short",
     "prox", "prox_rel", "prox_typed", "prox_typed_rel",
 )
-
-# Fitted by scripts/fit_line_scorer.py on the SQuAD questions outside the benchmark's fixed-seed sample.
-WEIGHTS = np.array(
-    [-0.6583, 1.0793, -0.3427, 0.5141, -0.3597, -0.5455, -0.3639, 4.8532, 2.9930, 0.1900, 1.0675, 1.6358, 1.0381,
-     1.0197, 0.1695, -0.1955, -0.8569, 0.1719, 0.2536, 5.5537, -0.5235, 4.9925],
-    dtype=np.float32,
-)
-BIAS = -1.5801
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,27 @@ def prepare(lines: Sequence[str]) -> PassageLines:
         has_quantity=np.array([bool(_QUANTITY.search(x)) for x in lines], dtype=np.float32),
         has_number=np.array([any(c.isdigit() for c in x) for x in lines], dtype=np.float32),
         heading=np.array([x.lstrip().startswith("#") for x in lines], dtype=np.float32),
-        short=np.array([len(words(x)) < 6 for x in lines], dtype=np.float32),
+        short=np.array([len(words(x)) < SHORT_LINE_WORDS for x in lines], dtype=np.float32),
     )
+
+
+@dataclass(frozen=True)
+class Query:
+    """What scoring needs to know about the question, computed once per question: its text, its vector,
+    the keyword index's weight of each of its terms, and what kind of token it asks for."""
+
+    text: str
+    vector: np.ndarray
+    idf: dict[str, float]  # per distinct question term
+    total: float  # the idf of all its terms: what coverage is a share of
+    words: frozenset[str]
+    kind: dict[str, bool]  # question_type(text)
+
+    @classmethod
+    def of(cls, text: str, vector: np.ndarray, term_idf: Callable[[str], float]) -> Query:
+        """``term_idf`` is the keyword index's (``KeywordIndex.term_idf``): rare words weigh more."""
+        idf = {t: term_idf(t) for t in set(terms(text))}
+        return cls(text, vector, idf, sum(idf.values()) or 1.0, frozenset(words(text)), question_type(text))
 
 
 def question_type(question: str) -> dict[str, bool]:
@@ -144,13 +166,14 @@ def question_type(question: str) -> dict[str, bool]:
     }
 
 
-def _proximity(p: PassageLines, q_idf: dict[str, float], qt: dict[str, bool]) -> tuple[np.ndarray, np.ndarray]:
+def _proximity(p: PassageLines, q: Query) -> tuple[np.ndarray, np.ndarray]:
     """Per line, the strongest pull that question words exert on a new (non-question) word in it.
 
     An answer is the new word next to the question's words: each question term pulls on the words
     around its nearest occurrence, fading with distance and dropping across sentence-ending
     breaks. The typed variant counts only words of the kind the question asks for.
     """
+    q_idf, qt = q.idf, q.kind
     n = len(p.lines)
     plain = np.zeros(n, dtype=np.float32)
     typed = np.zeros(n, dtype=np.float32)
@@ -164,7 +187,7 @@ def _proximity(p: PassageLines, q_idf: dict[str, float], qt: dict[str, bool]) ->
         where = p.token_pos[[j for j, st in enumerate(p.token_stem) if st == term]]
         dist = np.min(np.abs(p.token_pos[:, None] - where[None, :]), axis=1)
         pull += q_idf[term] * np.exp(-dist / PROXIMITY_SCALE)
-    pull /= sum(q_idf.values()) or 1.0
+    pull /= q.total
     candidate = p.token_candidate & ~is_q
     kind = np.zeros_like(candidate)
     if qt["who"] or qt["where"]:
@@ -179,19 +202,17 @@ def _proximity(p: PassageLines, q_idf: dict[str, float], qt: dict[str, bool]) ->
     return plain, typed
 
 
-def line_coverage(p: PassageLines, q_idf: dict[str, float]) -> np.ndarray:
+def line_coverage(p: PassageLines, q: Query) -> np.ndarray:
     """Per line, the idf-weighted share of the question's words it contains."""
-    total = sum(q_idf.values()) or 1.0
-    return np.array([sum(q_idf[t] for t in ts if t in q_idf) / total for ts in p.line_terms], dtype=np.float32)
+    return np.array([sum(q.idf[t] for t in ts if t in q.idf) / q.total for ts in p.line_terms], dtype=np.float32)
 
 
-def line_features(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: PassageLines,
-                  line_vectors: np.ndarray | None, lexical: np.ndarray | None = None) -> np.ndarray:
-    """One row of ``FEATURES`` per line; ``lexical`` is ``line_coverage`` when the caller has it already."""
+def line_features(q: Query, p: PassageLines, lexical: np.ndarray, semantic: np.ndarray) -> np.ndarray:
+    """One row of ``FEATURES`` per line, from the lines' question-word coverage (``line_coverage``) and
+    their similarity to the question (cosine of the line vectors, or ``lexical`` again without them)."""
     n = len(p.lines)
-    total = sum(q_idf.values()) or 1.0
-    lex = line_coverage(p, q_idf) if lexical is None else lexical.astype(np.float32)
-    sem = (line_vectors @ q_vec).astype(np.float32) if line_vectors is not None and len(line_vectors) == n else lex
+    lex = lexical.astype(np.float32)
+    sem = semantic.astype(np.float32)
     run_on_prev = np.concatenate([[False], p.joined[:-1]]).astype(np.float32)
     run_on_next = p.joined.astype(np.float32)
 
@@ -203,15 +224,14 @@ def line_features(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: 
 
     sent = np.zeros(n, dtype=np.float32)
     for sentence, members in p.sentence_terms:
-        cover = sum(q_idf[t] for t in sentence if t in q_idf) / total
+        cover = sum(q.idf[t] for t in sentence if t in q.idf) / q.total
         for m in members:
             sent[m] = max(sent[m], cover)
-    q_words = set(words(question))
-    qt = question_type(question)
-    new_caps = np.array([min(len(c - q_words), 3) / 3 for c in p.caps], dtype=np.float32)
-    novelty = np.array([len([t for t in ts if t not in q_idf]) / max(len(ts), 1) for ts in p.line_terms],
+    qt = q.kind
+    new_caps = np.array([min(len(c - q.words), NEW_CAPS_FULL) / NEW_CAPS_FULL for c in p.caps], dtype=np.float32)
+    novelty = np.array([len([t for t in ts if t not in q.idf]) / max(len(ts), 1) for ts in p.line_terms],
                        dtype=np.float32)
-    prox, typed = _proximity(p, q_idf, qt)
+    prox, typed = _proximity(p, q)
     cols = [
         lex, prev(lex), nxt(lex), lex - lex.max(initial=0), sem, prev(sem), nxt(sem), sem - sem.max(initial=0), sent,
         novelty, qt["who"] * new_caps, qt["when"] * p.has_date, qt["num"] * p.has_quantity, qt["where"] * new_caps,
@@ -221,9 +241,62 @@ def line_features(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: 
     return np.stack([np.asarray(c, dtype=np.float32) for c in cols], axis=1)
 
 
-def line_logits(question: str, q_idf: dict[str, float], q_vec: np.ndarray, p: PassageLines,
-                line_vectors: np.ndarray | None, lexical: np.ndarray | None = None) -> np.ndarray:
-    """The scorer's log-odds that each line answers the question (the reader blends these)."""
-    if not p.lines:
-        return np.zeros(0, dtype=np.float32)
-    return (line_features(question, q_idf, q_vec, p, line_vectors, lexical) @ WEIGHTS + BIAS).astype(np.float32)
+@dataclass(frozen=True)
+class LineScorer:
+    """The logistic model over ``FEATURES``: one weight per feature, in ``FEATURES`` order, and a bias.
+
+    ``provenance`` says how the weights were made (script, data, held-out accuracy, commit); it is kept
+    as written and never read by scoring.
+    """
+
+    weights: np.ndarray
+    bias: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """The log-odds that each line (row of ``features``) answers the question."""
+        return (features @ self.weights + self.bias).astype(np.float32)
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "the line scorer's weights") -> LineScorer:
+        """Check the weights against ``FEATURES`` by name: a missing or unknown feature is an error naming it."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("features"), Mapping):
+            raise CitebotError(f"{where}: expected an object with a \"features\" object of name: weight")
+        named = data["features"]
+        missing = [f for f in FEATURES if f not in named]
+        extra = [f for f in named if f not in FEATURES]
+        if missing:
+            raise CitebotError(f"{where}: no weight for feature(s) {', '.join(missing)}: refit with "
+                               "scripts/fit_line_scorer.py (make train)")
+        if extra:
+            raise CitebotError(f"{where}: unknown feature(s) {', '.join(extra)}: the scorer computes only "
+                               f"{', '.join(FEATURES)}")
+        values = {**named, "bias": data.get("bias")}
+        bad = [k for k, v in values.items() if isinstance(v, bool) or not isinstance(v, int | float)
+               or not math.isfinite(v)]
+        if bad:
+            raise CitebotError(f"{where}: the weight of {bad[0]} is not a finite number: {values[bad[0]]!r}")
+        weights = np.array([named[f] for f in FEATURES], dtype=np.float32)
+        provenance = {k: v for k, v in data.items() if k not in ("features", "bias")}
+        return cls(weights, float(data["bias"]), provenance)
+
+    @classmethod
+    def load(cls, path: Path = SCORER_FILE) -> LineScorer:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CitebotError(f"the line scorer's weights are missing: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CitebotError(f"cannot read the line scorer's weights {path}: {exc}") from None
+        return cls.from_json(data, str(path))
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content: weights by feature name (rounded as printed by the fit), bias, provenance."""
+        return {
+            "features": {f: round(float(w), 4) for f, w in zip(FEATURES, self.weights)},
+            "bias": round(self.bias, 4),
+            **self.provenance,
+        }
+
+    def save(self, path: Path = SCORER_FILE) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")

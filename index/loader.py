@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import os
@@ -111,13 +112,21 @@ def _excluded(rel: str, name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
 
 
+def _folder_problem(exc: OSError, path: Path) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"path too long for the operating system ({len(str(path)):,} characters; not indexed)"
+    return f"unreadable folder ({exc.strerror or exc})"
+
+
 def iter_files(
     root: Path, extensions: list[str], exclude: list[str], follow_symlinks: bool
 ) -> Iterator[tuple[Path, str] | Skipped]:
     """Walk ``root`` in a stable order; yields (path, source) or a Skipped for links it will not follow.
 
     Links are followed only while they stay inside ``root`` unless ``follow_symlinks`` is set; a
-    directory seen twice (a link loop) is visited once.
+    directory seen twice (a link loop) is visited once. The walk keeps its own stack of open folders
+    rather than recursing, so that no nesting depth can exhaust Python's recursion limit (issue 12:
+    1,000 levels aborted the run); it visits folders in the same depth-first, name-sorted order.
     """
     root_real = root.resolve()
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
@@ -130,53 +139,64 @@ def iter_files(
         except (ValueError, OSError, RuntimeError):
             return False
 
-    def walk(folder: Path) -> Iterator[tuple[Path, str] | Skipped]:
+    stack: list[Iterator[os.DirEntry[str]]] = []  # the entries still to visit of each folder being walked
+
+    def enter(folder: Path) -> Skipped | None:
+        """Push the folder's entries, sorted by name (not for a folder already walked or gone); or why not."""
         try:
             st = folder.stat()
-        except OSError:
-            return
-        key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:
-            return
-        seen_dirs.add(key)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                return None
+            seen_dirs.add(key)
+            stack.append(iter(sorted(os.scandir(folder), key=lambda e: e.name)))
+            return None
+        except FileNotFoundError:
+            return None
         except OSError as exc:
-            yield Skipped(folder.relative_to(root).as_posix() or ".", f"unreadable folder ({exc.strerror})")
-            return
-        for entry in entries:
-            path = Path(entry.path)
-            rel = path.relative_to(root).as_posix()
-            if entry.name.startswith(".") or _excluded(rel, entry.name, exclude):
-                continue
-            is_link = entry.is_symlink()
-            try:
-                is_dir = entry.is_dir()
-                is_file = entry.is_file()
-            except OSError:
-                is_dir = is_file = False
-            wanted = is_dir or (is_file and path.suffix.lower() in exts)
-            if is_link and not (is_dir or is_file):
-                if path.suffix.lower() in exts or not path.suffix:
-                    yield Skipped(_shown(rel), "broken or looping symbolic link")
-                continue
-            if not wanted:
-                continue
-            if not _utf8(rel):
-                yield Skipped(_shown(rel), "name is not valid UTF-8 (rename it to index it)")
-                continue
-            if is_link and not follow_symlinks and not inside(path):
-                yield Skipped(rel, "symbolic link pointing outside the folder (not followed)")
-                continue
-            if is_dir:
-                if is_link and _dir_key(path) in seen_dirs:
-                    yield Skipped(rel, "symbolic link to a folder already indexed (not followed twice)")
-                    continue
-                yield from walk(path)
-            else:
-                yield path, rel
+            return Skipped(folder.relative_to(root).as_posix() or ".", _folder_problem(exc, folder))
 
-    yield from walk(root)
+    def visit(entry: os.DirEntry[str]) -> tuple[Path, str] | Skipped | Path | None:
+        """What one entry is: a file to read, a Skipped, a folder to walk (a bare Path) or nothing to index."""
+        path = Path(entry.path)
+        rel = path.relative_to(root).as_posix()
+        if entry.name.startswith(".") or _excluded(rel, entry.name, exclude):
+            return None
+        is_link = entry.is_symlink()
+        try:
+            is_dir = entry.is_dir()
+            is_file = entry.is_file()
+        except OSError:
+            is_dir = is_file = False
+        if is_link and not (is_dir or is_file):
+            if path.suffix.lower() in exts or not path.suffix:
+                return Skipped(_shown(rel), "broken or looping symbolic link")
+            return None
+        if not (is_dir or (is_file and path.suffix.lower() in exts)):
+            return None
+        if not _utf8(rel):
+            return Skipped(_shown(rel), "name is not valid UTF-8 (rename it to index it)")
+        if is_link and not follow_symlinks and not inside(path):
+            return Skipped(rel, "symbolic link pointing outside the folder (not followed)")
+        if not is_dir:
+            return path, rel
+        if is_link and _dir_key(path) in seen_dirs:
+            return Skipped(rel, "symbolic link to a folder already indexed (not followed twice)")
+        return path
+
+    problem = enter(root)
+    if problem is not None:
+        yield problem
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:  # this folder is done: on with its parent's next entry
+            stack.pop()
+            continue
+        item = visit(entry)
+        if isinstance(item, Path):
+            item = enter(item)
+        if item is not None:
+            yield item
 
 
 def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks: bool, max_bytes: int) -> Scan:

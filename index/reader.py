@@ -5,7 +5,8 @@ prose the answer is often on the line before or after the best match: which one 
 the name or number the question asks for sits in the sentence, and only a model that reads the
 question and the text together can tell. The bundled all-MiniLM-L6-v2 becomes such a reader with
 small low-rank adapters (LoRA, about 0.5 M weights, shipped as ``reader.npz`` beside this file)
-trained by ``scripts/train_line_reader.py`` on SQuAD questions disjoint from the benchmark sample.
+trained by ``scripts/train_line_reader.py`` on SQuAD questions disjoint from the benchmark sample
+(model card: ``reader.md``).
 
 Only a window of lines around the scorer's pick is read, so the cost stays one short forward
 pass per question (the top hit only). The adapters fit only the bundled model; with any other
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +26,15 @@ from typing import Any
 import numpy as np
 
 from .embedder import BUNDLED_MODEL, bundled_model_path
+from .errors import CitebotError
 from .settings import Settings
 
 WEIGHTS_FILE = Path(__file__).with_name("reader.npz")
+MAX_LENGTH = 256  # tokens: all-MiniLM-L6-v2's max_seq_length, question and window together
 WINDOW_CHARS = 1000  # about 230 tokens with the question: inside the model's 256
 MODULES = ("attention.self.query", "attention.self.value", "intermediate.dense", "output.dense")
+HEAD_KEYS = ("head.weight", "head.bias")
+TRUNCATED_LOGIT = -30.0  # a line cut off by truncation: e^-30 is nothing next to any line that was read
 
 
 @dataclass(frozen=True)
@@ -91,11 +97,11 @@ class LineReader:
             import torch
             from transformers import AutoModel, AutoTokenizer
 
-            saved = np.load(self._weights)
-            self.config = ReaderConfig(**json.loads(str(saved["config"])))
+            saved, config = read_weights(self._weights)
             model = AutoModel.from_pretrained(self._path)
             model.eval()
-            scale = self.config.alpha / self.config.rank
+            check_fits(saved, config, model, self._weights)
+            scale = config.alpha / config.rank
             with torch.no_grad():
                 for i, layer in enumerate(model.encoder.layer):
                     for name in MODULES:
@@ -107,7 +113,8 @@ class LineReader:
             self._head_b = float(saved["head.bias"])
             self._tokenizer = AutoTokenizer.from_pretrained(self._path)
             self._model = model
-            return self.config
+            self.config = config
+            return config
 
     def read(self, question: str, lines: Sequence[str]) -> np.ndarray:
         """Log-probability that each of ``lines`` holds the answer (they sum to one over the lines)."""
@@ -126,6 +133,56 @@ class LineReader:
         return line_log_probs(token_logit, line_of, len(lines))
 
 
+def read_weights(path: Path) -> tuple[dict[str, np.ndarray], ReaderConfig]:
+    """The arrays of a reader file and its config, checked: every ``ReaderConfig`` field and nothing else, and
+    the head. A wrong file is an error naming what is wrong (the adapters' own keys are checked against the
+    model by ``check_fits``)."""
+    try:
+        with np.load(path) as npz:
+            saved = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise CitebotError(f"the line reader's weights are missing: {path}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # not an npz, or a truncated one
+        raise CitebotError(f"cannot read the line reader's weights {path}: {exc}") from None
+    missing = [k for k in ("config", *HEAD_KEYS) if k not in saved]
+    if missing:
+        raise CitebotError(f"{path} is not a line reader's weights: no {', '.join(missing)}")
+    try:
+        fields = json.loads(str(saved["config"]))
+    except json.JSONDecodeError:
+        raise CitebotError(f"{path}: its config is not JSON") from None
+    expected = set(ReaderConfig.__dataclass_fields__)
+    if not isinstance(fields, dict) or set(fields) != expected:
+        got = sorted(fields) if isinstance(fields, dict) else fields
+        raise CitebotError(f"{path}: its config must hold exactly {', '.join(sorted(expected))}; it holds {got}")
+    config = ReaderConfig(**fields)
+    if config.rank < 1 or config.window < 1 or config.max_length < 1:
+        raise CitebotError(f"{path}: rank, window and max_length must be positive: {fields}")
+    return saved, config
+
+
+def check_fits(saved: dict[str, np.ndarray], config: ReaderConfig, model: Any, path: Path) -> None:
+    """One A (rank x in) and one B (out x rank) per adapted layer of ``model``, and no other arrays."""
+    expected = {"config", *HEAD_KEYS}
+    for i, layer in enumerate(model.encoder.layer):
+        for name in MODULES:
+            linear = layer.get_submodule(name)
+            shapes = {"A": (config.rank, linear.in_features), "B": (linear.out_features, config.rank)}
+            for part, shape in shapes.items():
+                key = f"{i}.{name}.{part}"
+                expected.add(key)
+                if key not in saved:
+                    raise CitebotError(f"{path}: no adapter {key}: it was not trained for this model")
+                if saved[key].shape != shape:
+                    raise CitebotError(f"{path}: adapter {key} is {saved[key].shape}, the model needs {shape}")
+    extra = sorted(set(saved) - expected)
+    if extra:
+        raise CitebotError(f"{path}: unknown arrays {', '.join(extra[:3])}: it was trained for another model")
+    if saved["head.weight"].shape != (model.config.hidden_size,):
+        raise CitebotError(f"{path}: the head is {saved['head.weight'].shape}, the model needs "
+                           f"({model.config.hidden_size},)")
+
+
 def token_lines(sequence_ids: Sequence[int | None], offsets: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     """Per token, the index of the passage line it comes from; -1 for the question and special tokens."""
     starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
@@ -140,7 +197,7 @@ def line_log_probs(token_logit: np.ndarray, line_of: np.ndarray, n_lines: int) -
 
     A line cut off by truncation gets a very low score rather than none.
     """
-    logits = np.full(n_lines, -30.0, dtype=np.float64)
+    logits = np.full(n_lines, TRUNCATED_LOGIT, dtype=np.float64)
     for i in range(n_lines):
         mine = token_logit[line_of == i]
         if len(mine):

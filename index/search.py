@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from cachetools import LRUCache
 
-from . import state
+from . import check, state
 from .embedder import Embedder
-from .errors import CitebotError, IndexMissing, UsageError
+from .errors import IndexDamaged, IndexMissing, UsageError
 from .keyword import KeywordIndex
-from .linescore import PassageLines, line_coverage, line_logits, prepare
-from .reader import LineReader, blend, window
+from .linepick import LinePick, LinePicker
+from .linescore import PassageLines, Query, prepare
+from .reader import LineReader
 from .settings import Settings
 from .store import Store, StoredChunk
 from .textproc import normalize_line, terms, words
@@ -25,10 +27,22 @@ log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "keyword"]
 MAX_QUESTION_CHARS = 1000
 NEAR_COPY = 0.8  # word overlap (Jaccard) above which two answering lines say the same thing
-PASSAGE_CACHE = 20_000
-RETRIES_ON_COMMIT = 3  # chunks whose line analysis is kept in memory
-LINE_SEMANTIC_SHARE = 0.3  # line match = share * cosine + (1 - share) * rare-word coverage
-ANSWER_LINE_BONUS = 0.2  # a passage holding a confident answering line ranks higher (tuned on SQuAD)
+PASSAGE_CACHE = 20_000  # chunks whose line analysis is kept in memory
+# Times a question is asked when commits keep landing while it is answered: each commit can delete the chunks
+# of the generation before it. Chosen by hand: three covers commits landing back to back.
+RETRIES_ON_COMMIT = 3
+# Tries to load the keyword index of the latest commit: a reader that read a manifest just before two more
+# commits may find its keyword index deleted, and reads the newer manifest. Chosen by hand, like the pause.
+KEYWORD_LOAD_ATTEMPTS = 3
+KEYWORD_RETRY_PAUSE = 0.05  # seconds: lets a burst of back-to-back commits settle; not measured
+ANSWER_LINE_BONUS = 0.2  # a passage holding a confident answering line ranks higher (tuned on SQuAD, 5d90460)
+# Fused candidates whose lines are scored: three per hit asked for, and at least 15, so that dropping repeats
+# still leaves k distinct hits while line scoring stays a few milliseconds. Set by hand (1afb45f), never tuned.
+RERANK_PER_HIT = 3
+RERANK_MIN = 15
+# A passage's relevance = share * its cosine + (1 - share) * its best line's match: whole-passage meaning and
+# line-level evidence count alike. Set by hand (1afb45f); min_relevance (0.3) is calibrated on this scale.
+PASSAGE_COSINE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,10 +103,8 @@ class _Candidate:
     chunk: StoredChunk
     fused: float = 0.0
     cosine: float | None = None
-    match: float = 0.0  # best line's blend of meaning and question-word coverage
-    line_index: int = 0
-    line_score: float = 0.0  # the answering line's score from the line scorer
-    line_logits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    passage: PassageLines | None = None  # the chunk's lines, parsed (cached per chunk id); set when scored
+    pick: LinePick | None = None  # how its lines answer the question; set when scored
     relevance: float = 0.0
     final: float = 0.0
 
@@ -100,53 +112,62 @@ class _Candidate:
 class Searcher:
     """Reads the committed index; notices a new commit by the manifest's mtime and reloads."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: Store, reader: LineReader | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder, store: Store, reader: LineReader | None = None,
+        commits: state.CommitWatch | None = None,
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
-        self.reader = reader
-        self._state_dir = settings.resolved_state_dir()
-        self._loaded_at = -1.0
+        self.picker = LinePicker(reader=reader)
+        # Shared with the Engine, which hangs its checks of each new commit on it.
+        self._commits = commits or state.CommitWatch(settings.resolved_state_dir())
+        self._loaded: state.Commit | None = None
         self._valid: frozenset[str] = frozenset()
         self._keyword = KeywordIndex([], None, {})
         self._lock = threading.Lock()
-        self._passages: dict[str, PassageLines] = {}
+        # Shared by the bot's worker threads: cachetools' LRU is not thread-safe, so every access holds the lock.
+        self._passages: LRUCache[str, PassageLines] = LRUCache(maxsize=PASSAGE_CACHE)
+        self._passages_lock = threading.Lock()
+
+    @property
+    def reader(self) -> LineReader | None:
+        """The line picker's reader; None when off (never configured, or switched off after failing)."""
+        return self.picker.reader
 
     def _refresh(self) -> tuple[frozenset[str], KeywordIndex]:
         with self._lock:
-            stamp = state.mtime(self._state_dir)
-            if stamp != self._loaded_at:
-                for attempt in range(3):  # a commit may land between reading the manifest and its keyword index
-                    manifest = state.load(self._state_dir)
+            commit = self._commits.latest()
+            if commit is not self._loaded:
+                for attempt in range(KEYWORD_LOAD_ATTEMPTS):  # a commit may land between a manifest and its keywords
+                    manifest = commit.manifest
                     if manifest is None:
                         raise IndexMissing(
                             f"nothing is indexed at {self.store.where} yet: run `citebot index DIR` first"
                         )
-                    try:
-                        keyword = KeywordIndex.load(state.keyword_dir(self._state_dir, manifest.generation))
+                    try:  # loaded and checked whole: IndexDamaged says what is wrong and what repairs it
+                        keyword = check.load_keyword(self._commits.state_dir, manifest)
                         break
-                    except FileNotFoundError:
-                        if attempt == 2:
-                            raise CitebotError(
-                                f"the keyword index of generation {manifest.generation} is missing: "
-                                "run `citebot index` to rebuild it"
-                            ) from None
-                        time.sleep(0.05)
-                        stamp = state.mtime(self._state_dir)
+                    except IndexDamaged:
+                        if attempt == KEYWORD_LOAD_ATTEMPTS - 1:
+                            raise
+                        time.sleep(KEYWORD_RETRY_PAUSE)
+                        commit = self._commits.latest()
                 assert manifest is not None  # the loop either loaded one or raised
                 self._keyword = keyword
                 self._valid = frozenset(manifest.chunk_ids())
-                self._loaded_at = stamp
+                self._loaded = commit
             return self._valid, self._keyword
 
     def _passage(self, chunk: StoredChunk) -> PassageLines:
         """Question-independent line analysis, cached per chunk id (ids change when content does)."""
-        passage = self._passages.get(chunk.id)
+        with self._passages_lock:
+            passage = self._passages.get(chunk.id)
         if passage is None:
+            # Parsed outside the lock (milliseconds): two threads may both parse one chunk, to the same result.
             passage = prepare(chunk.text.split("\n"))
-            if len(self._passages) >= PASSAGE_CACHE:
-                self._passages.pop(next(iter(self._passages)))
-            self._passages[chunk.id] = passage
+            with self._passages_lock:
+                self._passages[chunk.id] = passage
         return passage
 
     def search(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
@@ -158,9 +179,9 @@ class Searcher:
         question = clean_question(question)
         q_vec = self.embedder.embed_queries([question])[0]
         for _ in range(RETRIES_ON_COMMIT):
-            stamp = state.mtime(self._state_dir)
+            stamp = self._commits.stamp()
             answer = self._search_once(question, q_vec, k or self.settings.top_k, mode)
-            if state.mtime(self._state_dir) == stamp:
+            if self._commits.stamp() == stamp:
                 break
         return answer
 
@@ -171,7 +192,9 @@ class Searcher:
         pool: dict[str, _Candidate] = {}
         n = s.candidates
         if mode != "keyword":
-            dense = [(c, cos) for c, cos in self.store.query(q_vec, n, len(valid)) if c.id in valid][:n]
+            committed = self._loaded.manifest if self._loaded is not None else None  # what _refresh loaded
+            generation = committed.generation if committed is not None else None
+            dense = [(c, cos) for c, cos in self.store.query(q_vec, n, valid, generation) if c.id in valid][:n]
             for rank, (chunk, cos) in enumerate(dense):
                 pool[chunk.id] = _Candidate(chunk, s.dense_weight / (s.rrf_k + rank + 1), cos)
         if mode != "dense":
@@ -187,51 +210,23 @@ class Searcher:
                     pool[cid] = _Candidate(chunk, s.keyword_weight / (s.rrf_k + rank + 1), cosine)
         if not pool:
             return Answer(question, [], 0.0)
-        ranked_pool = sorted(pool.values(), key=lambda c: -c.fused)[: max(3 * k, 15)]
+        ranked_pool = sorted(pool.values(), key=lambda c: -c.fused)[: max(RERANK_PER_HIT * k, RERANK_MIN)]
         top_fused = ranked_pool[0].fused
-        q_idf = {t: keyword.term_idf(t) for t in set(q_terms)}
+        query = Query.of(question, q_vec, keyword.term_idf)
         for cand in ranked_pool:
-            _score_lines(cand, self._passage(cand.chunk), question, q_vec, q_idf)
-            cosine = cand.cosine if cand.cosine is not None else cand.match
-            cand.relevance = 0.5 * cosine + 0.5 * cand.match
-            passage = cand.relevance + ANSWER_LINE_BONUS * cand.line_score
+            cand.passage = self._passage(cand.chunk)
+            pick = cand.pick = self.picker.pick(cand.passage, cand.chunk.lines_matrix(), query)
+            cosine = cand.cosine if cand.cosine is not None else pick.match
+            cand.relevance = PASSAGE_COSINE_SHARE * cosine + (1 - PASSAGE_COSINE_SHARE) * pick.match
+            passage = cand.relevance + ANSWER_LINE_BONUS * pick.score
             cand.final = (1 - s.line_weight) * cand.fused / top_fused + s.line_weight * passage
         ranked_pool.sort(key=lambda c: -c.final)
-        best = ranked_pool[0].relevance
-        if best < s.min_relevance:
-            return Answer(question, [], best)
-        if self.reader is not None:
-            try:
-                _reread(self.reader, ranked_pool[0], question)
-            except Exception as exc:  # noqa: BLE001 - a broken reader costs line precision, never the answer
-                log.warning("line reader off, the line scorer's picks stand: %s",
-                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-                self.reader = None
-        return Answer(question, _diverse(ranked_pool, k, s.min_relevance), best)
-
-
-def _score_lines(
-    cand: _Candidate, passage: PassageLines, question: str, q_vec: np.ndarray, q_idf: dict[str, float]
-) -> None:
-    """How well the passage's best line matches (for ranking), and which line answers (for citing)."""
-    lexical = line_coverage(passage, q_idf)
-    vectors = cand.chunk.lines_matrix()
-    semantic = vectors @ q_vec if vectors is not None and len(vectors) == len(lexical) else lexical
-    cand.match = float(np.max(LINE_SEMANTIC_SHARE * semantic + (1 - LINE_SEMANTIC_SHARE) * lexical))
-    cand.line_logits = line_logits(question, q_idf, q_vec, passage, vectors, lexical)
-    cand.line_index = int(np.argmax(cand.line_logits))
-    cand.line_score = float(1.0 / (1.0 + np.exp(-cand.line_logits[cand.line_index])))
-
-
-def _reread(reader: LineReader, cand: _Candidate, question: str) -> None:
-    """Let the reader move the top hit's answering line within a few lines of the scorer's pick."""
-    config = reader.load()
-    lines = cand.chunk.text.split("\n")
-    lo, hi = window(cand.line_index, [len(line) for line in lines], config.window)
-    if hi - lo < 2:
-        return
-    logprob = reader.read(question, lines[lo:hi])
-    cand.line_index = lo + blend(logprob, cand.line_logits[lo:hi], config.blend)
+        top = ranked_pool[0]
+        if top.relevance < s.min_relevance:
+            return Answer(question, [], top.relevance)
+        assert top.passage is not None and top.pick is not None  # every candidate of the pool was scored
+        top.pick = self.picker.reread(top.passage, top.pick, query)
+        return Answer(question, _diverse(ranked_pool, k, s.min_relevance), top.relevance)
 
 
 def _diverse(ranked: list[_Candidate], k: int, floor: float) -> list[Hit]:
@@ -264,13 +259,15 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float) -> list[Hit]:
 
 
 def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:
-    lines = cand.chunk.text.split("\n")
-    number, also = cand.chunk.units[cand.line_index]
-    return number, lines[cand.line_index], list(also)
+    """The answering line's number, text and the lines repeating it."""
+    assert cand.passage is not None and cand.pick is not None  # only scored candidates become hits
+    number, also = cand.chunk.units[cand.pick.index]
+    return number, cand.passage.lines[cand.pick.index], list(also)
 
 
 def _hit(cand: _Candidate, line_no: int, line_text: str, also: list[int]) -> Hit:
     c = cand.chunk
-    numbered = [(u[0], text) for u, text in zip(c.units, c.text.split("\n"))]
+    assert cand.passage is not None
+    numbered = [(u[0], text) for u, text in zip(c.units, cand.passage.lines)]
     return Hit(c.source, c.line_start, c.line_end, line_no, cand.final, c.text, line_text, numbered, also, c.id)
 

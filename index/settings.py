@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     )
     chroma_port: int = Field(8000, description="Chroma server port.")
     chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    chroma_timeout: float = Field(
+        5.0, gt=0,
+        description="Seconds a request to the Chroma server may wait for its answer before citebot reports the "
+        "server unreachable: a question to a stalled server fails after about this long (the writes of `citebot "
+        "index` wait at least 60 s).",
+    )
     state_dir: Path | None = Field(
         None,
         description="Where the manifest, keyword index and lock live. Default: inside db_path (embedded) or "

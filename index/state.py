@@ -4,7 +4,8 @@ Layout of the folder, all of it decided here:
 - ``manifest.json``: the committed manifest (which files, at which content hash, own which chunk ids);
 - ``keyword-N/``: the keyword index of generation N (``keyword-N.tmp/`` while it is written);
 - ``dirty``: present while a run may have left uncommitted chunks in Chroma;
-- ``index.lock``: the writer lock.
+- ``index.lock``: the writer lock;
+- ``manifest.json.damaged-TIME``: a manifest that could not be read, set aside by the run that started over.
 
 Chroma may hold chunks that are not (yet, or any more) committed: a run writes new chunks first,
 then swaps the manifest in one atomic rename, then deletes what the old manifest owned. Readers
@@ -18,24 +19,72 @@ import errno
 import fcntl
 import json
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import IndexBusy
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import IndexBusy, IndexDamaged
 
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
 DIRTY = "dirty"
+DAMAGED = ".damaged-"  # a damaged manifest set aside is named manifest.json.damaged-<UTC time>
 KEYWORD_PREFIX = "keyword-"
+_UNFINISHED = ".tmp"  # suffix of a keyword folder still being written (KeywordIndex.save renames it when whole)
+# Keyword indexes kept after a commit: the new generation's and the one before, which a reader that read the
+# previous manifest just before the commit may still be loading (it retries on the new one if it is gone).
+KEYWORD_GENERATIONS_KEPT = 2
+_MTIME_STEP_NS = 1_000_000  # 1 ms: how far a commit moves the manifest's mtime at least; well above the
+# float precision of ``mtime()`` and any file system's timestamp resolution we know of
+_LOCK_POLL = 0.1  # seconds between tries while waiting for the writer lock; a re-index takes seconds at least
+_LOCK_HOLDER_BYTES = 64  # the lock file holds its holder's pid; read no more than that
 
 
 def keyword_dir(state_dir: Path, generation: int) -> Path:
     """Where the keyword index of ``generation`` lives."""
     return state_dir / f"{KEYWORD_PREFIX}{generation}"
+
+
+def old_keyword_dirs(state_dir: Path, generation: int) -> list[Path]:
+    """Keyword folders a commit of ``generation`` no longer needs: older generations than the kept ones,
+    unfinished ones left by a killed run, and any whose name is not a generation number."""
+    keep_from = generation - (KEYWORD_GENERATIONS_KEPT - 1)
+    old = []
+    for folder in state_dir.glob(f"{KEYWORD_PREFIX}*"):
+        number = folder.name.removeprefix(KEYWORD_PREFIX).removesuffix(_UNFINISHED)
+        if not number.isdigit() or int(number) < keep_from:
+            old.append(folder)
+    return old
+
+
+def latest_keyword_generation(state_dir: Path) -> int:
+    """The highest generation any keyword folder here is named for (0 when none is): a run that starts over
+    from a damaged manifest numbers its generation past it, so that no reader can take an old folder for it."""
+    numbers = [folder.name.removeprefix(KEYWORD_PREFIX).removesuffix(_UNFINISHED)
+               for folder in state_dir.glob(f"{KEYWORD_PREFIX}*")]
+    return max((int(n) for n in numbers if n.isdigit()), default=0)
+
+
+def is_dirty(state_dir: Path) -> bool:
+    """Whether a run may have left uncommitted chunks in Chroma (one died, or is running)."""
+    return (state_dir / DIRTY).exists()
+
+
+def mark_dirty(state_dir: Path) -> None:
+    """Say, before writing anything to Chroma, that uncommitted chunks may be left there."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / DIRTY).touch()
+
+
+def clear_dirty(state_dir: Path) -> None:
+    """Say that Chroma holds nothing but the committed chunks again."""
+    (state_dir / DIRTY).unlink(missing_ok=True)
 
 
 @dataclass
@@ -61,10 +110,29 @@ class Manifest:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        data = json.loads(text)
-        files = {k: FileEntry(**v) for k, v in data.pop("files", {}).items()}
-        return cls(files=files, **data)
+    def from_json(cls, text: str | bytes) -> Manifest:
+        """Parse and check the shape (types of every field, down to each chunk id); ``ValueError`` says
+        what is wrong in one line."""
+        try:
+            manifest = _MANIFEST_SHAPE.validate_json(text)
+        except ValidationError as exc:
+            raise ValueError(_first_error(exc)) from None
+        if manifest.generation < 1:  # every commit is generation 1 or later: this one was never written whole
+            raise ValueError(f"generation: {manifest.generation}, where every commit numbers 1 or more")
+        return manifest
+
+
+# Validates the whole nested shape in one pass (pydantic's JSON parser, in Rust): a manifest of 20,000 chunks is
+# read on every commit a reader notices, so this is not hand-written field by field. Unknown keys are ignored, so
+# a manifest written by a later version with more fields still loads.
+_MANIFEST_SHAPE = TypeAdapter(Manifest)
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first thing pydantic found wrong, with where: ``files: Input should be a valid dictionary``."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
 _token: tuple[int, str] | None = None
@@ -79,11 +147,33 @@ def process_token() -> str:
 
 
 def load(state_dir: Path) -> Manifest | None:
-    """The committed manifest, or None before the first successful run."""
+    """The committed manifest, or None before the first successful run; ``IndexDamaged`` when it cannot be
+    read (truncated, garbage, the wrong shape)."""
+    path = state_dir / MANIFEST
     try:
-        return Manifest.from_json((state_dir / MANIFEST).read_text(encoding="utf-8"))
+        text = path.read_bytes()
     except FileNotFoundError:
         return None
+    try:
+        return Manifest.from_json(text)
+    except ValueError as exc:
+        raise IndexDamaged(
+            f"the manifest {path} is damaged ({exc})",
+            "`citebot index DIR` (or `citebot check --repair DIR`) sets it aside and indexes DIR again from scratch, "
+            "reusing the vectors Chroma holds",
+        ) from None
+
+
+def set_aside(state_dir: Path) -> Path:
+    """Move a manifest that cannot be read out of the way, keeping it for a post-mortem; returns where it went."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = state_dir / f"{MANIFEST}{DAMAGED}{stamp}"
+    n = 1
+    while aside.exists():  # two start-overs within one second
+        n += 1
+        aside = state_dir / f"{MANIFEST}{DAMAGED}{stamp}-{n}"
+    os.replace(state_dir / MANIFEST, aside)
+    return aside
 
 
 def save(state_dir: Path, manifest: Manifest) -> None:
@@ -111,7 +201,7 @@ def _advance_mtime(new: Path, current: Path) -> None:
     except FileNotFoundError:
         return
     if new.stat().st_mtime_ns <= before:
-        later = before + 1_000_000  # 1 ms: well above the float precision of ``mtime()``
+        later = before + _MTIME_STEP_NS
         os.utime(new, ns=(later, later))
 
 
@@ -123,7 +213,7 @@ def touch(state_dir: Path) -> None:
         before = path.stat().st_mtime_ns
     except FileNotFoundError:
         return
-    later = max(time.time_ns(), before + 1_000_000)
+    later = max(time.time_ns(), before + _MTIME_STEP_NS)
     os.utime(path, ns=(later, later))
 
 
@@ -151,9 +241,9 @@ def writer_lock(state_dir: Path, wait: float = 0.0) -> Iterator[None]:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                    holder = os.pread(fd, _LOCK_HOLDER_BYTES, 0).decode(errors="replace").strip() or "another process"
                     raise IndexBusy(f"another re-index is running (pid {holder}); try again when it ends") from None
-                time.sleep(0.1)
+                time.sleep(_LOCK_POLL)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:
@@ -163,3 +253,50 @@ def writer_lock(state_dir: Path, wait: float = 0.0) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """The committed state as one reader last saw it."""
+
+    stamp: float  # the manifest's mtime (``mtime()``) when it was read
+    manifest: Manifest | None  # None before the first successful run
+
+
+CommitCheck = Callable[[Manifest | None], None]
+
+
+class CommitWatch:
+    """The one place a reader learns that a new commit landed: one stat per look, the manifest read once
+    per commit however many parts of the reader look, and the checks that must run once per commit
+    (reopen a store another process wrote, refuse an index of another model) hung on it.
+
+    Shared by an Engine and its Searcher; safe to share between threads.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._lock = threading.Lock()
+        self._checks: list[CommitCheck] = []
+        self._seen: Commit | None = None
+
+    def on_commit(self, check: CommitCheck) -> None:
+        """Run ``check`` on each newly seen manifest before anyone is given it; when it raises, the commit
+        is not taken and the next look tries again (and raises again while the cause stays)."""
+        self._checks.append(check)
+
+    def stamp(self) -> float:
+        """The manifest's mtime now: compare two to tell whether a commit landed in between."""
+        return mtime(self.state_dir)
+
+    def latest(self) -> Commit:
+        """The committed state now, read from disk only when the manifest's mtime moved since the last look."""
+        with self._lock:
+            stamp = mtime(self.state_dir)  # before reading: a commit landing in between is seen next time
+            if self._seen is not None and self._seen.stamp == stamp:
+                return self._seen
+            manifest = load(self.state_dir)
+            for check in self._checks:
+                check(manifest)
+            self._seen = Commit(stamp, manifest)
+            return self._seen

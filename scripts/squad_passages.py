@@ -1,8 +1,9 @@
 """The SQuAD passages that hold each question's answer, as both training scripts need them.
 
-For every question: the indexed chunk(s) holding a gold line, the question's vector and word
-weights, which of the chunk's lines are gold, and whether the question belongs to the benchmark's
-fixed-seed sample (which training must never see).
+For every question: the indexed chunk(s) holding a gold line, the question as line scoring sees it
+(``Query``: text, vector, word weights), which of the chunk's lines are gold, and whether the question
+belongs to the benchmark's fixed-seed sample of 1,000 (``bench.data.sample``, seed 20240611), which
+training must never see.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.data import dedupe, sample  # noqa: E402
 from citebot.index import Engine, Settings  # noqa: E402
 from citebot.index.evaluate import load_questions  # noqa: E402
-from citebot.index.linescore import PassageLines, prepare  # noqa: E402
-from citebot.index.textproc import terms  # noqa: E402
+from citebot.index.linescore import PassageLines, Query, prepare  # noqa: E402
+
+BENCHMARK_SAMPLE = 1000  # the benchmark's SQuAD sample size (bench/cli.py, --squad-sample default)
 
 
 @dataclass
@@ -32,8 +34,7 @@ class GoldPassage:
     lines: list[str]
     passage: PassageLines
     line_vectors: np.ndarray | None
-    q_vec: np.ndarray
-    q_idf: dict[str, float]
+    query: Query
     gold: np.ndarray  # per line: a gold line
 
 
@@ -45,7 +46,7 @@ def gold_passages(db: Path, squad: Path, every_chunk: bool = False) -> list[Gold
     for chunk in engine.store.get(sorted(valid)):
         by_source.setdefault(chunk.source, []).append(chunk)
     questions = dedupe(load_questions(squad / "questions.jsonl"))
-    benchmark = {q["question"] for q in sample(questions, 1000)}
+    benchmark = {q["question"] for q in sample(questions, BENCHMARK_SAMPLE)}
     found = []
     for q in questions:
         gold = {(g["source"], g["line"]) for g in q["gold"]}
@@ -61,6 +62,6 @@ def gold_passages(db: Path, squad: Path, every_chunk: bool = False) -> list[Gold
         lines = chunk.text.split("\n")
         out.append(GoldPassage(
             q["question"], q.get("answers", []), chunk.source, q["question"] in benchmark, lines, prepare(lines),
-            chunk.lines_matrix(), vec, {t: keyword.term_idf(t) for t in set(terms(q["question"]))}, flags,
+            chunk.lines_matrix(), Query.of(q["question"], vec, keyword.term_idf), flags,
         ))
     return out

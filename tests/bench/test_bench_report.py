@@ -46,7 +46,8 @@ def test_table_aligns_numbers_right_and_escapes_pipes() -> None:
 
 def test_targets_report_met_missed_and_signed_margin() -> None:
     found = {(t.corpus, t.name): t for t in targets(_run().systems)}
-    assert found[("squad", "hit@1")].met is True and found[("squad", "hit@1")].gap == "+0.000"
+    assert found[("squad", "hit@1")].met is False and found[("squad", "hit@1")].gap == "-0.020"
+    assert found[("squad", "precise@1")].met is True and found[("squad", "precise@1")].gap == "+0.000"
     assert found[("squad", "hit@5")].met is False and found[("squad", "hit@5")].gap == "-0.050"
     assert found[("squad", "warm ask p50")].met is True
     assert found[("squad", "warm ask p95")].met is False and found[("squad", "warm ask p95")].gap == "-10.0 ms"

@@ -1,5 +1,5 @@
 """Fixtures of the index tests. The real model is loaded by as few tests as possible: one indexed corpus
-(built through the installed CLI) is shared by the whole session."""
+(built through the CLI, in process) is shared by the whole session."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from citebot.index import Settings
 
 from . import faults
-from .helpers import clean_env, hash_settings, run_cli, write_files
+from .helpers import clean_env, cli, hash_settings, write_files
 
 # Our own small corpus. Line numbers below are asserted by the end-to-end tests: keep them in step.
 REAL_CORPUS: dict[str, str | bytes] = {
@@ -77,7 +77,7 @@ def real_index(tmp_path_factory: pytest.TempPathFactory) -> RealIndex:
     root = tmp_path_factory.mktemp("real")
     docs = write_files(root / "docs", REAL_CORPUS)
     env = clean_env()
-    proc = run_cli("index", "docs", "--db", "db", "--json", env=env, cwd=root)
+    proc = cli("index", "docs", "--db", "db", "--json", env=env, cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     return RealIndex(root, docs, root / "db", env, json.loads(proc.stdout))

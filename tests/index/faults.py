@@ -59,7 +59,7 @@ def switch_to_v2(docs: Path) -> None:
 
 
 def fault_env(**extra: str) -> dict[str, str]:
-    """CLI environment: hash embedder, 32-token chunks, 4 chunks per embedding batch (many small writes)."""
+    """CLI environment: hash embedder, 32-token chunks, one chunk per embedding batch (many small writes)."""
     return clean_env(CITEBOT_MODEL="hash", CITEBOT_CHUNK_TOKENS="32", CITEBOT_BATCH_SIZE="1", **extra)
 
 
@@ -70,18 +70,29 @@ def fault_settings(root: Path) -> Settings:
 
 def hooked_env(root: Path, point: str, stall: float = 120, base: dict[str, str] | None = None
                ) -> tuple[dict[str, str], Path]:
-    """An environment that stalls ``citebot`` at ``point`` (see hook_sitecustomize.py); also returns the marker
-    file that appears when the point is reached."""
+    """An environment that stalls ``citebot`` at ``point`` (see hook_sitecustomize.py) until ``release(marker)``
+    or for ``stall`` seconds at most; also returns the marker file that appears when the point is reached."""
     hook_dir = root / "hook"
     hook_dir.mkdir(exist_ok=True)
     shutil.copy(HOOK, hook_dir / "sitecustomize.py")
     marker = root / f"reached-{point}"
     path = os.pathsep.join(p for p in [str(hook_dir), os.environ.get("PYTHONPATH", "")] if p)
     hooked = dict(base if base is not None else fault_env())
-    hooked.update(PYTHONPATH=path, TESTHOOK_POINT=point, TESTHOOK_MARKER=str(marker), TESTHOOK_STALL=str(stall))
+    hooked.update(PYTHONPATH=path, TESTHOOK_POINT=point, TESTHOOK_MARKER=str(marker),
+                  TESTHOOK_RELEASE=str(_release_file(marker)), TESTHOOK_STALL=str(stall))
     return hooked, marker
 
 
+def _release_file(marker: Path) -> Path:
+    return marker.with_name(marker.name + ".release")
+
+
+def release(marker: Path) -> None:
+    """Let the run stalled at ``marker``'s point go on."""
+    _release_file(marker).write_text("go")
+
+
+POLL = 0.05  # seconds between looks at a marker file
 STARTED: list[subprocess.Popen[str]] = []  # killed after each test by conftest if still running
 
 
@@ -112,6 +123,4 @@ def wait_for(marker: Path, proc: subprocess.Popen[str], timeout: float = 60) -> 
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail("citebot index never reached the stall point")
-        time.sleep(0.05)
-
-
+        time.sleep(POLL)

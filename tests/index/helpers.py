@@ -1,12 +1,17 @@
-"""Helpers shared by the index tests: corpora of our own, a spying embedder, running the installed CLI."""
+"""Helpers shared by the index tests: corpora of our own, a spying embedder, running the CLI in this process
+(``cli``) or as the installed console script in a fresh one (``run_cli``)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,14 +85,91 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_cli(
     *args: str | Path, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``citebot`` console script."""
+    """Run the installed ``citebot`` console script in a fresh process: for what only a separate process shows
+    (the entry point itself, kills, signals, a closed pipe, two writers at once); ``cli`` for the rest."""
     return subprocess.run(
         [str(CITEBOT), *map(str, args)], env=dict(env) if env is not None else clean_env(), cwd=cwd,
         capture_output=True, text=True, timeout=timeout, check=False,
     )
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+@dataclass(frozen=True)
+class Result:
+    """What a ``citebot`` run left: its exit code and everything it wrote (the fields of ``CompletedProcess``)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Ran = Result | subprocess.CompletedProcess[str]
+
+
+def cli(*args: str | Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Result:
+    """``citebot ARGS`` through ``citebot.index.cli.main`` in this process, as a fresh process would run it.
+
+    A console-script launch costs 1-2.5 s (Python start, imports of torch and chromadb, the model); in process
+    it costs what the command itself does. What a fresh process would not share is set up and put back around
+    the call: the environment is exactly ``env`` (default ``clean_env()``), the working directory ``cwd``, the
+    cached settings are read again, stdout and stderr are captured, the CLI's own logging setup takes effect
+    (pytest's handlers are set aside so that ``-v`` logs land on the captured stderr), and chromadb's per-process
+    cache of local directories starts empty, so the run reads the directory from disk as a new process would.
+    Exceptions the CLI does not turn into an exit code propagate: the test fails with the traceback.
+    """
+    from citebot.index.cli import main
+    from citebot.index.settings import get_settings
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    root_logger = logging.getLogger()
+    saved_handlers, saved_level = root_logger.handlers[:], root_logger.level
+    os.environ.clear()
+    os.environ.update(env if env is not None else clean_env())
+    get_settings.cache_clear()
+    root_logger.handlers = []
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with _fresh_chroma_cache(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(arg) for arg in args])
+            except SystemExit as exc:  # argparse's usage errors (2) and --help (0), as the interpreter exits
+                if exc.code is None or isinstance(exc.code, int):
+                    code = exc.code or 0
+                else:
+                    print(exc.code, file=sys.stderr)
+                    code = 1
+    finally:
+        root_logger.handlers = saved_handlers
+        root_logger.setLevel(saved_level)
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        get_settings.cache_clear()
+    # The CLI closes stderr when its reader has gone (a closed pipe): nothing more can be read from it then.
+    return Result(code, out.getvalue(), "" if err.closed else err.getvalue())
+
+
+@contextlib.contextmanager
+def _fresh_chroma_cache() -> Iterator[None]:
+    """chromadb keeps one "system" per local directory per process and shares it between clients: a new
+    process starts without any. The run gets an empty cache of its own; the systems it opened are stopped
+    afterwards and the test process's cache (its long-lived engines) is put back untouched."""
+    from chromadb.api.shared_system_client import SharedSystemClient as shared
+
+    saved = shared._identifier_to_system, shared._identifier_to_refcount
+    shared._identifier_to_system, shared._identifier_to_refcount = {}, {}
+    try:
+        yield
+    finally:
+        opened = shared._identifier_to_system
+        shared._identifier_to_system, shared._identifier_to_refcount = saved
+        for system in opened.values():
+            with contextlib.suppress(Exception):
+                system.stop()
+
+
+def assert_one_line_error(proc: Ran, code: int, *fragments: str) -> str:
     """A user error: the given exit code, nothing on stdout, one ``citebot: ...`` line on stderr."""
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citebot.index import HashEmbedder
-from citebot.index.chunker import Chunk, chunk_document, split_long_line
+from citebot.index.chunker import Chunk, chunk_document, embedded_text, split_long_line
 from citebot.index.cleaner import clean
+from citebot.index.markdown import line_structure
 
 EMBEDDER = HashEmbedder()
 _WORD_CHARS = re.compile(r"\w")
@@ -25,20 +27,31 @@ heading = st.tuples(st.integers(1, 4), st.lists(word, min_size=1, max_size=4)).m
     lambda t: "#" * t[0] + " " + " ".join(t[1])
 )
 list_item = sentence.map(lambda s: "- " + s)
-line = st.one_of(st.just(""), st.just("   "), sentence, sentence, long_line, giant_word, heading, list_item)
-document = st.lists(line, min_size=0, max_size=60)
+# Markdown structure the chunker must read like a renderer: fences (with `#` lines inside), indented code,
+# setext underlines, and optional front matter at the top.
+markdown_only = st.sampled_from(["```", "```sh", "~~~", "    # indented code", "  # shell comment", "=====", "---"])
+line = st.one_of(st.just(""), st.just("   "), sentence, sentence, long_line, giant_word, heading, list_item,
+                 markdown_only)
+front_matter = st.one_of(st.just([]), st.just(["---", "title: the crane", "# a yaml comment", "---"]))
+document = st.tuples(front_matter, st.lists(line, min_size=0, max_size=60)).map(lambda t: t[0] + t[1])
 
 
 def _check_invariants(source: str, lines: list[str], chunks: list[Chunk], window: int, drop: bool) -> None:
     cleaned = clean(lines, drop)
-    kept = {k + 1 for k, keep in enumerate(cleaned.keep) if keep}
+    front = {k + 1 for k, info in enumerate(line_structure(source, lines)) if info.front_matter}
+    kept = {k + 1 for k, keep in enumerate(cleaned.keep) if keep} - front
+    # A repeat of a front-matter line is the first copy left in the chunks.
+    homes: dict[int, int] = {}
+    for dup, first in sorted(cleaned.duplicate_of.items()):
+        if first + 1 in front and dup + 1 not in front and homes.setdefault(first, dup) == dup:
+            kept.add(dup + 1)
     covered = {u.line for c in chunks for u in c.units}
     assert covered == kept, "every kept line is in some chunk, and nothing else is"
     for c in chunks:
         assert c.source == source
         assert 1 <= c.line_start <= c.line_end <= len(lines), "spans are within the file"
         assert [u.line for u in c.units] == sorted(u.line for u in c.units), "lines in file order"
-        assert EMBEDDER.count_tokens([c.embed_text])[0] <= window, "embed text fits the token window"
+        assert EMBEDDER.count_tokens([embedded_text(c.context, c.text)])[0] <= window, "embed text fits the window"
         for u in c.units:
             original = lines[u.line - 1]
             assert u.text in original or _WORD_CHARS.findall(u.text), (u.text, original)
@@ -104,4 +117,118 @@ def test_heading_longer_than_the_window_still_fits() -> None:
     lines = ["# " + " ".join(f"w{i}" for i in range(300)), "", "Short body line one.", "Short body line two."]
     chunks = chunk_document("h.md", lines, clean(lines), EMBEDDER.max_tokens, EMBEDDER.count_tokens)
     assert len(chunks) < 10
-    assert all(EMBEDDER.count_tokens([c.embed_text])[0] <= EMBEDDER.max_tokens for c in chunks)
+    assert all(EMBEDDER.count_tokens([embedded_text(c.context, c.text)])[0] <= EMBEDDER.max_tokens for c in chunks)
+
+
+def test_context_of_a_later_section_fits_the_window() -> None:
+    """A chunk used to be sized for the first section's short heading while carrying a later, longer one."""
+    doc = ["# the the", "## the the 3.14 3.14",
+           "the. the. the. 3.14. " + "the " * 26 + "3.14."]
+    chunks = chunk_document("doc.md", doc, clean(doc, False), 48, EMBEDDER.count_tokens, 0)
+    assert {u.line for c in chunks for u in c.units} == {1, 2, 3}
+    for c in chunks:
+        assert EMBEDDER.count_tokens([embedded_text(c.context, c.text)])[0] <= 48, c
+
+
+def _chunk_of(chunks: list[Chunk], line: int) -> Chunk:
+    return next(c for c in chunks if line in {u.line for u in c.units})
+
+
+@pytest.mark.parametrize("fence", ["```", "~~~"])
+def test_comment_in_a_fence_is_not_a_heading(fence: str) -> None:
+    """A shell comment in a code block used to become a heading: it cut the chunk and renamed the section."""
+    intro = "The bot answers questions in a channel and cites the file and line of every answer it gives."
+    lines = ["# The bot", intro, "", "## Configure", "", "Set the token in the settings file.", "",
+             fence + "sh", "# index (shared with the citebot CLI)", "citebot index docs", "", "# bot",
+             "citebot-bot run", fence, "", "Restart the bot after a change."]
+    chunks = chunk_document("bot.md", lines, clean(lines), 60, EMBEDDER.count_tokens)
+    assert [c.context for c in chunks] == ["The bot", "The bot > Configure"]
+    assert _chunk_of(chunks, 16).context == "The bot > Configure"
+    assert len({id(_chunk_of(chunks, k)) for k in (8, 9, 10, 12, 13, 14)}) == 1, "the fence is one chunk"
+
+
+def test_fence_inside_a_list_item_is_code() -> None:
+    lines = ["# Setup", "", "1. Install the package in the virtual environment that the bot will run from:", "",
+             "   ```sh", "   # not a heading", "   pip install citebot", "   ```", "", "Done."]
+    chunks = chunk_document("s.md", lines, clean(lines), 40, EMBEDDER.count_tokens)
+    assert all(c.context == "Setup" for c in chunks)
+
+
+def test_fence_with_blank_lines_stays_in_one_chunk_when_it_fits() -> None:
+    """Blank lines inside a fence used to split it: its first half filled the previous chunk's room."""
+    intro = ["Harbour cranes lift cargo from ships onto the quay every single day of the week."] * 1
+    intro += ["Council engineers inspect every crane in spring before the shipping season starts now."]
+    fence = ["```python", "def lift(cargo):", "    check(cargo)", "", "    return crane.move(cargo)", "",
+             "def lower(cargo):", "    return crane.drop(cargo)", "```"]
+    lines = intro + [""] + fence + ["", "After the code."]
+    start = len(intro) + 2  # 1-based number of the opening fence line
+    for window in range(40, 80):
+        chunks = chunk_document("c.md", lines, clean(lines), window, EMBEDDER.count_tokens)
+        holders = {id(_chunk_of(chunks, k)) for k in range(start, start + len(fence)) if lines[k - 1].strip()}
+        assert len(holders) == 1, f"window {window}: the fence is split"
+
+
+def test_fence_larger_than_the_window_is_split_between_its_lines() -> None:
+    body = [f"# step {i}: move crate {i} from the ship to the quay" if i % 3 == 0 else f"crane.lift(crate_{i}, to=quay)"
+            for i in range(60)]
+    lines = ["# Guide", "", "Intro line about the cranes.", "", "```sh", *body, "```", "", "Closing words."]
+    chunks = chunk_document("g.md", lines, clean(lines), 60, EMBEDDER.count_tokens, overlap=1)
+    fence_lines = set(range(5, 5 + len(body) + 2))
+    holders = [c for c in chunks if fence_lines & {u.line for u in c.units}]
+    assert len(holders) > 1
+    for c in chunks:
+        assert c.context == "Guide", "a `#` line in a fence never renames the section"
+        for u in c.units:
+            assert u.text == lines[u.line - 1], "pieces are whole lines with their own numbers"
+        assert EMBEDDER.count_tokens([embedded_text(c.context, c.text)])[0] <= 60
+    assert {u.line for c in holders for u in c.units} >= fence_lines
+
+
+def test_setext_headings_give_heading_paths() -> None:
+    lines = ["Guide", "=====", "", "Intro to the guide, which is long enough to matter here.", "",
+             "Install", "-------", "", "Run the installer and accept the licence.", "",
+             "Use", "---", "", "Open the app and pick a file."]
+    chunks = chunk_document("g.md", lines, clean(lines), 30, EMBEDDER.count_tokens)
+    assert _chunk_of(chunks, 9).context == "Guide > Install"
+    assert _chunk_of(chunks, 14).context == "Guide > Use"
+
+
+def test_front_matter_is_neither_heading_nor_chunk_text() -> None:
+    lines = ["---", "title: Harbour guide", "# a yaml comment, not a heading", "tags: [cranes]", "---",
+             "# Harbour guide", "", "Cranes lift cargo."]
+    chunks = chunk_document("h.md", lines, clean(lines), 200, EMBEDDER.count_tokens)
+    assert {u.line for c in chunks for u in c.units} == {6, 8}
+    assert all(c.context == "Harbour guide" for c in chunks)
+
+
+def test_nested_atx_headings_give_paths() -> None:
+    text = [f"Crane {i} lifts cargo from the ships onto the quay in every season of the year." for i in range(5)]
+    lines = ["# A", "", text[0], "", "## B", "", text[1], "", "### C ###", "", text[2], "", "## D", "", text[3], "",
+             "# E", "", text[4]]
+    chunks = chunk_document("n.md", lines, clean(lines), 40, EMBEDDER.count_tokens)
+    assert [_chunk_of(chunks, k).context for k in (3, 7, 11, 15, 19)] == ["A", "A > B", "A > B > C", "A > D", "E"]
+
+
+def test_hash_in_an_indented_code_block_is_not_a_heading() -> None:
+    lines = ["# Guide", "", "Run this:", "", "    # not a heading", "    citebot index", "", "Then ask."]
+    chunks = chunk_document("i.md", lines, clean(lines), 200, EMBEDDER.count_tokens)
+    assert all(c.context == "Guide" for c in chunks)
+
+
+def test_every_unit_is_its_line_on_disk() -> None:
+    lines = ["---", "title: t", "---", "Guide", "=====", "", "Text line one.", "", "```", "# c", "", "x = 1",
+             "```", "", "    code", "", "## Sub ##", "Last line."]
+    for window in (20, 40, 200):
+        chunks = chunk_document("e.md", lines, clean(lines), window, EMBEDDER.count_tokens)
+        body = {k + 1 for k, s in enumerate(lines) if s.strip()} - {1, 2, 3}  # front matter is not chunked
+        assert {u.line for c in chunks for u in c.units} == body
+        assert all(u.text == lines[u.line - 1] for c in chunks for u in c.units)
+
+
+def test_plain_text_has_no_headings_or_fences() -> None:
+    """``.txt`` (and ``.rst``, for now) keep the plain rules: no headings, blank lines end paragraphs."""
+    lines = ["# not a heading here", "", "```", "first half of what looks like a fence", "", "second half", "```"]
+    for source in ("t.txt", "t.rst"):
+        chunks = chunk_document(source, lines, clean(lines), 200, EMBEDDER.count_tokens)
+        assert all(c.context == "" for c in chunks)
+        assert {u.line for c in chunks for u in c.units} == {1, 3, 4, 6, 7}

@@ -104,4 +104,6 @@ def test_dropped_furniture_is_not_searchable(tmp_path: Path) -> None:
     cited = {n for hit in engine.ask("vegan bistro Lisbon celebrity chef").hits for n, _ in hit.lines}
     assert cited.isdisjoint(range(9, 15))
     stored = engine.store.get(engine.store.all_ids())
-    assert all("bistro" not in c.text for c in stored)
+    assert stored and all("bistro" not in c.text for c in stored)
+    kept = engine.ask("council restore harbour cranes cargo", k=1).hits[0]  # the article itself stays searchable
+    assert kept.source == "news.txt" and 3 <= kept.line <= 7

@@ -1,18 +1,25 @@
-"""The installed ``citebot`` console script, end to end: the bundled model, a real local Chroma, our own corpus."""
+"""``citebot``, end to end: the bundled model, a real local Chroma, our own corpus.
+
+Commands run in process through ``citebot.index.cli.main`` (``cli``), which is what the console script calls;
+the tests marked "console script" launch the installed ``citebot`` itself, once for each thing only a fresh
+process shows: the entry point indexing and answering, an exit code as the shell sees it, a closed pipe, an
+output encoding that cannot show the answer.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import subprocess
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from citebot.index import Engine
 from citebot.index.embedder import SentenceTransformerEmbedder
 
-from .conftest import OFF_TOPIC, REAL_CORPUS, RealIndex
-from .helpers import REAL_MODEL, assert_one_line_error, clean_env, load_jsonl, run_cli, write_files
+from .conftest import OFF_TOPIC, RealIndex
+from .helpers import CITEBOT, REAL_MODEL, assert_one_line_error, clean_env, cli, load_jsonl, run_cli, write_files
 
 HIT_KEYS = {"source", "line_start", "line_end", "line", "score", "text"}
 
@@ -21,15 +28,22 @@ def _file_lines(real: RealIndex, source: str) -> list[str]:
     return (real.docs / source).read_bytes().decode("utf-8-sig").splitlines()
 
 
-def _check_hit(real: RealIndex, hit: dict[str, object]) -> None:
+def _check_hit(real: RealIndex, hit: dict[str, object], source: str | None = None) -> None:
+    """A well-formed hit whose lines are the lines on disk; from ``source`` when the question has one answer."""
     assert set(hit) >= HIT_KEYS
-    source, start, end, line = hit["source"], hit["line_start"], hit["line_end"], hit["line"]
-    assert isinstance(source, str) and source in REAL_CORPUS, "relative to the indexed folder"
+    cited, start, end, line = hit["source"], hit["line_start"], hit["line_end"], hit["line"]
+    assert isinstance(cited, str)
+    if source is not None:
+        assert cited == source, (cited, source)
+    relative = PurePosixPath(cited)
+    assert not relative.is_absolute() and ".." not in relative.parts, f"{cited!r}: relative to the indexed folder"
     assert isinstance(start, int) and isinstance(end, int) and isinstance(line, int)
-    assert 1 <= start <= line <= end <= len(_file_lines(real, source))
+    file_lines = _file_lines(real, cited)
+    assert 1 <= start <= line <= end <= len(file_lines)
     assert isinstance(hit["score"], float) and isinstance(hit["text"], str)
-    file_lines = _file_lines(real, source)
-    assert all(text in file_lines[start - 1 : end] for text in str(hit["text"]).split("\n"))
+    shown = str(hit["text"]).split("\n")
+    assert all(text in file_lines[start - 1 : end] for text in shown), "every shown line is a line start..end on disk"
+    assert hit["line_text"] == file_lines[line - 1]
 
 
 @pytest.mark.slow
@@ -42,7 +56,7 @@ def test_index_reports_what_it_did(real_index: RealIndex) -> None:
 
 @pytest.mark.slow
 def test_ask_json_cites_the_exact_line(real_index: RealIndex) -> None:
-    proc = run_cli("ask", "How many hours of sun do tomatoes need?", "--json", "-k", "3",
+    proc = cli("ask", "How many hours of sun do tomatoes need?", "--json", "-k", "3",
                    "--db", real_index.db, env=real_index.env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -50,6 +64,7 @@ def test_ask_json_cites_the_exact_line(real_index: RealIndex) -> None:
     assert 1 <= len(data["hits"]) <= 3
     for hit in data["hits"]:
         _check_hit(real_index, hit)
+    _check_hit(real_index, data["hits"][0], "garden.md")
     top = data["hits"][0]
     assert (top["source"], top["line"]) == ("garden.md", 5)
     assert top["line_text"] == "Tomatoes need at least six hours of direct sunlight every day."
@@ -57,7 +72,7 @@ def test_ask_json_cites_the_exact_line(real_index: RealIndex) -> None:
 
 @pytest.mark.slow
 def test_ask_text_marks_the_answering_line(real_index: RealIndex) -> None:
-    proc = run_cli("ask", "How long does the sourdough dough rise?", "--db", real_index.db, env=real_index.env)
+    proc = cli("ask", "How long does the sourdough dough rise?", "--db", real_index.db, env=real_index.env)
     assert proc.returncode == 0, proc.stderr
     first = proc.stdout.splitlines()[0]
     assert first.startswith("1. kitchen/bread.rst:") and "(line 5," in first
@@ -66,7 +81,7 @@ def test_ask_text_marks_the_answering_line(real_index: RealIndex) -> None:
 
 @pytest.mark.slow
 def test_off_topic_question_abstains_with_exit_code_1(real_index: RealIndex) -> None:
-    proc = run_cli("ask", OFF_TOPIC, "--json", "--db", real_index.db, env=real_index.env)
+    proc = cli("ask", OFF_TOPIC, "--json", "--db", real_index.db, env=real_index.env)
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout) == {"question": OFF_TOPIC, "hits": []}
     assert "Traceback" not in proc.stderr
@@ -84,7 +99,7 @@ def test_eval_scores_our_questions(real_index: RealIndex, tmp_path: Path) -> Non
     path = tmp_path / "questions.jsonl"
     path.write_text("".join(json.dumps(q) + "\n" for q in questions))
     hits_path = tmp_path / "hits.jsonl"
-    proc = run_cli("eval", path, "--json", "--hits", hits_path, "--db", real_index.db, env=real_index.env)
+    proc = cli("eval", path, "--json", "--hits", hits_path, "--db", real_index.db, env=real_index.env)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert (result["answerable"], result["unanswerable"]) == (4, 1)
@@ -92,20 +107,23 @@ def test_eval_scores_our_questions(real_index: RealIndex, tmp_path: Path) -> Non
     assert isinstance(result["query_ms_p50"], float)
     records = load_jsonl(hits_path)
     assert [r["question"] for r in records] == [q["question"] for q in questions]
-    for record in records:
+    for question, record in zip(questions, records, strict=True):
         assert set(record) == {"question", "hits"}
         for hit in record["hits"]:
             _check_hit(real_index, hit)
+        for gold in question["gold"]:  # the hits file shows hit@5 = 1.0 question by question
+            assert any(h["source"] == gold["source"] and h["line_start"] <= gold["line"] <= h["line_end"]  # type: ignore[index]
+                       for h in record["hits"][:5]), (question["question"], record["hits"][:5])
     assert records[-1]["hits"] == []
 
 
 @pytest.mark.slow
 def test_stats_loads_no_model(real_index: RealIndex) -> None:
     env = clean_env(CITEBOT_MODEL="/nonexistent/model")  # loading it would fail
-    text = run_cli("stats", "--db", real_index.db, env=env)
+    text = cli("stats", "--db", real_index.db, env=env)
     assert text.returncode == 0, text.stderr
     assert "files: 4" in text.stdout and f"model: {REAL_MODEL}" in text.stdout
-    proc = run_cli("stats", "--json", "--db", real_index.db, env=env)
+    proc = cli("stats", "--json", "--db", real_index.db, env=env)
     stats = json.loads(proc.stdout)
     assert stats["files"] == 4 and stats["chunks"] == real_index.report["chunks"]
     assert stats["model"] == REAL_MODEL and stats["generation"] == 1
@@ -134,60 +152,60 @@ def hash_env() -> dict[str, str]:
 @pytest.fixture
 def indexed(tmp_path: Path, hash_env: dict[str, str]) -> Path:
     write_files(tmp_path / "docs", {"a.txt": "The harbour crane lifts containers.\n"})
-    proc = run_cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path)
+    proc = cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     return tmp_path
 
 
 def test_missing_folder_exit_2(tmp_path: Path, hash_env: dict[str, str]) -> None:
-    proc = run_cli("index", tmp_path / "nope", "--db", tmp_path / "db", env=hash_env)
+    proc = cli("index", tmp_path / "nope", "--db", tmp_path / "db", env=hash_env)
     assert_one_line_error(proc, 2, "no such folder", "nope")
     (tmp_path / "file.txt").write_text("x")
-    proc = run_cli("index", tmp_path / "file.txt", "--db", tmp_path / "db", env=hash_env)
+    proc = cli("index", tmp_path / "file.txt", "--db", tmp_path / "db", env=hash_env)
     assert_one_line_error(proc, 2, "not a folder")
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\t"])
 def test_empty_question_exit_2(indexed: Path, hash_env: dict[str, str], question: str) -> None:
-    proc = run_cli("ask", question, "--db", indexed / "db", env=hash_env)
+    proc = cli("ask", question, "--db", indexed / "db", env=hash_env)
     assert_one_line_error(proc, 2, "the question is empty")
 
 
 def test_over_long_question_exit_2(indexed: Path, hash_env: dict[str, str]) -> None:
-    proc = run_cli("ask", "crane " * 17_000, "--db", indexed / "db", env=hash_env)  # about 100 KB
+    proc = cli("ask", "crane " * 17_000, "--db", indexed / "db", env=hash_env)  # about 100 KB
     assert_one_line_error(proc, 2, "the question is too long")
 
 
 def test_no_index_yet_exit_5(tmp_path: Path, hash_env: dict[str, str]) -> None:
-    proc = run_cli("ask", "anything", "--db", tmp_path / "db", env=hash_env)
+    proc = cli("ask", "anything", "--db", tmp_path / "db", env=hash_env)
     assert_one_line_error(proc, 5, "nothing is indexed at", "run `citebot index DIR` first")
 
 
 def test_bad_eval_files_exit_2(indexed: Path, hash_env: dict[str, str]) -> None:
     db = indexed / "db"
-    assert_one_line_error(run_cli("eval", indexed / "none.jsonl", "--db", db, env=hash_env), 2, "no such file")
+    assert_one_line_error(cli("eval", indexed / "none.jsonl", "--db", db, env=hash_env), 2, "no such file")
     (indexed / "bad.jsonl").write_text('{"question": "ok"}\n{not json\n')
-    assert_one_line_error(run_cli("eval", indexed / "bad.jsonl", "--db", db, env=hash_env), 2, "not JSON Lines")
+    assert_one_line_error(cli("eval", indexed / "bad.jsonl", "--db", db, env=hash_env), 2, "not JSON", "line 2")
     (indexed / "noq.jsonl").write_text('{"gold": []}\n')
-    assert_one_line_error(run_cli("eval", indexed / "noq.jsonl", "--db", db, env=hash_env), 2, 'has no "question"')
+    assert_one_line_error(cli("eval", indexed / "noq.jsonl", "--db", db, env=hash_env), 2, 'no "question"')
 
 
 def test_bad_settings_and_paths_are_one_line(indexed: Path, hash_env: dict[str, str]) -> None:
     bad_setting = dict(hash_env, CITEBOT_TOP_K="many")
-    assert_one_line_error(run_cli("stats", "--db", indexed / "db", env=bad_setting), 2, "CITEBOT_TOP_K")
+    assert_one_line_error(cli("stats", "--db", indexed / "db", env=bad_setting), 2, "CITEBOT_TOP_K")
     (indexed / "afile").write_text("not a folder")
-    assert_one_line_error(run_cli("index", "docs", "--db", "afile", env=hash_env, cwd=indexed), 1, "Not a directory")
-    proc = run_cli("ask", "crane", "-k", "0", "--db", indexed / "db", env=hash_env)
+    assert_one_line_error(cli("index", "docs", "--db", "afile", env=hash_env, cwd=indexed), 1, "Not a directory")
+    proc = cli("ask", "crane", "-k", "0", "--db", indexed / "db", env=hash_env)
     assert proc.returncode == 2 and "at least 1" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_other_model_than_the_index_exit_2(indexed: Path) -> None:
     env = clean_env(CITEBOT_MODEL="/nonexistent/model")
-    assert_one_line_error(run_cli("ask", "crane", "--db", indexed / "db", env=env), 2, "was built with the model")
+    assert_one_line_error(cli("ask", "crane", "--db", indexed / "db", env=env), 2, "was built with the model")
 
 
 def test_stats_before_indexing_is_empty_not_an_error(tmp_path: Path, hash_env: dict[str, str]) -> None:
-    proc = run_cli("stats", "--json", "--db", tmp_path / "db", env=hash_env)
+    proc = cli("stats", "--json", "--db", tmp_path / "db", env=hash_env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["files"] == 0
 
@@ -200,7 +218,7 @@ def test_index_text_output_lists_each_problem_once(tmp_path: Path, hash_env: dic
     with (docs / "huge.txt").open("wb") as fh:
         fh.truncate(200 * 1024 * 1024)
     for _ in range(2):  # every run reports the problems it meets, once each
-        proc = run_cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path)
+        proc = cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr.splitlines() == [
             "skipped bin.txt: binary file (NUL bytes)",
@@ -212,12 +230,25 @@ def test_index_text_output_lists_each_problem_once(tmp_path: Path, hash_env: dic
     assert proc.stdout.startswith("0 added, 0 updated, 0 removed, 2 unchanged, 4 skipped;")
 
 
+# Console script: what only a fresh process launched by its installed name shows.
+
+
+def test_console_script_indexes_answers_and_exits_with_the_documented_codes(
+    tmp_path: Path, hash_env: dict[str, str]
+) -> None:
+    write_files(tmp_path / "docs", {"a.txt": "The harbour crane lifts containers.\n", "b.txt": "Gulls nest.\n"})
+    bad = run_cli("stats", env=dict(hash_env, CITEBOT_TOP_K="many"))  # stats: the launch imports the least
+    assert_one_line_error(bad, 2, "invalid setting CITEBOT_TOP_K")
+    indexed = run_cli("index", "docs", "--db", "db", "--json", env=hash_env, cwd=tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    assert json.loads(indexed.stdout)["added"] == 2
+    asked = run_cli("ask", "what lifts containers in the harbour", "--json", "--db", tmp_path / "db", env=hash_env)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["hits"][0]["source"] == "a.txt"
+
+
 def test_output_into_a_closed_pipe_is_not_an_error(indexed: Path, hash_env: dict[str, str]) -> None:
     """`citebot ask ... | head -1`: the reader goes away before the answer is written."""
-    import subprocess
-
-    from .helpers import CITEBOT
-
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
@@ -227,3 +258,16 @@ def test_output_into_a_closed_pipe_is_not_an_error(indexed: Path, hash_env: dict
         os.close(write_end)
     assert proc.returncode == 0, proc.stderr
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr
+
+
+def test_answer_printed_to_an_ascii_only_stdout_is_not_a_traceback(tmp_path: Path, hash_env: dict[str, str]) -> None:
+    """PYTHONIOENCODING=ascii (or a legacy console code page): the answer is still printed, escaped if need be."""
+    line = "Le café ouvre à midi."
+    write_files(tmp_path / "docs", {"café.txt": line + "\n"})
+    assert cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path).returncode == 0
+    ascii_env = dict(hash_env, PYTHONIOENCODING="ascii")
+    proc = run_cli("ask", "café midi", "--json", "--db", tmp_path / "db", env=ascii_env)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    hit = json.loads(proc.stdout)["hits"][0]
+    assert (hit["source"], hit["line_text"]) == ("café.txt", line)

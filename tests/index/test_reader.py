@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from citebot.index import Engine, Settings
 from citebot.index.embedder import BUNDLED_MODEL, bundled_model_path
-from citebot.index.reader import WEIGHTS_FILE, LineReader, blend, line_log_probs, make_reader, token_lines, window
+from citebot.index.errors import CitebotError
+from citebot.index.reader import (
+    MODULES,
+    WEIGHTS_FILE,
+    LineReader,
+    blend,
+    check_fits,
+    line_log_probs,
+    make_reader,
+    read_weights,
+    token_lines,
+    window,
+)
 
 from .helpers import write_files
 
@@ -118,10 +132,96 @@ def test_a_reader_that_cannot_load_leaves_the_scorer_answering(
     docs = write_files(tmp_path / "docs", {"bridge.md": "\n".join(BRIDGE) + "\n"})
     engine = Engine(Settings(db_path=tmp_path / "db", docs_dir=docs, model="hash", _env_file=None))  # type: ignore[call-arg]
     engine.index()
-    engine.searcher.reader = LineReader("no-such-model", weights=tmp_path / "missing.npz")
-    with caplog.at_level("WARNING", logger="citebot.index.search"):
+    engine.searcher.picker.reader = LineReader("no-such-model", weights=tmp_path / "missing.npz")
+    with caplog.at_level("WARNING", logger="citebot.index.linepick"):
         first = engine.ask("Who designed the Kettleby footbridge?")
     assert first.hits and first.hits[0].source == "bridge.md"
     assert "line reader off" in caplog.text
     assert engine.searcher.reader is None  # tried once, not on every question
     assert engine.ask("What is the deck of the Kettleby footbridge made of?").hits
+
+
+def _shipped() -> dict[str, np.ndarray]:
+    with np.load(WEIGHTS_FILE) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def _save(tmp_path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    path = tmp_path / "reader.npz"
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+def _model(layers: int = 6, hidden: int = 384, inner: int = 1536) -> SimpleNamespace:
+    """The shape of all-MiniLM-L6-v2, as much of it as the check reads."""
+    sizes = {"attention.self.query": (hidden, hidden), "attention.self.value": (hidden, hidden),
+             "intermediate.dense": (hidden, inner), "output.dense": (inner, hidden)}
+
+    def layer() -> SimpleNamespace:
+        subs = {name: SimpleNamespace(in_features=i, out_features=o) for name, (i, o) in sizes.items()}
+        return SimpleNamespace(get_submodule=subs.__getitem__)
+
+    return SimpleNamespace(encoder=SimpleNamespace(layer=[layer() for _ in range(layers)]),
+                           config=SimpleNamespace(hidden_size=hidden))
+
+
+def test_the_shipped_weights_hold_what_the_reader_expects() -> None:
+    saved, config = read_weights(WEIGHTS_FILE)
+    assert (config.window, config.blend, config.max_length) == (3, 0.125, 256)
+    check_fits(saved, config, _model(), WEIGHTS_FILE)
+    assert len(saved) == 6 * len(MODULES) * 2 + 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.pop("head.bias"), "is not a line reader's weights: no head.bias"),
+        (lambda a: a.update(config=np.array("{")), "its config is not JSON"),
+        (lambda a: a.update(config=np.array(json.dumps({"rank": 16, "alpha": 32.0, "window": 3, "blend": 0.1}))),
+         "its config must hold exactly alpha, blend, max_length, rank, window"),
+        (lambda a: a.update(config=np.array(json.dumps(
+            {"rank": 16, "alpha": 32.0, "window": 3, "blend": 0.1, "max_length": 256, "dropout": 0.1}))),
+         "its config must hold exactly"),
+        (lambda a: a.update(config=np.array(json.dumps(
+            {"rank": 0, "alpha": 32.0, "window": 3, "blend": 0.1, "max_length": 256}))),
+         "must be positive"),
+    ],
+)
+def test_a_reader_file_without_the_expected_config_is_refused(tmp_path: Path, change, message: str) -> None:  # noqa: ANN001
+    arrays = _shipped()
+    change(arrays)
+    with pytest.raises(CitebotError, match=message):
+        read_weights(_save(tmp_path, arrays))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.pop("5.output.dense.B"), "no adapter 5.output.dense.B: it was not trained for this model"),
+        (lambda a: a.update({"0.intermediate.dense.A": np.zeros((16, 10), dtype=np.float16)}),
+         r"adapter 0.intermediate.dense.A is \(16, 10\), the model needs \(16, 384\)"),
+        (lambda a: a.update({"6.output.dense.A": np.zeros((16, 1536), dtype=np.float16)}),
+         "unknown arrays 6.output.dense.A: it was trained for another model"),
+        (lambda a: a.update({"head.weight": np.zeros(768, dtype=np.float32)}), r"the head is \(768,\)"),
+    ],
+)
+def test_a_reader_file_that_does_not_fit_the_model_is_refused(tmp_path: Path, change, message: str) -> None:  # noqa: ANN001
+    arrays = _shipped()
+    change(arrays)
+    path = _save(tmp_path, arrays)
+    saved, config = read_weights(path)
+    with pytest.raises(CitebotError, match=message):
+        check_fits(saved, config, _model(), path)
+
+
+def test_a_missing_or_broken_reader_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CitebotError, match="the line reader's weights are missing"):
+        read_weights(tmp_path / "none.npz")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(WEIGHTS_FILE.read_bytes()[:5000])  # cut short
+    with pytest.raises(CitebotError, match="cannot read the line reader's weights"):
+        read_weights(broken)
+    text = tmp_path / "text.npz"
+    text.write_text("not weights")
+    with pytest.raises(CitebotError, match="cannot read the line reader's weights"):
+        read_weights(text)

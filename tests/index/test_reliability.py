@@ -30,6 +30,7 @@ from .faults import (
     fault_settings,
     hooked_env,
     records,
+    release,
     start_index,
     switch_to_v2,
     wait_for,
@@ -39,6 +40,7 @@ from .helpers import (
     assert_one_line_error,
     chunk_lines_by_source,
     clean_env,
+    cli,
     committed,
     hash_settings,
     load_jsonl,
@@ -49,11 +51,12 @@ from .helpers import (
 
 
 def _answers(root: Path) -> list[dict[str, object]]:
-    """``ask --json`` for every question, through the CLI (``eval --hits`` asks them all in one process)."""
+    """``ask --json`` for every question, through the CLI as a fresh process would answer them (``eval --hits``
+    asks them all in one run)."""
     questions = root / "questions.jsonl"
     questions.write_text("".join(json.dumps({"question": q}) + "\n" for q in QUESTIONS))
     out = root / "hits.jsonl"
-    proc = run_cli("eval", questions, "--hits", out, "--db", root / "db", "-k", "3", env=fault_env())
+    proc = cli("eval", questions, "--hits", out, "--db", root / "db", "-k", "3", env=fault_env())
     assert proc.returncode == 0, proc.stderr
     return load_jsonl(out)
 
@@ -80,7 +83,7 @@ def _ids(engine: Engine) -> tuple[set[str], set[str]]:
 def v1(tmp_path: Path) -> Path:
     """The V1 corpus indexed through the CLI; returns the folder holding docs/ and db/."""
     write_files(tmp_path / "docs", V1)
-    proc = run_cli("index", "docs", "--db", "db", env=fault_env(), cwd=tmp_path)
+    proc = cli("index", "docs", "--db", "db", env=fault_env(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     return tmp_path
 
@@ -143,7 +146,7 @@ def test_killed_index_process_leaves_a_whole_index_and_the_next_run_completes(v1
         assert "gone.txt" not in _cited_sources(middle) and "new.txt" in _cited_sources(middle)
         _assert_versions(engine, "Omega")
 
-    proc2 = run_cli("index", "docs", "--db", "db", "--json", env=fault_env(), cwd=v1)
+    proc2 = cli("index", "docs", "--db", "db", "--json", env=fault_env(), cwd=v1)
     assert proc2.returncode == 0, proc2.stderr
     report = json.loads(proc2.stdout)
     if point == "upsert":
@@ -178,23 +181,21 @@ def test_interrupted_index_cleans_up_and_says_the_index_is_intact(v1: Path) -> N
 
 def test_second_index_process_is_refused_or_waits(v1: Path) -> None:
     switch_to_v2(v1 / "docs")
-    env, marker = hooked_env(v1, "upsert", stall=6)
+    env, stalled = hooked_env(v1, "upsert")
     first = start_index(v1, env)
-    try:
-        wait_for(marker, first)
-        stalled_at = time.monotonic()
-        refused = run_cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1)
-        line = assert_one_line_error(refused, 4, "another re-index is running", f"(pid {first.pid})")
-        assert line.endswith("try again when it ends")
-        waiting = start_index(v1, fault_env(), "--wait", "60")
-        out, err = waiting.communicate(timeout=90)
-        assert waiting.returncode == 0, err
-        assert time.monotonic() - stalled_at > 5, "the waiting run could only finish after the first one's stall"
-        assert out.startswith("0 added, 0 updated, 0 removed, 4 unchanged")
-    finally:
-        if first.poll() is None:
-            first.kill()
-        first.communicate(timeout=30)
+    wait_for(stalled, first)
+    refused = cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1)
+    line = assert_one_line_error(refused, 4, "another re-index is running", f"(pid {first.pid})")
+    assert line.endswith("try again when it ends")
+    waiting_env, found_busy = hooked_env(v1, "lock-busy")
+    waiting = start_index(v1, waiting_env, "--wait", "60")
+    wait_for(found_busy, waiting)  # it found the lock taken and waits for it rather than refusing
+    assert first.poll() is None and waiting.poll() is None, "both still running: the first holds the lock"
+    release(stalled)
+    out, err = waiting.communicate(timeout=90)
+    assert waiting.returncode == 0, err
+    assert out.startswith("0 added, 0 updated, 0 removed, 4 unchanged"), "it ran once the first had committed"
+    first.communicate(timeout=30)
     assert first.returncode == 0
     in_chroma, in_manifest = _ids(Engine(fault_settings(v1)))
     assert in_chroma == in_manifest
@@ -202,22 +203,22 @@ def test_second_index_process_is_refused_or_waits(v1: Path) -> None:
 
 def test_lock_of_a_killed_process_is_recovered(v1: Path) -> None:
     state_dir = v1 / "db" / "citebot"
-    holder = subprocess.Popen(
+    holder = subprocess.Popen(  # holds the lock until killed (or until this test process goes: its stdin closes)
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from citebot.index import state\n"
-         f"with state.writer_lock(Path({str(state_dir)!r})):\n    print('locked', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True, env=clean_env(),
+         "import sys; from pathlib import Path; from citebot.index import state\n"
+         f"with state.writer_lock(Path({str(state_dir)!r})):\n    print('locked', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_env(),
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        busy = run_cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1)
+        busy = cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1)
         assert_one_line_error(busy, 4, f"(pid {holder.pid})")
     finally:
         holder.kill()
-        holder.wait(30)
+        holder.communicate(timeout=30)
     assert (state_dir / state.LOCK).read_text() == str(holder.pid), "the dead holder's pid is still in the lock file"
     started = time.monotonic()
-    proc = run_cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1)
+    proc = cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1)
     assert proc.returncode == 0, proc.stderr
     assert time.monotonic() - started < 30
 
@@ -276,23 +277,19 @@ def test_queries_are_answered_while_another_process_re_indexes(v1: Path) -> None
     before = [bot.ask(q, 3).to_json() for q in QUESTIONS]
     cli_before = _answers(v1)
     switch_to_v2(v1 / "docs")
-    env, marker = hooked_env(v1, "upsert", stall=4)
+    env, marker = hooked_env(v1, "upsert")
     proc = start_index(v1, env)
-    try:
-        wait_for(marker, proc)
-        assert [bot.ask(q, 3).to_json() for q in QUESTIONS] == before, "mid re-index: the old index answers"
-        assert _answers(v1) == cli_before
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    wait_for(marker, proc)
+    assert [bot.ask(q, 3).to_json() for q in QUESTIONS] == before, "mid re-index: the old index answers"
+    assert _answers(v1) == cli_before
+    release(marker)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     after = [bot.ask(q, 3).to_json() for q in QUESTIONS]
     assert "new.txt" in _cited_sources(after) and "gone.txt" not in _cited_sources(after)
     assert after == _answers(v1), "the long-lived engine sees exactly what a fresh process sees"
     (v1 / "docs" / "new.txt").unlink()
-    assert run_cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1).returncode == 0
+    assert run_cli("index", "docs", "--db", "db", env=fault_env(), cwd=v1).returncode == 0  # another process
     assert "new.txt" not in _cited_sources([bot.ask(q, 3).to_json() for q in QUESTIONS])
 
 
@@ -301,9 +298,8 @@ def test_queries_are_answered_while_another_process_re_indexes(v1: Path) -> None
 
 def _five_megabyte_line() -> str:
     """Like a minified bundle: one line, 5 MB, words that rarely repeat in the same order."""
-    rng = random.Random(5)
     stems = ("quartz", "nickel", "cobalt", "zinc", "basalt", "ochre", "umber", "slate")
-    words = [f"{rng.choice(stems)}{rng.randrange(1000)}" for _ in range(700_000)]
+    words = random.Random(5).choices([f"{stem}{n}" for stem in stems for n in range(1000)], k=700_000)
     middle = len(words) // 2
     words[middle:middle] = "NEEDLE the zeppelin hangar opens at dawn".split()
     return " ".join(words)[:5_000_000]
@@ -421,7 +417,7 @@ def test_unreadable_file_or_folder_keeps_its_last_indexed_version(
     ],
 )
 def test_hostile_questions_through_the_cli(v1: Path, question: str) -> None:
-    proc = run_cli("ask", question, "--json", "--db", v1 / "db", env=fault_env())
+    proc = cli("ask", question, "--json", "--db", v1 / "db", env=fault_env())
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr == ""
     data = json.loads(proc.stdout)
@@ -436,12 +432,12 @@ def test_bot_token_never_appears_in_stats_logs_or_errors(v1: Path) -> None:
     env = fault_env(CITEBOT_BOT_TOKEN=token, DISCORD_TOKEN=token)
     (v1 / ".env").write_text(f"CITEBOT_BOT_TOKEN={token}\n")
     runs = [
-        run_cli("stats", "--db", "db", env=env, cwd=v1),
-        run_cli("stats", "--json", "--db", "db", env=env, cwd=v1),
-        run_cli("index", "docs", "--db", "db", "-v", env=env, cwd=v1),
-        run_cli("ask", "lighthouse keeper", "-v", "--db", "db", env=env, cwd=v1),
-        run_cli("ask", "", "-v", "--db", "db", env=env, cwd=v1),
-        run_cli("ask", "x", "--db", "nowhere", env=env, cwd=v1),
+        cli("stats", "--db", "db", env=env, cwd=v1),
+        cli("stats", "--json", "--db", "db", env=env, cwd=v1),
+        cli("index", "docs", "--db", "db", "-v", env=env, cwd=v1),
+        cli("ask", "lighthouse keeper", "-v", "--db", "db", env=env, cwd=v1),
+        cli("ask", "", "-v", "--db", "db", env=env, cwd=v1),
+        cli("ask", "x", "--db", "nowhere", env=env, cwd=v1),
     ]
     assert [p.returncode for p in runs] == [0, 0, 0, 0, 2, 5]
     for proc in runs:

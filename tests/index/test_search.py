@@ -83,7 +83,12 @@ def test_over_long_question_is_refused_in_one_line(engine: Engine) -> None:
     with pytest.raises(UsageError) as err:
         engine.ask("crane " * 20_000)  # 120 KB
     assert str(err.value) == f"the question is too long (119,999 characters; the limit is {MAX_QUESTION_CHARS:,})"
-    assert len(engine.ask("x" * MAX_QUESTION_CHARS).hits) >= 0  # the limit itself is allowed
+    at_limit = ("what wind stops all lifting? " * 100)[: MAX_QUESTION_CHARS - 1] + "?"
+    answer = engine.ask(at_limit)  # the limit itself is allowed
+    assert len(answer.question) == MAX_QUESTION_CHARS
+    assert (answer.hits[0].source, answer.hits[0].line) == ("guide/cranes.md", 10)
+    with pytest.raises(UsageError, match=f"too long \\({MAX_QUESTION_CHARS + 1:,} characters"):
+        engine.ask(at_limit + "?")
 
 
 @pytest.mark.parametrize(
@@ -101,7 +106,9 @@ def test_over_long_question_is_refused_in_one_line(engine: Engine) -> None:
 )
 def test_hostile_questions_get_an_answer_or_an_abstention(engine: Engine, question: str) -> None:
     answer = engine.ask(question)
-    assert all(h.source in FILES for h in answer.hits)
+    for hit in answer.hits:
+        file_lines = (engine.settings.docs_dir / hit.source).read_text().splitlines()
+        assert all(file_lines[n - 1] == text for n, text in hit.lines), "every shown line is the line on disk"
     assert "\x00" not in answer.question and "\x1b" not in answer.question
 
 

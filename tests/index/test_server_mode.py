@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -16,8 +17,8 @@ import pytest
 
 from citebot.index import Engine, Settings, StoreUnavailable, state
 
-from .faults import QUESTIONS, V1, hooked_env, start_index, switch_to_v2, wait_for
-from .helpers import CHROMA, assert_one_line_error, clean_env, run_cli, write_files
+from .faults import POLL, QUESTIONS, V1, hooked_env, release, start_index, switch_to_v2, wait_for
+from .helpers import CHROMA, assert_one_line_error, clean_env, cli, write_files
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma server binary is not installed")
 
@@ -54,7 +55,7 @@ class ChromaServer:
                     if resp.status == 200:
                         return
             except OSError:
-                time.sleep(0.1)
+                time.sleep(POLL)
         self.stop()
         pytest.fail(f"chroma run did not answer within {timeout} s")
 
@@ -72,26 +73,42 @@ class ChromaServer:
         self.proc = None
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChromaServer]:
-    srv = ChromaServer(tmp_path / "chroma-data", _free_port(), tmp_path / "chroma.log")
-    srv.start()
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """One ``chroma run`` for the module (a start costs 1-2 s); each test keeps to a collection of its own."""
+    root = tmp_path_factory.mktemp("chroma")
+    srv = ChromaServer(root / "chroma-data", _free_port(), root / "chroma.log")
     try:
         yield srv
     finally:
         srv.stop()
 
 
+@pytest.fixture
+def server(shared_server: ChromaServer) -> ChromaServer:
+    """The shared server, up and answering (a test that failed half way may have left it stopped)."""
+    if shared_server.proc is not None and shared_server.proc.poll() is None:
+        shared_server.proc.send_signal(signal.SIGCONT)  # in case a test stopped it with SIGSTOP
+    else:
+        shared_server.start()
+    return shared_server
+
+
+def _collection(tmp_path: Path) -> str:
+    """The test's own collection on the shared server, named after its temporary folder."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", tmp_path.name).strip("-")[:60]
+
+
 def _settings(tmp_path: Path, server: ChromaServer) -> Settings:
     return Settings(  # type: ignore[call-arg]
         chroma_host="127.0.0.1", chroma_port=server.port, state_dir=tmp_path / "state", docs_dir=tmp_path / "docs",
-        model="hash", _env_file=None,
+        collection=_collection(tmp_path), model="hash", _env_file=None,
     )
 
 
 def _cli_env(tmp_path: Path, server: ChromaServer) -> dict[str, str]:
     return clean_env(CITEBOT_MODEL="hash", CITEBOT_CHROMA_HOST="127.0.0.1", CITEBOT_CHROMA_PORT=str(server.port),
-                     CITEBOT_STATE_DIR=str(tmp_path / "state"))
+                     CITEBOT_STATE_DIR=str(tmp_path / "state"), CITEBOT_COLLECTION=_collection(tmp_path))
 
 
 def test_index_ask_reindex_outage_and_recovery(tmp_path: Path, server: ChromaServer) -> None:
@@ -112,7 +129,7 @@ def test_index_ask_reindex_outage_and_recovery(tmp_path: Path, server: ChromaSer
     assert engine.store.count() == again.chunks, "the old ferry chunk was deleted on the server"
 
     env = _cli_env(tmp_path, server)
-    cli_answer = run_cli("ask", "how many containers does the crane lift", "--json", "-k", "1", env=env)
+    cli_answer = cli("ask", "how many containers does the crane lift", "--json", "-k", "1", env=env)
     assert cli_answer.returncode == 0, cli_answer.stderr
     assert json.loads(cli_answer.stdout) == answer, "the CLI and the engine read the same server index"
 
@@ -124,9 +141,9 @@ def test_index_ask_reindex_outage_and_recovery(tmp_path: Path, server: ChromaSer
         assert str(err.value) == message
     with pytest.raises(StoreUnavailable, match=message):
         engine.index()  # even with nothing to change, an index run reports the outage
-    assert_one_line_error(run_cli("ask", "crane", env=env), 3, message)
-    assert_one_line_error(run_cli("index", tmp_path / "docs", env=env), 3, message)
-    assert run_cli("stats", env=env).returncode == 0, "stats reads only the local sidecar"
+    assert_one_line_error(cli("ask", "crane", env=env), 3, message)
+    assert_one_line_error(cli("index", tmp_path / "docs", env=env), 3, message)
+    assert cli("stats", env=env).returncode == 0, "stats reads only the local sidecar"
     fresh = Engine(settings)  # an engine that never saw the server up
     with pytest.raises(StoreUnavailable, match=message):
         fresh.ask("crane", 1)
@@ -138,7 +155,7 @@ def test_index_ask_reindex_outage_and_recovery(tmp_path: Path, server: ChromaSer
     report = engine.index()
     assert (report.added, report.unchanged) == (1, 2)
     assert engine.ask("what pushes the tanker", 1).hits[0].source == "tug.txt"
-    proc = run_cli("index", tmp_path / "docs", env=env)
+    proc = cli("index", tmp_path / "docs", env=env)
     assert proc.returncode == 0 and proc.stdout.startswith("0 added, 0 updated, 0 removed, 3 unchanged")
 
 
@@ -147,16 +164,17 @@ def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) ->
     next run completes and collects what the failed one wrote."""
     write_files(tmp_path / "docs", V1)
     env = dict(_cli_env(tmp_path, server), CITEBOT_CHUNK_TOKENS="32", CITEBOT_BATCH_SIZE="1")
-    assert run_cli("index", "docs", env=env, cwd=tmp_path).returncode == 0
+    assert cli("index", "docs", env=env, cwd=tmp_path).returncode == 0
     settings = _settings(tmp_path, server).model_copy(update={"chunk_tokens": 32, "batch_size": 1})
     engine = Engine(settings)
     before = [engine.ask(q, 3).to_json() for q in QUESTIONS]
 
     switch_to_v2(tmp_path / "docs")
-    hooked, marker = hooked_env(tmp_path, "upsert", stall=1, base=env)
+    hooked, marker = hooked_env(tmp_path, "upsert", base=env)
     proc = start_index(tmp_path, hooked)
     wait_for(marker, proc)
     server.stop()  # during the stall: the run's next write finds no server
+    release(marker)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
     assert err.strip().splitlines()[-1] == f"citebot: cannot reach the Chroma server at {server.address}"
@@ -164,7 +182,7 @@ def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) ->
 
     server.start()
     assert [engine.ask(q, 3).to_json() for q in QUESTIONS] == before, "the previous index answers as before"
-    report = run_cli("index", "docs", "--json", env=env, cwd=tmp_path)
+    report = cli("index", "docs", "--json", env=env, cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["updated"] == 2
     manifest = state.load(settings.resolved_state_dir())
@@ -174,17 +192,11 @@ def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) ->
     assert b_lines and all(line.startswith("Omega ") for line in b_lines)
 
 
-def test_hung_server_is_unreachable_not_a_hang(
-    tmp_path: Path, server: ChromaServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hung_server_is_unreachable_not_a_hang(tmp_path: Path, server: ChromaServer) -> None:
     """A server that accepts connections but never answers (here: stopped with SIGSTOP) must not block the
     bot for ever: chromadb's own HTTP client waits without a time limit."""
-    from citebot.index import store as store_module
-
-    monkeypatch.setattr(store_module, "SERVER_TIMEOUT", 2.0)
-    monkeypatch.setattr(store_module, "CONNECT_TIMEOUT", 2.0)
     write_files(tmp_path / "docs", {"cranes.txt": "The harbour crane lifts forty containers an hour.\n"})
-    engine = Engine(_settings(tmp_path, server))
+    engine = Engine(_settings(tmp_path, server).model_copy(update={"chroma_timeout": 2.0}))
     engine.index()
     answer = engine.ask("crane containers", 1).to_json()
     assert server.proc is not None

@@ -1,0 +1,132 @@
+"""The line picker: one pass over a candidate's lines gives the match that ranks it and the line it cites;
+the reader, when there is one, may move the top hit's line, and a failing reader is switched off."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from citebot.index.keyword import KeywordIndex
+from citebot.index.linepick import LINE_SEMANTIC_SHARE, LinePick, LinePicker
+from citebot.index.linescore import LineScorer, Query, line_coverage, prepare
+from citebot.index.reader import ReaderConfig
+
+LINES = [
+    "The Kettleby footbridge over the river Aln was designed by the structural engineer",
+    "Maria Okonkwo, and it opened to walkers and cyclists in the spring of 1987 after",
+    "six years of arguments about its cost. The deck is made of Norwegian larch, which",
+    "the town council chose because it weathers to silver without any paint at all.",
+]
+QUESTION = "Who designed the Kettleby footbridge?"
+
+
+def _query(question: str = QUESTION) -> Query:
+    keyword = KeywordIndex.build(["a", "b"], ["\n".join(LINES), "The river Aln floods in spring."])
+    return Query.of(question, _unit(np.arange(1.0, 5.0)), keyword.term_idf)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+VECTORS = np.stack([_unit(np.array(v, dtype=np.float64)) for v in ([1, 2, 3, 4], [4, 3, 2, 1], [0, 1, 0, 0],
+                                                                  [1, 0, 0, 1])])
+
+
+class FakeReader:
+    """Stands in for the model: favours one line of the window it is shown, records what it read."""
+
+    def __init__(self, favourite: str, window: int = 1, fail: Exception | None = None) -> None:
+        self.favourite = favourite
+        self.config = ReaderConfig(rank=1, alpha=1.0, window=window, blend=0.0, max_length=256)
+        self.fail = fail
+        self.read_calls: list[tuple[str, list[str]]] = []
+
+    def load(self) -> ReaderConfig:
+        if self.fail is not None:
+            raise self.fail
+        return self.config
+
+    def read(self, question: str, lines: Sequence[str]) -> np.ndarray:
+        self.read_calls.append((question, list(lines)))
+        return np.log(np.array([0.9 if line == self.favourite else 0.1 / len(lines) for line in lines]))
+
+
+def test_pick_is_the_scorers_best_line_and_match_blends_meaning_and_coverage() -> None:
+    passage, query = prepare(LINES), _query()
+    pick = LinePicker().pick(passage, VECTORS, query)
+    assert pick.index == int(np.argmax(pick.logits))
+    assert pick.score == pytest.approx(1 / (1 + np.exp(-pick.logits[pick.index])))
+    lexical = line_coverage(passage, query)
+    cosine = VECTORS @ query.vector
+    share = LINE_SEMANTIC_SHARE
+    assert pick.match == pytest.approx(float(np.max(share * cosine + (1 - share) * lexical)))
+    assert np.array_equal(pick.logits, LineScorer.load().logits(LinePicker.features(passage, VECTORS, query)))
+
+
+def test_without_line_vectors_coverage_stands_in_for_meaning() -> None:
+    passage, query = prepare(LINES), _query()
+    lexical = line_coverage(passage, query)
+    for vectors in (None, VECTORS[:2]):  # none stored, or not one per line (a chunk from another version)
+        pick = LinePicker().pick(passage, vectors, query)
+        assert pick.match == pytest.approx(float(lexical.max()))
+        features = LinePicker.features(passage, vectors, query)
+        assert np.array_equal(features[:, 0], features[:, 4])  # "sem" is "lex" again
+
+
+def test_without_a_reader_the_pick_stands() -> None:
+    picker = LinePicker()
+    pick = picker.pick(prepare(LINES), VECTORS, _query())
+    assert picker.reread(prepare(LINES), pick, _query()) is pick
+
+
+def test_the_reader_moves_the_pick_within_its_window() -> None:
+    reader = FakeReader(favourite=LINES[1], window=1)
+    picker = LinePicker(reader=reader)  # type: ignore[arg-type]
+    passage, query = prepare(LINES), _query()
+    pick = LinePick(np.array([3.0, 0.0, -1.0, -2.0], dtype=np.float32), 0.5, 0, 0.95)
+    moved = picker.reread(passage, pick, query)
+    assert reader.read_calls == [(QUESTION, LINES[0:2])]  # the pick and one line on either side that exists
+    assert moved.index == 1
+    assert (moved.match, moved.score) == (pick.match, pick.score)  # ranking was settled before the reader
+
+
+def test_the_reader_never_looks_outside_its_window() -> None:
+    reader = FakeReader(favourite=LINES[3], window=1)
+    picker = LinePicker(reader=reader)  # type: ignore[arg-type]
+    pick = LinePick(np.array([3.0, 0.0, -1.0, -2.0], dtype=np.float32), 0.5, 0, 0.95)
+    assert picker.reread(prepare(LINES), pick, _query()).index in (0, 1)
+
+
+def test_a_window_of_one_line_is_not_read() -> None:
+    reader = FakeReader(favourite="", window=1)
+    picker = LinePicker(reader=reader)  # type: ignore[arg-type]
+    one = prepare([LINES[0]])
+    pick = picker.pick(one, None, _query())
+    assert picker.reread(one, pick, _query()) is pick
+    assert reader.read_calls == []
+
+
+def test_a_failing_reader_is_switched_off_once_and_the_pick_stands(caplog: pytest.LogCaptureFixture) -> None:
+    reader = FakeReader(favourite=LINES[1], fail=RuntimeError("weights gone\nsecond line of detail"))
+    picker = LinePicker(reader=reader)  # type: ignore[arg-type]
+    passage, query = prepare(LINES), _query()
+    pick = picker.pick(passage, VECTORS, query)
+    with caplog.at_level("WARNING", logger="citebot.index.linepick"):
+        assert picker.reread(passage, pick, query) is pick
+    assert picker.reader is None
+    assert "line reader off, the line scorer's picks stand: weights gone" in caplog.text
+    assert "second line" not in caplog.text
+
+
+def test_the_picker_scores_with_the_scorer_it_is_given() -> None:
+    scorer = LineScorer.load()
+    flipped = LineScorer(-scorer.weights, -scorer.bias)
+    passage, query = prepare(LINES), _query()
+    best = LinePicker(scorer).pick(passage, VECTORS, query)
+    worst = LinePicker(flipped).pick(passage, VECTORS, query)
+    assert np.allclose(worst.logits, -best.logits)
+    assert worst.index == int(np.argmin(best.logits))
+    assert worst.match == best.match  # the match does not depend on the scorer
