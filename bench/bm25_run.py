@@ -10,7 +10,6 @@ LangChain), and it abstains only when no split shares a word with the question.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import bm25s
@@ -18,12 +17,11 @@ import numpy as np
 
 from .data import Dataset
 from .langchain_run import CHUNK_OVERLAP, CHUNK_SIZE, add_line_spans, split
-from .measure import Latency, RssSampler, Stopwatch, Ticker, best_of, say
+from .measure import Latency, RssSampler, Stopwatch, best_of, say, timed_questions
 from .results import SystemResult
 from .scoring import Hits, Timings, evaluate, per_question
 
 STOPWORDS = "en"  # bm25s's own English list, what its README's quick start uses
-WARM_UP_QUESTIONS = 5
 KEY = "plain-bm25"
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -91,22 +89,8 @@ def run(data: Dataset, k: int, repeat: int = 1, latency_passes: int = 1) -> BM25
     assert index is not None
     say(f"{data.name}: plain BM25 over {len(index.rows):,} splits built in {min(wall):.2f} s")
     questions = [q["question"] for q in data.questions]
-    for q in questions[:WARM_UP_QUESTIONS]:
-        index.search(q, k)
-    hits: Hits = {}
-    passes: list[list[float]] = []
-    with RssSampler() as mem:
-        for rep in range(latency_passes):
-            seconds: list[float] = []
-            tick = Ticker(f"{data.name} plain BM25" + (f" (timing pass {rep + 1})" if rep else ""), len(questions))
-            for i, q in enumerate(questions):
-                t0 = time.perf_counter()
-                found = index.search(q, k)
-                seconds.append(time.perf_counter() - t0)
-                if rep == 0:
-                    hits[q] = found
-                tick(i + 1)
-            passes.append(seconds)
+    hits, passes, peak = timed_questions(f"{data.name} plain BM25", questions, lambda q: index.search(q, k),
+                                         latency_passes)
     metrics, dropped = evaluate(data.questions, hits)
     lat, best = Latency.of(passes[0]), Latency.of(best_of(passes))
     say(f"{data.name}: plain BM25: {metrics} p50 {lat.p50_ms:.1f} ms p95 {lat.p95_ms:.1f} ms")
@@ -114,8 +98,8 @@ def run(data: Dataset, k: int, repeat: int = 1, latency_passes: int = 1) -> BM25
         corpus=data.name, system=f"plain BM25 ({CHUNK_SIZE}/{CHUNK_OVERLAP} splits, k={k})", key=KEY, k=k,
         metrics=metrics, dropped=dropped, chunks=len(index.rows), index_s=min(wall), index_runs=wall,
         index_cpu_s=min(cpu), p50_ms=lat.p50_ms, p95_ms=lat.p95_ms, mean_ms=lat.mean_ms, p50_best_ms=best.p50_ms,
-        p95_best_ms=best.p95_ms, latency_passes=latency_passes, peak_rss_mib=max(index_mem.peak, mem.peak),
-        added_rss_mib=max(index_mem.peak, mem.peak) - index_mem.start,
+        p95_best_ms=best.p95_ms, latency_passes=latency_passes, peak_rss_mib=max(index_mem.peak, peak),
+        added_rss_mib=max(index_mem.peak, peak) - index_mem.start,
         note=f"RecursiveCharacterTextSplitter({CHUNK_SIZE}, {CHUNK_OVERLAP}), bm25s defaults, stop words "
         f"{STOPWORDS!r}",
     )

@@ -20,11 +20,10 @@ from citebot.index import CitebotError, Embedder, Engine, Settings, WrappedEmbed
 from citebot.index.embedder import Spans
 
 from .data import Dataset
-from .measure import Latency, RssSampler, Stopwatch, Ticker, Timing, best_of, say
+from .measure import WARM_UP_QUESTIONS, Latency, RssSampler, Stopwatch, Ticker, Timing, best_of, say
 from .results import SystemResult
 from .scoring import Hits, Timings, evaluate, per_question
 
-WARM_UP_QUESTIONS = 5
 EncodeOnly = Callable[[Sequence[str]], Timing]
 REINDEX_RUNS = 3
 

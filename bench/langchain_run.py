@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from .data import Dataset, corpus_files
-from .measure import Latency, RssSampler, Stopwatch, Ticker, Timing, best_of, say
+from .measure import Latency, RssSampler, Stopwatch, Timing, best_of, say, timed_questions
 from .results import SystemResult
 from .scoring import Hits, Timings, evaluate, per_question
 from .spans import LineMap, line_span
 
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200
-WARM_UP_QUESTIONS = 5
 
 
 class MissingExtra(RuntimeError):
@@ -131,24 +130,12 @@ def run(data: Dataset, emb: Any, workdir: Path, k: int, encode: Callable[[Sequen
                     f"({timing.cpu:.1f} CPU s)")
     fastest = wall.index(min(wall))
 
+    def search(question: str) -> list[dict[str, Any]]:
+        return [{"source": d.metadata["source"], "line_start": d.metadata["line_start"],
+                 "line_end": d.metadata["line_end"]} for d in store.similarity_search(question, k=k)]
+
     questions = [q["question"] for q in data.questions]
-    for q in questions[:WARM_UP_QUESTIONS]:
-        store.similarity_search(q, k=k)
-    hits: Hits = {}
-    passes: list[list[float]] = []
-    with RssSampler() as mem:
-        for rep in range(latency_passes):
-            seconds: list[float] = []
-            tick = Ticker(f"{data.name} langchain" + (f" (timing pass {rep + 1})" if rep else ""), len(questions))
-            for i, q in enumerate(questions):
-                t0 = time.perf_counter()
-                found = store.similarity_search(q, k=k)
-                seconds.append(time.perf_counter() - t0)
-                if rep == 0:
-                    hits[q] = [{"source": d.metadata["source"], "line_start": d.metadata["line_start"],
-                                "line_end": d.metadata["line_end"]} for d in found]
-                tick(i + 1)
-            passes.append(seconds)
+    hits, passes, peak = timed_questions(f"{data.name} langchain", questions, search, latency_passes)
     metrics, dropped = evaluate(data.questions, hits)
     lat, best = Latency.of(passes[0]), Latency.of(best_of(passes))
     say(f"{data.name}: LangChain: {metrics} p50 {lat.p50_ms:.1f} ms p95 {lat.p95_ms:.1f} ms")
@@ -158,8 +145,8 @@ def run(data: Dataset, emb: Any, workdir: Path, k: int, encode: Callable[[Sequen
         encode_only_s=min(encode_wall, default=None), index_runs=wall, encode_runs=encode_wall,
         index_cpu_s=min(cpu), encode_only_cpu_s=min(encode_cpu, default=None),
         p50_ms=lat.p50_ms, p95_ms=lat.p95_ms, mean_ms=lat.mean_ms, p50_best_ms=best.p50_ms, p95_best_ms=best.p95_ms,
-        latency_passes=latency_passes, peak_rss_mib=max(index_mem.peak, mem.peak),
-        added_rss_mib=max(index_mem.peak, mem.peak) - index_mem.start,
+        latency_passes=latency_passes, peak_rss_mib=max(index_mem.peak, peak),
+        added_rss_mib=max(index_mem.peak, peak) - index_mem.start,
         note=f"RecursiveCharacterTextSplitter({CHUNK_SIZE}, {CHUNK_OVERLAP}), Chroma defaults, similarity_search",
     )
     return LangChainRun(result, [s.page_content for s in splits], hits, per_question(data, passes))

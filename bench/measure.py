@@ -7,10 +7,11 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 MIB = 1024 * 1024
 
@@ -142,3 +143,33 @@ class Ticker:
         if now - self._last >= self.every:
             self._last = now
             say(f"{self.label}: {done:,}/{self.total:,}")
+
+
+WARM_UP_QUESTIONS = 5  # untimed asks first: the first calls of any system pay for lazy initialisation
+
+
+def timed_questions(
+    label: str, questions: Sequence[str], search: Callable[[str], list[dict[str, Any]]], passes: int
+) -> tuple[dict[str, list[dict[str, Any]]], list[list[float]], float]:
+    """Ask every question ``passes`` times after a few untimed warm-up asks, timing each ask.
+
+    Returns the hits of the first pass by question, the seconds of every pass, and the peak resident
+    memory (MiB) while asking.
+    """
+    for q in questions[:WARM_UP_QUESTIONS]:
+        search(q)
+    hits: dict[str, list[dict[str, Any]]] = {}
+    timed: list[list[float]] = []
+    with RssSampler() as mem:
+        for rep in range(passes):
+            seconds: list[float] = []
+            tick = Ticker(label + (f" (timing pass {rep + 1})" if rep else ""), len(questions))
+            for i, q in enumerate(questions):
+                t0 = time.perf_counter()
+                found = search(q)
+                seconds.append(time.perf_counter() - t0)
+                if rep == 0:
+                    hits[q] = found
+                tick(i + 1)
+            timed.append(seconds)
+    return hits, timed, mem.peak

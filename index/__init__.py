@@ -6,7 +6,7 @@
 from .check import CheckReport, Problem
 from .embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, WrappedEmbedder, make_embedder
 from .engine import Engine, Stats
-from .errors import CitebotError, IndexBusy, IndexDamaged, IndexMissing, StoreUnavailable, UsageError
+from .errors import CitebotError, IndexBusy, IndexDamaged, IndexMissing, NoSpace, StoreUnavailable, UsageError
 from .indexer import IndexReport
 from .loader import Skipped
 from .runtime import configure_process
@@ -26,6 +26,7 @@ __all__ = [
     "IndexDamaged",
     "IndexMissing",
     "IndexReport",
+    "NoSpace",
     "Problem",
     "SentenceTransformerEmbedder",
     "Settings",

@@ -10,17 +10,13 @@ Anything on disk can be damaged behind citebot's back (a failing disk, a backup 
   and has a vector for each.
 
 Each problem is one line: what is wrong, and what ``citebot check --repair`` (or the next ``citebot index``)
-does about it. The keyword index of a generation is built here (by the indexer, and again by a repair, from
-the chunks Chroma holds); starting over from a damaged manifest and embedding lost chunks again are index runs
-(``indexer.build``, which calls in here), so this module, which readers import, never imports the indexer.
+does about it. This module only reads: readers (search) import it. What a repair writes is in ``repair.py``;
+starting over from a damaged manifest and embedding lost chunks again are index runs (``indexer.build``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,12 +26,10 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from . import state
-from .chunker import embedded_text
 from .errors import IndexDamaged, IndexMissing, StoreUnavailable
 from .keyword import KeywordIndex
 from .settings import Settings
-from .store import Store, StoredChunk
-from .textproc import terms
+from .store import Store
 
 log = logging.getLogger(__name__)
 Part = Literal["manifest", "keyword", "chroma", "chunks", "vectors"]
@@ -146,7 +140,6 @@ def _inspect_once(settings: Settings, store: Store, thorough: bool) -> CheckRepo
     return report
 
 
-
 def _nothing_indexed(store: Store) -> IndexMissing:
     return IndexMissing(f"nothing is indexed at {store.where} yet: run `citebot index DIR` first")
 
@@ -163,7 +156,7 @@ def _in_chroma(report: CheckReport, ask: Callable[[], T], settings: Settings) ->
         if not settings.chroma_host:
             fix = ("`citebot check --repair` sets its vector index aside and embeds the chunks again, when that is "
                    "what is damaged; else restore the folder from a backup, or index into a new --db")
-        report.problems.append(Problem("chroma", f"Chroma at {report.where} does not open or read ({_one_line(exc)})",
+        report.problems.append(Problem("chroma", f"Chroma at {report.where} does not open or read ({one_line(exc)})",
                                        fix))
         return None
 
@@ -193,7 +186,7 @@ def _keyword(state_dir: Path, manifest: state.Manifest) -> tuple[KeywordIndex | 
     except FileNotFoundError as exc:
         flaw = "is missing" if not folder.is_dir() else f"is incomplete ({Path(exc.filename or '?').name} is missing)"
     except Exception as exc:  # noqa: BLE001 - garbage fails in many ways (JSON, numpy, bm25s); each is damage
-        flaw = f"cannot be read ({_one_line(exc)})"
+        flaw = f"cannot be read ({one_line(exc)})"
     if flaw is None:
         return index, None
     return None, Problem(
@@ -229,54 +222,6 @@ def _bm25_flaw(scores: dict[str, object], n: int) -> str | None:
         and (len(indices) == 0 or (int(indices.min()) >= 0 and int(indices.max()) < n))
     )
     return None if whole else "cannot be read (its BM25 arrays disagree with each other)"
-
-
-def keyword_terms(chunk: StoredChunk) -> list[str]:
-    """What the keyword index indexes of a chunk: the words of what the model embeds (passage and headings)."""
-    return terms(embedded_text(chunk.context, chunk.text))
-
-
-def cached_terms(state_dir: Path, generation: int) -> dict[str, list[str]]:
-    """The terms per chunk id saved with ``generation``'s keyword index (a writer's cache, so that a new
-    generation does not read every kept chunk back from Chroma); empty when missing or unreadable."""
-    try:
-        cache = json.loads((state.keyword_dir(state_dir, generation) / "terms.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("the keyword terms cache of generation %d is unreadable (%s); reading chunks instead",
-                    generation, _one_line(exc))
-        return {}
-    if not isinstance(cache, dict) or not all(isinstance(v, list) for v in cache.values()):
-        return {}
-    return cache
-
-
-def write_keyword_index(
-    state_dir: Path, manifest: state.Manifest, store: Store, cache: dict[str, list[str]] | None = None
-) -> int:
-    """Build and save the keyword index of ``manifest``'s generation (whole or not at all: ``KeywordIndex.save``);
-    terms come from ``cache`` where it has them, else from the chunks Chroma holds. Returns how many chunks it
-    holds: a committed chunk Chroma lost is left out (and ``check`` reports the mismatch)."""
-    cache = dict(cache or {})
-    ids = manifest.chunk_ids()
-    for chunk in store.get([cid for cid in ids if cid not in cache]):
-        cache[chunk.id] = keyword_terms(chunk)
-    kept = [cid for cid in ids if cid in cache]
-    if len(kept) < len(ids):
-        log.warning("%d committed chunk(s) are in neither Chroma nor the terms cache: left out of the keyword index",
-                    len(ids) - len(kept))
-    term_lists = [cache[cid] for cid in kept]
-    KeywordIndex.build_from_terms(kept, term_lists).save(state.keyword_dir(state_dir, manifest.generation), term_lists)
-    return len(kept)
-
-
-def rebuild_keyword_index(state_dir: Path, store: Store, manifest: state.Manifest) -> str:
-    """Write the committed generation's keyword index again from the stored chunks (the writer lock held), and
-    tell readers to load it; returns what was done, in one line."""
-    held = write_keyword_index(state_dir, manifest, store)
-    state.touch(state_dir)
-    return f"rebuilt the keyword index of generation {manifest.generation} from {held} stored chunk(s)"
 
 
 # --- chunks and vectors in Chroma ------------------------------------------------------------------------------------
@@ -336,23 +281,6 @@ def vector_segments(db_path: Path) -> list[Path]:
     return found
 
 
-def set_aside(folders: list[Path]) -> list[Path]:
-    """Rename each of ``folders`` to ``NAME.damaged-TIME`` beside it (kept for a post-mortem); where they went."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    moved = []
-    for folder in folders:
-        aside = folder.with_name(f"{folder.name}{state.DAMAGED}{stamp}")
-        os.replace(folder, aside)
-        moved.append(aside)
-    return moved
-
-
-def put_back(moved: list[Path]) -> None:
-    """Undo ``set_aside``."""
-    for aside in moved:
-        os.replace(aside, aside.with_name(aside.name.split(state.DAMAGED)[0]))
-
-
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

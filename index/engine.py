@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import check, state
+from . import repair as repairs
 from .check import CheckReport
 from .embedder import Embedder, make_embedder
 from .errors import UsageError
@@ -81,7 +82,7 @@ class Engine:
             with state.writer_lock(state_dir, wait):
                 manifest = state.load(state_dir)  # again, under the lock: a commit may have landed
                 if manifest is not None and check.keyword_problem(state_dir, manifest) is not None:
-                    done.append(check.rebuild_keyword_index(state_dir, self.store, manifest))
+                    done.append(repairs.rebuild_keyword_index(state_dir, self.store, manifest))
         else:
             root = folder or self._indexed_folder(report)
             if root is None:
@@ -103,11 +104,11 @@ class Engine:
         if s.chroma_host:
             return report
         with state.writer_lock(s.resolved_state_dir(), wait):
-            moved = check.set_aside(check.vector_segments(s.db_path))
+            moved = repairs.set_aside(check.vector_segments(s.db_path))
             self.store.reopen()
             after = check.inspect(s, self.store)
             if any(p.part == "chroma" for p in after.problems):
-                check.put_back(moved)
+                repairs.put_back(moved)
                 self.store.reopen()
                 return report
         if moved:

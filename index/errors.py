@@ -46,3 +46,7 @@ class IndexDamaged(CitebotError):
         super().__init__(f"{problem}; {fix}" if fix else problem)
         self.problem = problem
         self.fix = fix
+
+
+class NoSpace(CitebotError):
+    """The disk (or the temporary directory) is full; freeing space and trying again works."""

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import check, state
+from . import check, repair, state
 from .chunker import Chunk, chunk_document, embedded_text
 from .cleaner import clean
 from .embedder import Embedder
-from .errors import IndexDamaged, StoreUnavailable, UsageError
+from .errors import IndexDamaged, NoSpace, StoreUnavailable, UsageError
 from .loader import Document, Skipped, scan
 from .settings import Settings
-from .store import NoSpace, Store, StoredChunk
+from .store import Store, StoredChunk
 
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = "2"  # 2: Markdown parsed with markdown-it-py (fences, setext headings, front matter)
@@ -98,7 +98,7 @@ def _chunks_for(doc: Document, settings: Settings, embedder: Embedder) -> list[S
 
 def _embedded(chunk: StoredChunk) -> str:
     """What the model embeds: the passage under its heading path (the keyword index indexes its words too,
-    ``check.keyword_terms``)."""
+    ``repair.keyword_terms``)."""
     return embedded_text(chunk.context, chunk.text)
 
 
@@ -218,7 +218,7 @@ def _plan(
     rebuild = old.signature != sig
     problem = check.keyword_problem(state_dir, old) if old.generation and not started_over else None
     if problem is not None:  # rebuilt in place: readers need it until the next commit, and this run takes terms from it
-        repaired.append(f"{problem.problem}: {check.rebuild_keyword_index(state_dir, store, old)}")
+        repaired.append(f"{problem.problem}: {repair.rebuild_keyword_index(state_dir, store, old)}")
     found = scan(root, settings.extensions, settings.exclude, settings.follow_symlinks, settings.max_file_bytes)
     warnings = list(found.warnings)
     unreadable = [s.source for s in found.skipped if s.reason.startswith("unreadable")]
@@ -277,9 +277,9 @@ def _write(
         plan.old.generation + 1, plan.signature, embedder.name, str(root.resolve()), time.time(), new_files,
         state.process_token(),
     )
-    cache = {} if plan.started_over else check.cached_terms(state_dir, plan.old.generation)
-    cache.update((c.id, check.keyword_terms(c)) for c in pending)
-    check.write_keyword_index(state_dir, new, store, cache)  # terms of kept chunks from the last generation's
+    cache = {} if plan.started_over else repair.cached_terms(state_dir, plan.old.generation)
+    cache.update((c.id, repair.keyword_terms(c)) for c in pending)
+    repair.write_keyword_index(state_dir, new, store, cache)  # terms of kept chunks from the last generation's
     return new
 
 

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import probe, snapshot
-from .errors import CitebotError, IndexDamaged, StoreUnavailable, UsageError
+from .errors import CitebotError, IndexDamaged, NoSpace, StoreUnavailable, UsageError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -368,10 +368,6 @@ class _Connection:
         return self.snapshot is not None and not self.snapshot.in_place
 
 
-class NoSpace(CitebotError):
-    """The disk (or the temporary directory) is full; freeing space and trying again works."""
-
-
 class Store:
     """The chunk collection of one index, embedded or on a Chroma server; safe to share between threads."""
 
@@ -641,13 +637,16 @@ class Store:
         nearest trusted overall. Past MAX_UNFILTERED_REACH untrusted chunks, the search leaves out those of
         ``generation + 1`` (the generation being written, ``StoredChunk.generation``) with a metadata filter,
         slower per search but bounded; chunks stored before chunks carried a generation are never left out.
-        An index that lists chunks (``trusted``) in an empty or missing local collection is ``IndexDamaged``.
+        An index that lists chunks (``trusted``) in an empty or missing collection is ``IndexDamaged``.
         """
         total = self._recent_count()
+        if total == 0 and trusted:
+            self._counted = None  # a size cached before this process (or another) filled the store is stale
+            total = self._recent_count()
         if total == 0:
-            # A local directory emptied under its index (chroma.sqlite3 deleted) is damage, said once; a server
-            # that came back without its data still answers "nothing" until the next index fills it again.
-            if trusted and not self.settings.chroma_host:
+            # A local directory emptied under its index (chroma.sqlite3 deleted), or a server that came back
+            # without its data, is damage: said in one line, never a silent "No answer"; `citebot index` fills it.
+            if trusted:
                 why = self._guard(lambda col: col.why if isinstance(col, _Absent) else "is empty")
                 raise IndexDamaged(f"the index lists {len(trusted)} chunks but the vector store at {self.where} "
                                    f"{why}", "run `citebot index` (or `citebot check --repair`) to embed them again")
