@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from . import state
-from .errors import IndexDamaged, IndexMissing, StoreUnavailable
+from .errors import IndexDamaged, IndexMissing, StoreUnavailable, one_line
 from .keyword import KeywordIndex
 from .settings import Settings
 from .store import Store
@@ -279,8 +279,3 @@ def vector_segments(db_path: Path) -> list[Path]:
         if folder.is_dir() and any((folder / name).exists() for name in _SEGMENT_FILES):
             found.append(folder)
     return found
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

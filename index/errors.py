@@ -50,3 +50,9 @@ class IndexDamaged(CitebotError):
 
 class NoSpace(CitebotError):
     """The disk (or the temporary directory) is full; freeing space and trying again works."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for a message or a log: its type and the first line of its text."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

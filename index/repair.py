@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from . import state
-from .check import one_line
 from .chunker import embedded_text
+from .errors import one_line
 from .keyword import KeywordIndex
 from .store import Store, StoredChunk
 from .textproc import terms

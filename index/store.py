@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import probe, snapshot
-from .errors import CitebotError, IndexDamaged, NoSpace, StoreUnavailable, UsageError
+from .errors import CitebotError, IndexDamaged, NoSpace, StoreUnavailable, UsageError, one_line
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -350,11 +350,6 @@ def _stop_reader(system: Any, snap: snapshot.Snapshot) -> None:
         snap.discard()
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
 @dataclass(frozen=True)
 class _Connection:
     client: Any
@@ -433,7 +428,7 @@ class Store:
                     self._drop(keep_role=True)
                     continue
                 if local and isinstance(exc, InternalError):
-                    raise IndexDamaged(f"the vector store at {self.where} is damaged ({_one_line(exc)})",
+                    raise IndexDamaged(f"the vector store at {self.where} is damaged ({one_line(exc)})",
                                        probe.REPAIR) from exc
                 raise
         raise AssertionError("unreachable")
