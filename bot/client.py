@@ -18,6 +18,7 @@ from discord.ext import commands
 from citebot.index import CitebotError, Engine, Settings, get_settings
 
 from .asking import Asker, Cooldowns
+from .guilds import Guilds
 from .reindexing import Reindexer
 from .render import NO_MENTIONS
 from .replies import CitebotTree
@@ -67,6 +68,7 @@ class CitebotBot(commands.Bot):
             settings.answer_cache_size,
         )
         self.reindexer = Reindexer(engine)
+        self.guilds = Guilds(settings)
         self._background: set[asyncio.Task[Any]] = set()
 
     async def setup_hook(self) -> None:
@@ -103,6 +105,10 @@ class CitebotBot(commands.Bot):
             log.error("warm-up failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         else:
             log.info("ready to answer (model %s, %.1f s)", self.engine.embedder.name, time.perf_counter() - started)
+
+    def engine_for(self, guild_id: int | None) -> Engine:
+        """The engine answering a guild's questions (its own document set, else the default one)."""
+        return self.engine
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         """A background task the bot keeps a reference to and cancels on close."""
