@@ -11,10 +11,12 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import TypeVar
 
-from citebot.index import Answer, Engine, clean_question
+from citebot.index import Answer, Engine, UsageError, clean_question
 
 MENTION = re.compile(r"<@!?(\d+)>")
+ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 # Members the cooldown table may hold before a hit sweeps out those idle for a whole window. Chosen, not
 # measured: each entry is at most ``rate`` timestamps, so 10,000 entries are a few MB, and the sweep (one pass
@@ -25,6 +27,11 @@ COOLDOWN_MEMBERS = 10_000
 # practically impossible among the few thousand cached answers, and keep the button's custom id (Discord
 # allows 100 characters) short. The button's custom-id pattern in exts/ask.py is derived from this.
 ANSWER_KEY_BYTES = 8
+T = TypeVar("T")
+
+
+class Refused(Exception):
+    """The question itself cannot be asked (empty, too long): ``str`` is the one line the member sees."""
 
 
 class Throttled(Exception):
@@ -81,30 +88,44 @@ class AnswerCache:
 
 
 class Asker:
-    """Validates, rate-limits and answers questions; the engine runs in worker threads, a few at a time."""
+    """Validates, rate-limits and answers questions; engines run in worker threads, a few at a time.
 
-    def __init__(self, engine: Engine, cooldowns: Cooldowns, max_chars: int, concurrency: int, cache: int) -> None:
-        self.engine = engine
+    The engine is given per question (``bot.engine_for(guild_id)``): each guild may read its own document set,
+    while the cooldowns, the answer cache and the concurrency limit are the process's.
+    """
+
+    def __init__(self, cooldowns: Cooldowns, max_chars: int, concurrency: int, cache: int) -> None:
         self.cooldowns = cooldowns
         self.max_chars = max_chars
         self.answers = AnswerCache(cache)
         self._slots = asyncio.Semaphore(concurrency)
 
     def accept(self, user_id: int, text: str) -> str:
-        """The cleaned question; raises ``UsageError`` for an empty or long one, ``Throttled`` when too frequent.
+        """The cleaned question; raises ``Refused`` for an empty or long one, ``Throttled`` when too frequent.
 
         Cheap and synchronous so that a refusal can be answered before deferring (and so stay ephemeral).
         """
-        question = clean_question(text, self.max_chars)
+        try:
+            question = clean_question(text, self.max_chars)
+        except UsageError as exc:
+            raise Refused(str(exc)[:1].upper() + str(exc)[1:]) from None
         self.cooldowns.hit(user_id)
         return question
 
-    async def answer(self, question: str) -> Answer:
+    async def answer(self, engine: Engine, question: str) -> Answer:
         """Search without blocking the event loop; at most ``concurrency`` searches run at once."""
         async with self._slots:
-            return await asyncio.to_thread(self.engine.ask, question)
+            return await asyncio.to_thread(engine.ask, question)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Any engine work (a follow-up's searches, a passage lookup) in a worker thread, within the same limit."""
+        async with self._slots:
+            return await asyncio.to_thread(fn)
 
 
-def strip_mentions(content: str, user_id: int) -> str:
-    """The message without mentions of the bot, e.g. ``<@123> what is x?`` -> ``what is x?``."""
-    return MENTION.sub(lambda m: "" if int(m.group(1)) == user_id else m.group(0), content).strip()
+def strip_mentions(content: str, user_id: int, role_id: int | None = None) -> str:
+    """The message without mentions of the bot or its managed role, e.g. ``<@123> what is x?`` -> ``what is x?``."""
+    text = MENTION.sub(lambda m: "" if int(m.group(1)) == user_id else m.group(0), content)
+    if role_id is not None:
+        text = ROLE_MENTION.sub(lambda m: "" if int(m.group(1)) == role_id else m.group(0), text)
+    return text.strip()

@@ -1,7 +1,8 @@
 """The bot object: settings, the index engine and the cogs wired together, built without connecting.
 
 ``create_bot`` returns a client that has not logged in, so a test (or another harness) can start it against
-any Discord API base; ``citebot.bot.__main__`` starts it against Discord.
+any Discord API base; ``citebot.bot.__main__`` starts it against Discord. With ``CITEBOT_BOT_SHARDS`` set it
+is a ``ShardedCitebotBot`` (discord.py's ``AutoShardedBot``): the same bot over several gateway connections.
 """
 
 from __future__ import annotations
@@ -10,25 +11,31 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import discord
 from discord.ext import commands
 
 from citebot.index import CitebotError, Engine, Settings, get_settings
+from citebot.index import database_path as index_database_path
 
 from .asking import Asker, Cooldowns
+from .engines import Engines
+from .feedback import Feedback
 from .guilds import Guilds
-from .reindexing import Reindexer
 from .render import NO_MENTIONS
 from .replies import CitebotTree
-from .settings import BotSettings, get_bot_settings
+from .settings import DEFAULT_SET, BotSettings, get_bot_settings
+from .watch import start_keeping_fresh
 
 log = logging.getLogger(__name__)
 
 # Loaded by name, never imported here: each extension registers what it needs (cogs, the Show passage
 # button) in its own setup() and removes it in teardown(), and the extensions import this module's type.
-EXTENSIONS = ("citebot.bot.exts.ask", "citebot.bot.exts.admin", "citebot.bot.exts.info")
+EXTENSIONS = ("citebot.bot.exts.ask", "citebot.bot.exts.admin", "citebot.bot.exts.info", "citebot.bot.exts.config",
+              "citebot.bot.exts.feedback")
 
 
 def intents(message_content: bool = True) -> discord.Intents:
@@ -39,12 +46,20 @@ def intents(message_content: bool = True) -> discord.Intents:
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
+    wanted.dm_messages = True  # direct messages get the DM policy (CITEBOT_BOT_DM_POLICY, exts/ask.py)
     wanted.message_content = message_content
     return wanted
 
 
+def database_path(settings: BotSettings, index_settings: Settings) -> Path:
+    """The bot's SQLite file (``CITEBOT_BOT_DB_PATH``, else beside the default index's state folder): the guild
+    settings and the feedback tables share it, and ``citebot gaps`` finds it from the same settings."""
+    return index_database_path(settings.db_path, index_settings)
+
+
 class CitebotBot(commands.Bot):
-    """A ``commands.Bot`` holding citebot's settings, its ``Engine``, the shared ``Asker`` and ``Reindexer``."""
+    """A ``commands.Bot`` holding citebot's settings, the engines of its document sets (``engine`` is the default
+    set's), the shared ``Asker``, the default set's ``Reindexer`` and every guild's settings."""
 
     def __init__(self, settings: BotSettings, index_settings: Settings, engine: Engine, **options: Any) -> None:
         discord.VoiceClient.warn_nacl = False  # no voice here: skip discord.py's start-up warnings about it
@@ -60,19 +75,25 @@ class CitebotBot(commands.Bot):
         self.settings = settings
         self.index_settings = index_settings
         self.engine = engine
-        self.asker = Asker(
-            engine,
+        self.asker = Asker(  # engines are per guild (engine_for): the asker takes one per question
             Cooldowns(settings.cooldown_rate, settings.cooldown_seconds),
             settings.max_question_chars,
             settings.ask_concurrency,
             settings.answer_cache_size,
         )
-        self.reindexer = Reindexer(engine)
-        self.guilds = Guilds(settings)
+        self.engines = Engines(engine, settings.document_sets, settings.max_engines)
+        self.reindexer = self.engines.reindexer(None)  # the default set's; a guild's is engines.reindexer(its set)
+        # Not ``self.guilds``: discord.py's Client already has that (a read-only property: the list of guilds).
+        self.guild_settings = Guilds(settings, database_path(settings, index_settings))
+        # The answers and votes (opened by exts/feedback's setup, in its own thread): same file as guild_settings.
+        self.feedback = Feedback(database_path(settings, index_settings), settings.store_questions)
         self._background: set[asyncio.Task[Any]] = set()
+        self._stop_watching: Callable[[], None] = lambda: None
 
     async def setup_hook(self) -> None:
-        """Load the extensions (cogs and the persistent button), warm the model and sync slash commands."""
+        """Read guild settings, load the extensions (cogs and the persistent button), warm the model, sync slash
+        commands, and start re-indexing on a schedule or on file changes when configured."""
+        await self.guild_settings.load()
         for name in EXTENSIONS:
             await self.load_extension(name)
         if self.settings.warm_up:
@@ -81,6 +102,7 @@ class CitebotBot(commands.Bot):
             freeze_heap()
         if self.settings.sync_commands:
             await self.sync_commands()
+        self._stop_watching = start_keeping_fresh(self)
 
     async def sync_commands(self) -> None:
         """To the development guild when configured (shows at once), else globally (may take a while)."""
@@ -105,10 +127,31 @@ class CitebotBot(commands.Bot):
             log.error("warm-up failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         else:
             log.info("ready to answer (model %s, %.1f s)", self.engine.embedder.name, time.perf_counter() - started)
+        await self._open_chosen_sets()
+
+    async def _open_chosen_sets(self) -> None:
+        """Open the document sets servers chose (up to the open limit) before going online: a set's first
+        question otherwise waits 1-2 s for its index to be checked and opened (scripts/measure_capacity.py)."""
+        chosen = {self.set_of(g) for g in self.guild_settings.guild_ids()} - {DEFAULT_SET}
+        for name in sorted(chosen)[: self.settings.max_engines - 1]:
+            try:
+                await asyncio.to_thread(self.engines.get(name).ask, "warm up")
+            except CitebotError as exc:  # e.g. the set is not indexed yet: its questions will say so
+                log.warning("warm-up of document set %r: %s", name, exc)
+            except Exception as exc:  # noqa: BLE001 - questions will report it; here it is only logged
+                log.error("warm-up of document set %r failed: %s", name, type(exc).__name__)
 
     def engine_for(self, guild_id: int | None) -> Engine:
-        """The engine answering a guild's questions (its own document set, else the default one)."""
-        return self.engine
+        """The engine answering a guild's questions: its document set's (``/config``), else the default one.
+
+        Cheap enough for every question on the event loop: a dict look-up, plus opening the set's engine
+        (no disk read) the first time it is asked or after it was closed as least recently used.
+        """
+        return self.engines.get(self.guild_settings.get(guild_id).collection)
+
+    def set_of(self, guild_id: int | None) -> str:
+        """The name of the document set a guild reads (``default`` when it chose none)."""
+        return self.engines.resolve(self.guild_settings.get(guild_id).collection)
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         """A background task the bot keeps a reference to and cancels on close."""
@@ -125,9 +168,19 @@ class CitebotBot(commands.Bot):
         log.info("connected as %s (id %s) to %d server(s)", user, user.id if user else "?", len(self.guilds))
 
     async def close(self) -> None:
+        self._stop_watching()  # watchers end their wait for file changes within one step, not at cancel time
         for task in list(self._background):
             task.cancel()
         await super().close()
+        self.guild_settings.close()
+
+
+class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):
+    """The same bot as discord.py's ``AutoShardedBot``: one gateway connection per shard, in one process.
+
+    ``commands.Bot`` adds nothing of its own to ``BotBase`` and ``discord.Client``, so in this class's MRO the
+    ``AutoShardedClient`` methods (connecting, latency, shard ids) come before ``Client``'s.
+    """
 
 
 def freeze_heap() -> None:
@@ -153,4 +206,9 @@ def create_bot(
     bot_settings = bot_settings or get_bot_settings()
     index_settings = index_settings or (engine.settings if engine else get_settings())
     engine = engine or Engine(index_settings)
-    return CitebotBot(bot_settings, index_settings, engine, **client_options)
+    shards = bot_settings.shards
+    if shards is None:
+        return CitebotBot(bot_settings, index_settings, engine, **client_options)
+    # "auto": discord.py asks Discord (GET /gateway/bot) for the recommended shard count.
+    client_options.setdefault("shard_count", None if shards == "auto" else shards)
+    return ShardedCitebotBot(bot_settings, index_settings, engine, **client_options)

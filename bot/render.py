@@ -7,6 +7,8 @@ line or passage shortens the reply instead of making Discord reject it. Every se
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +44,13 @@ NO_ANSWER = (
     "Try other words, or ask about something the documents cover."
 )
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
+# The one line an ask-channel gets when nothing answers (a mention or /ask gets NO_ANSWER): short, because the
+# channel is a conversation, with the nearest section titles when there are any.
+NOT_FOUND_HERE = "I found nothing in the documents that answers this."
+NEAREST = " Nearest sections: {sections}."
+FOOTER = "Press Show passage to read the cited lines."
+READ_WITH = "Read as a follow-up to: "  # the footer's prefix when earlier turns shaped the search (exts/ask)
+SEE_ALSO = "See also"
 
 # How trimming and the layout spend Discord's limits (``Limits`` above). Layout choices, not measurements:
 # named here so that each trade-off is stated once.
@@ -55,6 +64,14 @@ MIN_ROW_CHARS = 80  # a passage line is trimmed to a quarter of the block, but n
 ELISION = "⋮"  # marks lines left out above or below the window around the answering line
 ELISION_ROOM = 2 * (len(ELISION) + 1)  # a ⋮ row above and below
 NOT_SHOWN = "{n} more passage(s) not shown: Discord limits one message's length."
+# A quoted answering line that is part of a sentence wrapped over several lines is quoted with the lines it
+# continues from and into, at most this many each way: a hard-wrapped paragraph line (~80 characters) times
+# three covers the long sentences of prose documentation without quoting a whole paragraph.
+JOIN_LINES = 3
+SENTENCE_END = re.compile(r"[.!?:;。！？]['\")\]*_`]*$")
+# Lines that start something of their own: a list item, a heading, a quote, a table row, a code fence.
+BLOCK_START = re.compile(r"^\s*([-*+>#|]|\d+[.)]\s|```|~~~)")
+SUM_CHARS = 6  # hex characters of a passage's fingerprint in the button (24 bits: a changed file is noticed)
 
 
 def trim(text: str, limit: int) -> str:
@@ -117,36 +134,96 @@ def _lines(hit: Hit) -> str:
     return str(hit.line_start) if hit.line_start == hit.line_end else f"L{hit.line_start}-L{hit.line_end}"
 
 
-def answer_embed(answer: Answer, max_sources: int = 3, url_template: str | None = None) -> discord.Embed:
-    """The answering line quoted, then up to ``max_sources`` cited passages; requires a non-empty answer."""
+def answer_embed(
+    answer: Answer, max_sources: int = 3, url_template: str | None = None, see_also_margin: float | None = None,
+    read_with: str | None = None,
+) -> discord.Embed:
+    """The answering sentence quoted, then up to ``max_sources`` cited passages; requires a non-empty answer.
+
+    Sources scoring more than ``see_also_margin`` below the best are listed apart, under "See also"; with
+    ``read_with`` (the earlier question a follow-up was searched with) the footer says so.
+    """
     hits = answer.hits[:max_sources]
     best = hits[0]
-    where = f"{safe_code(short_path(best.source))}:{best.line}"
-    attribution = f"\n— `{where}`"
+    first, last, sentence = quoted_span(best)
+    lines = str(best.line) if first == last else f"L{first}-L{last}"
+    attribution = f"\n— `{safe_code(short_path(best.source))}:{lines}`"
     quote_limit = LIMITS.description - len(attribution) - 2
-    quoted = fit(" ".join(best.line_text.split()) or "(blank line)", quote_limit, lambda t: "> " + escape(t))
+    quoted = fit(sentence or "(blank line)", quote_limit, lambda t: "> " + escape(t))
     embed = discord.Embed(
         title=fit(answer.question, LIMITS.title, escape),
         description=quoted + attribution,
         colour=ANSWER_COLOUR,
     )
-    embed.add_field(name="Sources", value=_sources_value(hits, url_template), inline=False)
-    embed.set_footer(text="Press Show passage to read the cited lines.")
+    strong, weak = split_sources(hits, see_also_margin)
+    embed.add_field(name="Sources", value=_sources_value(strong, url_template), inline=False)
+    if weak:
+        embed.add_field(name=SEE_ALSO, value=_sources_value(weak, url_template, len(strong), brief=True),
+                        inline=False)
+    footer = FOOTER
+    if read_with:
+        footer = READ_WITH + trim(" ".join(read_with.split()), LIMITS.footer // 2) + "\n" + FOOTER
+    embed.set_footer(text=footer)
     _shrink_to_total(embed)
     return embed
 
 
-def _sources_value(hits: Sequence[Hit], url_template: str | None) -> str:
+def split_sources(hits: Sequence[Hit], margin: float | None) -> tuple[list[Hit], list[Hit]]:
+    """(the sources close to the best, the weaker ones): those scoring more than ``margin`` below the best."""
+    if margin is None or not hits:
+        return list(hits), []
+    floor = hits[0].score - margin
+    return [hits[0], *(h for h in hits[1:] if h.score >= floor)], [h for h in hits[1:] if h.score < floor]
+
+
+def quoted_span(hit: Hit) -> tuple[int, int, str]:
+    """The answering line with the lines its sentence wraps over: (first line, last line, text on one line).
+
+    Hard-wrapped prose splits sentences over lines, and the answering line alone is then a fragment ("rather
+    than a little every day."). A line continues the one before when that one ends mid-sentence and it starts
+    in lower case; blank lines, list items, headings and code fences never join.
+    """
+    lines = hit.lines or [(hit.line_start + i, t) for i, t in enumerate(hit.text.split("\n"))]
+    at = next((i for i, (n, _) in enumerate(lines) if n == hit.line), None)
+    if at is None:
+        return hit.line, hit.line, " ".join(hit.line_text.split())
+    lo = hi = at
+    while lo > 0 and at - lo < JOIN_LINES and _continues(lines[lo - 1][1], lines[lo][1]):
+        lo -= 1
+    while hi + 1 < len(lines) and hi - at < JOIN_LINES and _continues(lines[hi][1], lines[hi + 1][1]):
+        hi += 1
+    text = " ".join(" ".join(t.split()) for _, t in lines[lo : hi + 1])
+    return lines[lo][0], lines[hi][0], text
+
+
+def _continues(before: str, after: str) -> bool:
+    """Whether ``after`` is the rest of a sentence that ``before`` (the line above it) left unfinished."""
+    before, after = before.rstrip(), after.strip()
+    if not before.strip() or not after or SENTENCE_END.search(before):
+        return False
+    if BLOCK_START.match(after) or BLOCK_START.match(before) and before.lstrip().startswith(("```", "~~~", "#")):
+        return False
+    return after[0].islower() or after[0] in "`("
+
+
+def fingerprint(hit: Hit) -> str:
+    """A short fingerprint of a cited passage's text: a later Show passage notices when the file changed."""
+    return hashlib.sha256(hit.text.encode("utf-8", "surrogatepass")).hexdigest()[:SUM_CHARS]
+
+
+def _sources_value(hits: Sequence[Hit], url_template: str | None, offset: int = 0, brief: bool = False) -> str:
     """One numbered line a source; lines that would pass the field limit are counted instead of shown."""
     lines: list[str] = []
-    for n, hit in enumerate(hits, 1):
+    for n, hit in enumerate(hits, offset + 1):
         line = f"**{n}.** {citation(hit, url_template)} · line {hit.line}"
+        if brief:  # "See also": smaller, plain numbers and no bold
+            line = f"{n}. {citation(hit, url_template)} · line {hit.line}"
         if len(line) > LIMITS.field_value // 2:
             line = f"**{n}.** `{safe_code(short_path(hit.source, SHORT_PATH_CHARS))}:{_lines(hit)}` · line {hit.line}"
-        rest = len(hits) - n
+        rest = len(hits) - (n - offset)
         more = f"\n… and {rest} more" if rest else ""
         if len("\n".join([*lines, line])) + len(more) > LIMITS.field_value:
-            lines.append(f"… and {len(hits) - n + 1} more")
+            lines.append(f"… and {rest + 1} more")
             break
         lines.append(line)
     return "\n".join(lines)
@@ -229,8 +306,11 @@ def numbered_block(hit: Hit, limit: int) -> str:
     return "```\n" + "\n".join(shown) + "\n```"
 
 
-def status_embed(stats: Stats, reindex_running: bool, ask_channels: Sequence[int] = ()) -> discord.Embed:
-    """What is indexed and when: the /status reply."""
+def status_embed(
+    stats: Stats, reindex_running: bool, ask_channels: Sequence[int] = (), show_folder: bool = False
+) -> discord.Embed:
+    """What is indexed and when: the /status reply. The server's folder only with ``show_folder`` (for admins:
+    a member never sees a server path)."""
     embed = discord.Embed(title="citebot status", colour=ANSWER_COLOUR)
     embed.add_field(name="Files", value=f"{stats.files:,}")
     embed.add_field(name="Chunks", value=f"{stats.chunks:,}")
@@ -240,7 +320,7 @@ def status_embed(stats: Stats, reindex_running: bool, ask_channels: Sequence[int
     embed.add_field(name="Re-index", value="running now" if reindex_running else "idle")
     if ask_channels:
         embed.add_field(name="Ask channels", value=trim(" ".join(f"<#{c}>" for c in ask_channels), LIMITS.field_value))
-    if stats.root:
+    if stats.root and show_folder:
         embed.add_field(name="Folder", value=fit(stats.root, LIMITS.field_value, lambda t: f"`{safe_code(t)}`"),
                         inline=False)
     if not stats.generation:
@@ -262,6 +342,7 @@ def help_embed(bot_name: str, ask_channels: Sequence[int], max_chars: int, admin
     if where:
         lines.append(f"• Or just write your question in {where}.")
     lines += [
+        "• Follow up by replying to an answer (or in its thread): I read your question with the conversation.",
         "• Press **Show passage** under an answer to see the cited lines (only you see it).",
         f"Questions may be up to {max_chars:,} characters. A short, specific question works best.",
         "",
@@ -272,6 +353,14 @@ def help_embed(bot_name: str, ask_channels: Sequence[int], max_chars: int, admin
         + ").",
     ]
     return discord.Embed(title="How to use citebot", description="\n".join(lines), colour=ANSWER_COLOUR)
+
+
+def not_found_line(sections: Sequence[str]) -> str:
+    """The one line for an ask-channel question nothing answers, naming the nearest sections if any."""
+    if not sections:
+        return NOT_FOUND_HERE
+    names = " · ".join(f"**{escape(trim(' '.join(s.split()), 80))}**" for s in sections)
+    return trim(NOT_FOUND_HERE + NEAREST.format(sections=names), LIMITS.content)
 
 
 def timestamp(seconds: float) -> str:

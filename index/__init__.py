@@ -7,6 +7,8 @@ from .check import CheckReport, Problem
 from .embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, WrappedEmbedder, make_embedder
 from .engine import Engine, Stats
 from .errors import CitebotError, IndexBusy, IndexDamaged, IndexMissing, NoSpace, StoreUnavailable, UsageError
+from .feedback import AnswerRecord, Database, DatabaseProblem, database_path, new_answer_id, report_json
+from .gaps import NOT_STORED, GapGroup, counts, describe_unstored, gaps_csv
 from .indexer import IndexReport
 from .loader import Skipped
 from .runtime import configure_process
@@ -15,11 +17,16 @@ from .settings import Settings, get_settings, split_csv
 
 __all__ = [
     "MAX_QUESTION_CHARS",
+    "NOT_STORED",
     "Answer",
+    "AnswerRecord",
     "CheckReport",
     "CitebotError",
+    "Database",
+    "DatabaseProblem",
     "Embedder",
     "Engine",
+    "GapGroup",
     "HashEmbedder",
     "Hit",
     "IndexBusy",
@@ -37,7 +44,13 @@ __all__ = [
     "WrappedEmbedder",
     "clean_question",
     "configure_process",
+    "counts",
+    "database_path",
+    "describe_unstored",
+    "gaps_csv",
+    "new_answer_id",
     "get_settings",
     "make_embedder",
+    "report_json",
     "split_csv",
 ]

@@ -25,7 +25,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
-from . import state
+from . import ledger, state
 from .errors import IndexDamaged, IndexMissing, StoreUnavailable, one_line
 from .keyword import KeywordIndex
 from .settings import Settings
@@ -99,20 +99,20 @@ def inspect(settings: Settings, store: Store, thorough: bool = True) -> CheckRep
     when the sample finds one lost. A commit landing meanwhile makes it look again, so that the chunks that
     commit deletes (those only the older generation owned) are not reported lost.
     """
-    state_dir = settings.resolved_state_dir()
+    books = ledger.open_ledger(settings)
     for _ in range(INSPECT_ATTEMPTS):
-        stamp = state.mtime(state_dir)
-        report = _inspect_once(settings, store, thorough)
-        if state.mtime(state_dir) == stamp:
+        stamp = books.stamp()
+        report = _inspect_once(settings, store, books, thorough)
+        if books.stamp() == stamp:
             break
     return report
 
 
-def _inspect_once(settings: Settings, store: Store, thorough: bool) -> CheckReport:
-    state_dir = settings.resolved_state_dir()
+def _inspect_once(settings: Settings, store: Store, books: state.Ledger, thorough: bool) -> CheckReport:
+    state_dir = books.state_dir
     report = CheckReport(store.where)
     try:
-        report.manifest = state.load(state_dir)
+        report.manifest = books.load()
     except IndexDamaged as exc:
         report.problems.append(Problem("manifest", exc.problem, exc.fix))
     if report.manifest is None and not report.problems and not settings.chroma_host and not settings.db_path.exists():
@@ -121,15 +121,16 @@ def _inspect_once(settings: Settings, store: Store, thorough: bool) -> CheckRepo
     manifest = report.manifest
     if manifest is None:
         if not report.problems:  # no manifest, nothing damaged: indexed never, or its manifest deleted
-            if not held and not state.latest_keyword_generation(state_dir):
+            if not held and not books.generation_floor():
                 raise _nothing_indexed(store)
             report.problems.append(Problem(
-                "manifest", f"the manifest {state_dir / state.MANIFEST} is missing, but {store.where} holds {held} "
+                "manifest", f"the manifest {books.where} is missing, but {store.where} holds {held} "
                 "chunk(s)", "`citebot index DIR` (or `citebot check --repair DIR`) indexes DIR again, reusing the "
                 "stored vectors, and removes the chunks no file owns",
             ))
         return report
-    problem = keyword_problem(state_dir, manifest)
+    # A server-mode keyword folder is a cache that every process rebuilds for itself (keyword_cache.py).
+    problem = None if books.keyword_cache else keyword_problem(state_dir, manifest)
     if problem is not None:
         report.problems.append(problem)
     lost = _in_chroma(report, lambda: lost_chunks(store, manifest, thorough), settings) if held is not None else None

@@ -5,13 +5,18 @@ when it fits, sections start new chunks, and only a paragraph longer than the wi
 between lines, with ``overlap`` lines repeated so that no sentence loses its context. A single
 line longer than the window is cut at sentence boundaries; every piece keeps the line's number.
 
-In Markdown a code block is one paragraph, blank lines inside it included, and a heading is
-packed with the block it introduces. Each chunk carries the heading path of its first line as
-context: embedded with the passage (see ``embedded_text``), never displayed.
+A code block is one paragraph, blank lines inside it included, and a heading is packed with the
+block it introduces. Each chunk carries the heading path of its first line as context: embedded
+with the passage (see ``embedded_text``), never displayed.
 
-The work is three steps: structure (``markdown.line_structure``: headings, code blocks, front
-matter), units (kept lines, over-long ones cut, grouped into paragraphs) and packing (paragraphs
-into chunks that fit the window with their context).
+What is embedded, stored and shown for a line is its reader text (``structure.reader_text``: roles
+resolved, heading anchors and tags dropped), under the line's own number. A line a reader never
+sees (a section underline, a script, an option of a directive) is not chunked; a markup line (an
+admonition marker, a heading) is chunked as context and flagged so that it never answers.
+
+The work is three steps: structure (``structure.line_structure``: headings, code blocks, markup,
+reader text, per format), units (kept lines, over-long ones cut, grouped into paragraphs) and
+packing (paragraphs into chunks that fit the window with their context).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .cleaner import Cleaned
-from .markdown import PATH_SEPARATOR, LineInfo, line_structure
+from .prose import prose_score
+from .structure import PATH_SEPARATOR, LineInfo, line_structure, reader_text
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -53,6 +59,9 @@ class Unit:
     paragraph: int
     heading: str = ""  # the line's heading path, shortened to fit (the context of a chunk it starts)
     also_at: tuple[int, ...] = ()  # later lines with the same text, embedded once
+    markup: bool = False  # markup or a heading: context, never the answering line
+    is_heading: bool = False
+    code: bool = False  # inside a code block
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,17 @@ class Chunk:
     @property
     def text(self) -> str:
         return "\n".join(u.text for u in self.units)
+
+    @property
+    def markup(self) -> list[int]:
+        """Indices (into ``units``) of the units that must never be the answering line."""
+        return [i for i, u in enumerate(self.units) if u.markup]
+
+    @property
+    def prose(self) -> float:
+        """The share of the chunk's prose lines that are not list-shaped (``prose.prose_score``), 0..1."""
+        counted = [u for u in self.units if not u.code and (u.is_heading or not u.markup)]
+        return prose_score([(u.text, u.is_heading) for u in counted])
 
 
 def embedded_text(context: str, text: str) -> str:
@@ -130,20 +150,24 @@ def fit_context(heading: str, limit: int, count: TokenCounter) -> str:
 # --- units: kept lines, grouped into paragraphs -----------------------------------------------------
 
 
-def _kept_lines(cleaned: Cleaned, infos: Sequence[LineInfo]) -> tuple[list[int], dict[int, list[int]]]:
+def _kept_lines(
+    cleaned: Cleaned, infos: Sequence[LineInfo], shown: Sequence[str]
+) -> tuple[list[int], dict[int, list[int]]]:
     """0-based lines to chunk, and for each the 1-based later lines with the same text.
 
     Front matter is left out of the chunks: it is metadata for a site generator, and what a reader
     would ask about in it (title, description) is usually repeated in the first heading and intro.
-    A body line repeating a front-matter line is therefore chunked in its own right.
+    So are lines a reader never sees (their reader text is empty). A line repeating a line left out
+    is therefore chunked in its own right.
     """
-    keep = [k and not info.front_matter for k, info in zip(cleaned.keep, infos)]
+    absent = [info.front_matter or not text.strip() for info, text in zip(infos, shown)]
+    keep = [k and not out for k, out in zip(cleaned.keep, absent)]
     also: dict[int, list[int]] = {}
-    home: dict[int, int] = {}  # a front-matter line -> the first body line repeating it
+    home: dict[int, int] = {}  # a line left out -> the first kept line repeating it
     for dup, first in sorted(cleaned.duplicate_of.items()):
-        if infos[dup].front_matter:
+        if absent[dup]:
             continue
-        if infos[first].front_matter:
+        if absent[first]:
             if home.setdefault(first, dup) == dup:
                 keep[dup] = True
                 continue
@@ -152,8 +176,9 @@ def _kept_lines(cleaned: Cleaned, infos: Sequence[LineInfo]) -> tuple[list[int],
     return [k for k, yes in enumerate(keep) if yes], also
 
 
-def _starts_paragraph(lines: Sequence[str], infos: Sequence[LineInfo], prev: int, k: int, lead: int) -> bool:
-    """Whether kept line ``k`` starts a paragraph after kept line ``prev`` (``lead`` starts prev's)."""
+def _starts_paragraph(shown: Sequence[str], infos: Sequence[LineInfo], prev: int, k: int, lead: int) -> bool:
+    """Whether kept line ``k`` starts a paragraph after kept line ``prev`` (``lead`` starts prev's);
+    ``shown`` is the reader text, in which a hidden line (an underline, a directive's options) is blank."""
     if prev < 0:
         return True
     here, before = infos[k], infos[prev]
@@ -161,16 +186,16 @@ def _starts_paragraph(lines: Sequence[str], infos: Sequence[LineInfo], prev: int
         return True  # a new section
     if here.is_heading:
         return not (before.is_heading and k == prev + 1)  # a setext title and its underline are one
-    if all(infos[j].is_heading for j in range(lead, prev + 1)):
-        return False  # a heading is packed with the block it introduces
+    if all(infos[j].is_heading or infos[j].markup for j in range(lead, prev + 1)):
+        return False  # a heading or a marker ("Note: ...", a tab's title) is packed with the block it introduces
     if here.code_block != before.code_block:
         return True  # a code block is a paragraph of its own
     gap = range(prev + 1, k)
-    return here.code_block is None and any(not lines[j].strip() for j in gap)
+    return here.code_block is None and any(not shown[j].strip() for j in gap)
 
 
 def _paragraphs(
-    lines: Sequence[str],
+    shown: Sequence[str],
     cleaned: Cleaned,
     infos: Sequence[LineInfo],
     contexts: Sequence[str],
@@ -179,19 +204,23 @@ def _paragraphs(
     count: TokenCounter,
 ) -> list[list[Unit]]:
     """Kept lines as Units, over-long lines cut to fit a chunk with their context, grouped in paragraphs."""
-    kept, also = _kept_lines(cleaned, infos)
+    kept, also = _kept_lines(cleaned, infos, shown)
     paragraphs: list[list[Unit]] = []
     prev = lead = -1
-    for k, n in zip(kept, count([lines[k] for k in kept])):
-        if _starts_paragraph(lines, infos, prev, k, lead):
+    for k, n in zip(kept, count([shown[k] for k in kept])):
+        if _starts_paragraph(shown, infos, prev, k, lead):
             paragraphs.append([])
             lead = k
         prev = k
         heading = contexts[k]
         budget = window - context_tokens[heading] - MARGIN
-        pieces = split_long_line(lines[k], budget, count) if n > budget else [(lines[k], n)]
+        pieces = split_long_line(shown[k], budget, count) if n > budget else [(shown[k], n)]
+        info = infos[k]
+        flags = (info.markup or info.is_heading, info.is_heading, info.code_block is not None)
         for text, tokens in pieces:
-            paragraphs[-1].append(Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ()))))
+            paragraphs[-1].append(
+                Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ())), *flags)
+            )
     return paragraphs
 
 
@@ -275,14 +304,18 @@ def chunk_document(
     max_tokens: int,
     count_tokens: TokenCounter,
     overlap: int = 1,
+    infos: Sequence[LineInfo] | None = None,
 ) -> list[Chunk]:
-    """Chunks covering every kept line of ``lines`` (front matter aside), each within ``max_tokens``
-    model tokens together with its context."""
-    infos = line_structure(source, lines)
+    """Chunks covering every kept line of ``lines`` (front matter and lines a reader never sees aside),
+    each within ``max_tokens`` model tokens together with its context. ``infos`` is the file's
+    ``line_structure`` when the caller has it already (to clean the reader text, as the indexer does)."""
+    if infos is None:
+        infos = line_structure(source, lines)
+    shown = [reader_text(line, info) for line, info in zip(lines, infos, strict=True)]
     short = {h: fit_context(h, max_tokens // CONTEXT_SHARE, count_tokens) for h in {i.heading for i in infos}}
     contexts = [short[i.heading] for i in infos]
     names = sorted(set(short.values()))
     context_tokens = {h: (n if h else 0) for h, n in zip(names, count_tokens(names))}
-    paragraphs = _paragraphs(lines, cleaned, infos, contexts, context_tokens, max_tokens, count_tokens)
+    paragraphs = _paragraphs(shown, cleaned, infos, contexts, context_tokens, max_tokens, count_tokens)
     groups = _pack(paragraphs, max_tokens, overlap, context_tokens)
     return [Chunk(source, tuple(g), g[0].heading) for g in groups if g]

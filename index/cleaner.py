@@ -11,6 +11,7 @@ its vocabulary with its document.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .textproc import normalize_line, terms, words
@@ -49,15 +50,24 @@ def _label(line: str) -> bool:
     return 0 < len(words(line)) <= 3
 
 
-def find_boilerplate(lines: list[str]) -> list[tuple[int, int]]:
-    """Inclusive 0-based ranges of lines that are furniture rather than content."""
+def find_boilerplate(lines: list[str], stops: Sequence[bool] | None = None) -> list[tuple[int, int]]:
+    """Inclusive 0-based ranges of lines that are furniture rather than content.
+
+    ``stops`` marks lines the document's structure says are not furniture (headings, code, markup): a run
+    never includes one, so a section title followed by a short list is the section, not a link block.
+    """
     n = len(lines)
+    stop = list(stops) if stops is not None else [False] * n
     runs: list[tuple[int, int]] = []
+
+    def furniture(k: int) -> bool:
+        return not stop[k] and (_title_like(lines[k]) or _label(lines[k]))
+
     i = 0
     while i < n:
-        if lines[i].strip() and (_title_like(lines[i]) or _label(lines[i])):
+        if lines[i].strip() and furniture(i):
             j = i
-            while j + 1 < n and (not lines[j + 1].strip() or _title_like(lines[j + 1]) or _label(lines[j + 1])):
+            while j + 1 < n and not stop[j + 1] and (not lines[j + 1].strip() or furniture(j + 1)):
                 j += 1
             runs.append((i, j))
             i = j + 1
@@ -78,10 +88,11 @@ def find_boilerplate(lines: list[str]) -> list[tuple[int, int]]:
     return blocks
 
 
-def clean(lines: list[str], drop_boilerplate: bool = True) -> Cleaned:
-    """Verdicts for every line: blank, furniture and repeated lines are not embedded."""
+def clean(lines: list[str], drop_boilerplate: bool = True, stops: Sequence[bool] | None = None) -> Cleaned:
+    """Verdicts for every line: blank, furniture and repeated lines are not embedded. ``stops``: lines that are
+    structure (see ``find_boilerplate``)."""
     keep = [bool(line.strip()) for line in lines]
-    blocks = find_boilerplate(lines) if drop_boilerplate else []
+    blocks = find_boilerplate(lines, stops) if drop_boilerplate else []
     for start, end in blocks:
         for k in range(start, end + 1):
             keep[k] = False

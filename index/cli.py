@@ -2,7 +2,9 @@
 
 Exit codes: 0 success, 1 no answer (``ask``) or an unexpected failure, 2 bad input, 3 Chroma server
 unreachable, 4 another re-index holds the lock, 5 nothing indexed yet, 6 the index is damaged (``check``:
-problems found, or left after ``--repair``; any other command: run ``citebot check --repair``), 130 interrupted.
+problems found, or left after ``--repair``; any other command: run ``citebot check --repair``), 7 another
+indexer, possibly on another machine, holds the lease on a server collection (``errors.LeaseHeld``), 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pydantic import ValidationError
 from .engine import Engine
 from .errors import CitebotError, IndexDamaged
 from .evaluate import load_questions, score
+from .feedback import Database, DatabaseSettings, database_path, open_existing, report_json
+from .gaps import gaps_csv, gaps_text
 from .runtime import configure_process
 from .search import Answer
 from .settings import Settings, get_settings
@@ -36,6 +40,8 @@ examples:
   citebot eval questions.jsonl --hits hits.jsonl
   citebot stats
   citebot check --repair                  verify the index is whole; repair what is not
+  citebot gaps --since 30 --csv gaps.csv  what the bot could not answer well, grouped by question
+  citebot forget 123456789012345678       delete what the bot stored about one Discord member
 
 Settings come from CITEBOT_* environment variables and .env (see .env.example).
 """
@@ -84,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                        "commit the new index atomically. Files that disappeared are removed.")
     p.add_argument("dir", nargs="?", type=Path, help="folder to index (default: CITEBOT_DOCS_DIR, 'docs')")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait this long for another running re-index instead of refusing at once")
+                   help="wait this long for another running re-index (on a server: any machine's) instead of "
+                   "refusing at once")
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited passages",
                        description="Print the best passages for QUESTION, each with its citation and the line "
                        "that answers it marked '>'. Exit code 1 means the documents hold no answer.")
@@ -107,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         "holds exactly the committed chunks, that Chroma opens and that it holds every committed chunk (by id) with "
         "its vector. One line per problem says what is wrong and what --repair (or the next `citebot index`) does. "
         f"Exit codes: 0 healthy (after --repair: all repaired), {EXIT_DAMAGED} problems found (or left after "
-        "--repair), 5 nothing indexed yet, 4 another re-index holds the lock, 3 Chroma server unreachable.",
+        "--repair), 5 nothing indexed yet, 4 another re-index holds the lock (7: its lease on a server), 3 Chroma "
+        "server unreachable.",
     )
     p.add_argument("dir", nargs="?", type=Path,
                    help="folder to index again when a repair needs it (default: the folder the manifest names)")
@@ -116,6 +124,36 @@ def _parser() -> argparse.ArgumentParser:
                    "lost, and index again from scratch after setting aside a manifest that cannot be read")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="with --repair: wait this long for another running re-index instead of refusing at once")
+    bot_db = argparse.ArgumentParser(add_help=False)
+    bot_db.add_argument("--bot-db", type=Path, metavar="FILE",
+                        help="the bot's database (setting CITEBOT_BOT_DB_PATH; default: bot.sqlite3 beside the "
+                        "index's state folder, inside --db in embedded mode)")
+    p = sub.add_parser(
+        "gaps", parents=[common, bot_db], help="what the documents miss: questions the bot abstained on or got 👎",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="List the questions the Discord bot could not answer (it abstained), whose answers members "
+        "voted 👎, or after which they pressed \"Still need help?\", grouped by similar question, most frequent "
+        "first: the report of what the documentation is missing.\n\nQuestion text is stored only when the bot "
+        "runs with CITEBOT_BOT_STORE_QUESTIONS=true; otherwise answers are grouped by the files they cited and "
+        "unanswered questions are only counted.",
+        epilog="examples:\n"
+        "  citebot gaps                            every guild, all time\n"
+        "  citebot gaps --guild 123456789012345678 --since 30\n"
+        "  citebot gaps --json | jq '.groups[0]'\n"
+        "  citebot gaps --csv gaps.csv             a spreadsheet, one row a group (and the text on stdout)",
+    )
+    p.add_argument("--guild", type=_positive, metavar="ID", help="only this Discord server (guild) id")
+    p.add_argument("--since", type=_positive, metavar="DAYS", help="only questions of the last DAYS days")
+    p.add_argument("--top", type=_positive, metavar="N", help="only the N most frequent groups")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the groups to FILE as CSV")
+    p = sub.add_parser(
+        "forget", parents=[common, bot_db], help="delete what the bot stored about one Discord member",
+        description="Delete everything the bot's database holds about a member: the answers to their questions "
+        "(with any votes on them) and their own votes and requests for help. Prints what was deleted. Members can "
+        "do the same themselves with /forget-me. The index (your documents) is not touched.",
+    )
+    p.add_argument("user_id", type=_positive, metavar="USER_ID",
+                   help="the member's Discord user id (Developer Mode on, then right-click the member: Copy User ID)")
     return parser
 
 
@@ -231,8 +269,45 @@ COMMANDS: dict[str, Callable[[Engine, argparse.Namespace], int]] = {
 }
 
 
+def _database(args: argparse.Namespace) -> tuple[Database | None, Path]:
+    path = database_path(args.bot_db or DatabaseSettings().db_path, _settings(args))
+    return open_existing(path), path
+
+
+def _gaps(args: argparse.Namespace) -> int:
+    database, _ = _database(args)
+    since = time.time() - args.since * 86400 if args.since else None
+    groups = database.gaps(args.guild, since) if database else []
+    groups = groups[: args.top] if args.top else groups
+    if args.csv:
+        args.csv.write_text(gaps_csv(groups), encoding="utf-8")
+    report = report_json(groups)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(gaps_text(groups, bool(report["questions_stored"])))
+    return 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    database, _ = _database(args)
+    forgotten = database.forget_user(args.user_id) if database else None
+    if args.json:
+        print(json.dumps({"user_id": args.user_id, "answers": forgotten.answers if forgotten else 0,
+                          "votes": forgotten.votes if forgotten else 0}))
+    else:
+        print(f"user {args.user_id}: " + (forgotten.summary() if forgotten else "nothing stored (no bot database yet)"))
+    return 0
+
+
+# Commands of the bot's database: they need no Engine (no model, no Chroma).
+DATABASE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"gaps": _gaps, "forget": _forget}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one parsed command; its return value is the exit code."""
+    if args.command in DATABASE_COMMANDS:
+        return DATABASE_COMMANDS[args.command](args)
     return COMMANDS[args.command](Engine(_settings(args)), args)
 
 

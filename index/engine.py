@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import check, state
+from . import check, ledger, state
 from . import repair as repairs
 from .check import CheckReport
 from .embedder import Embedder, make_embedder
-from .errors import UsageError
+from .errors import CitebotError, StoreUnavailable, UsageError
 from .indexer import IndexReport, Progress, build
 from .reader import make_reader
-from .search import Answer, Mode, Searcher
+from .search import Answer, Hit, Mode, Searcher, clean_question
 from .settings import Settings, get_settings
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class Engine:
         s = self.settings
         self.embedder = embedder or make_embedder(s.model, s.device, s.batch_size)
         self.store = Store(s)
-        self.commits = state.CommitWatch(s.resolved_state_dir())
+        self.ledger = ledger.open_ledger(s)  # where commits live: the state folder, or the Chroma server
+        self.commits = state.CommitWatch(self.ledger)
         self.commits.on_commit(self._check_commit)
         self.searcher = Searcher(s, self.embedder, self.store, make_reader(s, self.embedder.name), self.commits)
 
@@ -78,9 +82,9 @@ class Engine:
             if any(p.part == "chroma" for p in report.problems):
                 return report
         if all(p.part == "keyword" for p in report.problems):
-            state_dir = s.resolved_state_dir()
-            with state.writer_lock(state_dir, wait):
-                manifest = state.load(state_dir)  # again, under the lock: a commit may have landed
+            state_dir = self.ledger.state_dir
+            with self.ledger.lock(wait):
+                manifest = self.ledger.load()  # again, under the lock: a commit may have landed
                 if manifest is not None and check.keyword_problem(state_dir, manifest) is not None:
                     done.append(repairs.rebuild_keyword_index(state_dir, self.store, manifest))
         else:
@@ -103,7 +107,7 @@ class Engine:
         s = self.settings
         if s.chroma_host:
             return report
-        with state.writer_lock(s.resolved_state_dir(), wait):
+        with self.ledger.lock(wait):
             moved = repairs.set_aside(check.vector_segments(s.db_path))
             self.store.reopen()
             after = check.inspect(s, self.store)
@@ -142,15 +146,70 @@ class Engine:
                 f"{self.embedder.name!r}: re-index (citebot index) or set CITEBOT_MODEL to the model it was built with"
             )
 
+    def passage(self, source: str, line_start: int, line_end: int, line: int | None = None) -> Hit | None:
+        """The committed passage of ``source`` spanning exactly ``line_start``-``line_end``, else the one holding
+        ``line`` (or ``line_start``), else None: read-only, for showing a cited passage again after a restart.
+
+        The caller compares its text with what was cited (``Hit.text``) to tell whether the file changed since.
+        """
+        manifest = self.commits.latest().manifest
+        entry = manifest.files.get(source) if manifest is not None else None
+        if entry is None:
+            return None
+        chunks = self.store.get(entry.chunks)
+        want = line if line is not None else line_start
+        exact = [c for c in chunks if (c.line_start, c.line_end) == (line_start, line_end)]
+        holding = sorted((c for c in chunks if c.line_start <= want <= c.line_end), key=lambda c: c.line_start)
+        if not (exact or holding):
+            return None
+        chunk = (exact or holding)[0]
+        lines = [(number, text) for (number, _), text in zip(chunk.units, chunk.text.split("\n"), strict=False)]
+        at = next((i for i, (number, _) in enumerate(lines) if number == want), 0)
+        number, text = lines[at] if lines else (chunk.line_start, chunk.text)
+        also = list(chunk.units[at][1]) if chunk.units else []
+        return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, chunk.text, text, lines, also, chunk.id)
+
+    def sections_near(self, question: str, n: int = 3) -> list[str]:
+        """Heading paths (else file paths) of the passages nearest ``question`` however weak, nearest first and
+        without repeats: what to offer a member when nothing answers. One query embedding and one vector search."""
+        if n <= 0:
+            return []
+        manifest = self.commits.latest().manifest
+        if manifest is None:
+            return []
+        vector = self.embedder.embed_queries([clean_question(question)])[0]
+        # Four neighbours per title wanted: neighbouring chunks of one section share its heading path.
+        near = self.store.query(vector, 4 * n, frozenset(manifest.chunk_ids()), manifest.generation)
+        titles: list[str] = []
+        for chunk, _ in near:
+            title = chunk.context.strip() or chunk.source
+            if title not in titles:
+                titles.append(title)
+        return titles[:n]
+
     def stats(self) -> Stats:
-        manifest = state.load(self.settings.resolved_state_dir()) or state.Manifest()
+        try:
+            manifest = self.ledger.load() or state.Manifest()
+        except StoreUnavailable:
+            # The manifest lives on the Chroma server (issue 13): while it is down, a long-lived process (the
+            # bot's /status) tells what it last saw; one that never saw a commit (a fresh CLI) says it is down.
+            seen = self.commits.seen()
+            if seen is None or seen.manifest is None:
+                raise
+            manifest = seen.manifest
         return Stats(
             len(manifest.files), len(manifest.chunk_ids()), manifest.model or self.embedder.name,
             manifest.built_at or None, manifest.generation, manifest.root, self.store.where,
         )
 
     def warm_up(self) -> None:
-        """Load the models now rather than on the first question."""
+        """Load the models (and, on a server, build this process's keyword index) now rather than on the first
+        question."""
+        try:
+            self.commits.latest()
+            self.searcher._refresh()
+        except CitebotError as exc:  # nothing indexed yet, or the server down: the first question says so
+            log.info("not loading the index yet: %s", exc)
         self.embedder.embed_queries(["warm up"])
         if self.searcher.reader is not None:
             self.searcher.reader.read("warm up", ["warm", "up"])

@@ -27,6 +27,13 @@ class IndexBusy(CitebotError):
     exit_code = 4
 
 
+class LeaseHeld(IndexBusy):
+    """Another indexer, possibly on another machine, holds the writer's lease on a server collection; the
+    message names it (host:pid) and says when the lease runs out."""
+
+    exit_code = 7
+
+
 class IndexMissing(CitebotError):
     """Nothing has been indexed yet at this location."""
 

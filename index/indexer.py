@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import check, repair, state
+from . import check, ledger, repair, state
 from .chunker import Chunk, chunk_document, embedded_text
 from .cleaner import clean
 from .embedder import Embedder
@@ -27,9 +27,12 @@ from .errors import IndexDamaged, NoSpace, StoreUnavailable, UsageError
 from .loader import Document, Skipped, scan
 from .settings import Settings
 from .store import Store, StoredChunk
+from .structure import line_structure, reader_text
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = "2"  # 2: Markdown parsed with markdown-it-py (fences, setext headings, front matter)
+# 2: Markdown parsed with markdown-it-py (fences, setext headings, front matter). 3: format-aware structure
+# (MkDocs extensions, reST, HTML, code), reader text stored, markup flags and prose scores in the metadata.
+PIPELINE_VERSION = "3"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one Chroma upsert
 # and one progress step. Picked by hand, not tuned: rounds few enough to keep upserts cheap, small enough
@@ -77,17 +80,28 @@ def signature(settings: Settings, model_name: str) -> str:
 
 def _stored(chunk: Chunk, model_name: str) -> StoredChunk:
     units = [(u.line, list(u.also_at)) for u in chunk.units]
+    markup, prose = chunk.markup, round(chunk.prose, 4)
+    # The flags are part of what is stored, so they are part of the id: a chunk whose text is unchanged but
+    # whose markup reading changed is a new chunk, never an old one reused with stale flags.
     digest = hashlib.sha256(
-        "\x1f".join([model_name, chunk.context, *(u.text for u in chunk.units)]).encode()
+        "\x1f".join([model_name, chunk.context, *(u.text for u in chunk.units), json.dumps(markup), str(prose)])
+        .encode()
     ).hexdigest()
     cid = hashlib.sha256(f"{chunk.source}\x00{json.dumps(units)}\x00{digest}".encode()).hexdigest()[:32]
-    return StoredChunk(cid, chunk.source, chunk.line_start, chunk.line_end, chunk.text, units, chunk.context, digest)
+    return StoredChunk(cid, chunk.source, chunk.line_start, chunk.line_end, chunk.text, units, chunk.context, digest,
+                       markup=markup, prose=prose)
 
 
 def _chunks_for(doc: Document, settings: Settings, embedder: Embedder) -> list[StoredChunk]:
-    cleaned = clean(doc.lines, settings.drop_boilerplate)
+    # The cleaner judges what a reader sees (roles resolved, tags dropped), not the raw markup; headings, code and
+    # markup are structure, never page furniture.
+    infos = line_structure(doc.source, doc.lines)
+    shown = [reader_text(line, info) for line, info in zip(doc.lines, infos)]
+    stops = [i.is_heading or i.markup or i.code_block is not None for i in infos]
+    cleaned = clean(shown, settings.drop_boilerplate, stops)
     window = min(settings.chunk_tokens, embedder.max_tokens)
-    chunks = chunk_document(doc.source, doc.lines, cleaned, window, embedder.count_tokens, settings.overlap_lines)
+    chunks = chunk_document(doc.source, doc.lines, cleaned, window, embedder.count_tokens, settings.overlap_lines,
+                            infos)
     # Identical pieces of one over-long line (a line of repeated text) get identical ids: store each once.
     unique: dict[str, StoredChunk] = {}
     for c in chunks:
@@ -171,19 +185,19 @@ def build(
         raise UsageError(f"no such folder: {root}")
     if not root.is_dir():
         raise UsageError(f"not a folder: {root}")
-    state_dir = settings.resolved_state_dir()
+    books = ledger.open_ledger(settings)
     report = IndexReport()
-    with state.writer_lock(state_dir, wait):
-        plan = _plan(settings, root, embedder, store, state_dir, thorough)
+    with books.lock(wait):
+        plan = _plan(settings, root, embedder, store, books, thorough)
         plan.count_into(report)
         if plan.nothing_to_do:
             report.chunks = len(plan.old.chunk_ids())
             report.generation = plan.old.generation
         else:
-            state.mark_dirty(state_dir)
+            books.mark_dirty()
             pending: list[StoredChunk] = []
             try:
-                new = _write(plan, settings, root, embedder, store, state_dir, pending, report, progress)
+                new = _write(plan, settings, root, embedder, store, books.state_dir, pending, report, progress)
                 if before_commit:
                     before_commit()
             except BaseException as exc:
@@ -193,8 +207,8 @@ def build(
                 if full is not None:
                     raise full from exc
                 raise
-            _commit(state_dir, new)
-            _clean_up(state_dir, store, plan, new)
+            _commit(books, new)
+            _clean_up(books, store, plan, new)
             report.chunks = len(set(new.chunk_ids()))
             report.generation = new.generation
     report.seconds = time.perf_counter() - started
@@ -202,13 +216,14 @@ def build(
 
 
 def _plan(
-    settings: Settings, root: Path, embedder: Embedder, store: Store, state_dir: Path, thorough: bool = False
+    settings: Settings, root: Path, embedder: Embedder, store: Store, books: state.Ledger, thorough: bool = False
 ) -> Plan:
     """Compare the folder with the committed manifest (and with what Chroma still holds), repairing on the way
     what the cheap part of ``check`` finds damaged."""
     repaired: list[str] = []
-    old, started_over = _committed(state_dir, root, repaired)
-    dirty = state.is_dirty(state_dir) or started_over
+    state_dir = books.state_dir
+    old, started_over = _committed(books, root, repaired)
+    dirty = books.is_dirty() or started_over
     if old.writer != state.process_token() or dirty:
         store.reopen()  # another process wrote since this one last looked
     store.ping()  # an unreachable server is reported even when nothing changed
@@ -216,7 +231,9 @@ def _plan(
         dirty = True  # chunks but no manifest (it was deleted): after the commit, remove those no file owns
     sig = signature(settings, embedder.name)
     rebuild = old.signature != sig
-    problem = check.keyword_problem(state_dir, old) if old.generation and not started_over else None
+    # A server-mode keyword folder is this process's cache (keyword_cache.py): missing, it is no damage.
+    ours = bool(old.generation) and not started_over and not books.keyword_cache
+    problem = check.keyword_problem(state_dir, old) if ours else None
     if problem is not None:  # rebuilt in place: readers need it until the next commit, and this run takes terms from it
         repaired.append(f"{problem.problem}: {repair.rebuild_keyword_index(state_dir, store, old)}")
     found = scan(root, settings.extensions, settings.exclude, settings.follow_symlinks, settings.max_file_bytes)
@@ -244,16 +261,17 @@ def _plan(
                 warnings, repaired, started_over)
 
 
-def _committed(state_dir: Path, root: Path, repaired: list[str]) -> tuple[state.Manifest, bool]:
+def _committed(books: state.Ledger, root: Path, repaired: list[str]) -> tuple[state.Manifest, bool]:
     """The committed manifest (empty before the first run), and whether this run starts over because it could
     not be read: then it is set aside, kept for a post-mortem, and ``root`` indexed from scratch."""
     try:
-        return state.load(state_dir) or state.Manifest(), False
+        return books.load() or state.Manifest(), False
     except IndexDamaged as exc:
-        aside = state.set_aside(state_dir)
-        repaired.append(f"{exc.problem}: set it aside as {aside.name} and indexed {root} again from scratch")
-        # Numbered past every keyword folder left here, which a reader could otherwise take for the new one's.
-        return state.Manifest(generation=state.latest_keyword_generation(state_dir)), True
+        aside = books.set_aside()
+        repaired.append(f"{exc.problem}: set it aside as {aside} and indexed {root} again from scratch")
+        # Numbered past every generation left (keyword folders, manifest records), which a reader could
+        # otherwise take for the new one's.
+        return state.Manifest(generation=books.generation_floor()), True
 
 
 def _write(
@@ -283,25 +301,30 @@ def _write(
     return new
 
 
-def _commit(state_dir: Path, new: state.Manifest) -> None:
-    """From here on readers answer from ``new``: one atomic rename (state.save), so a crash on either side
-    of it leaves one whole generation committed."""
-    state.save(state_dir, new)
+def _commit(books: state.Ledger, new: state.Manifest) -> None:
+    """From here on readers answer from ``new``: one atomic step (a rename, or one pointer record on a
+    server), so a crash on either side of it leaves one whole generation committed."""
+    books.save(new)
 
 
-def _clean_up(state_dir: Path, store: Store, plan: Plan, new: state.Manifest) -> None:
+def _clean_up(books: state.Ledger, store: Store, plan: Plan, new: state.Manifest) -> None:
     """After the commit: delete the chunks only the old manifest owned (after a killed run, every chunk the
-    new one does not own), and keyword indexes no reader needs any more."""
+    new one does not own), and keyword indexes no reader needs any more.
+
+    The manifest is the collection's own (on a server, kept in the server: ``ledger.py``), so a chunk it does
+    not list belongs to a generation of this collection that it no longer lists, or to a run that never
+    committed: no other state folder's index can own it (issue 13: a second state folder's manifest used to).
+    """
     keep = set(new.chunk_ids())
     stale = [c for c in plan.old.chunk_ids() if c not in keep]
     if plan.dirty:
         stale = [c for c in store.all_ids() if c not in keep]
     store.delete(stale)
     if stale:
-        state.touch(state_dir)
-    for folder in state.old_keyword_dirs(state_dir, new.generation):
+        books.touch()
+    for folder in state.old_keyword_dirs(books.state_dir, new.generation):
         shutil.rmtree(folder, ignore_errors=True)
-    state.clear_dirty(state_dir)
+    books.clear_dirty()
 
 
 def _out_of_space(exc: BaseException, store: Store) -> NoSpace | None:

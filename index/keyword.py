@@ -1,4 +1,4 @@
-"""BM25 over chunk terms, saved beside the manifest under the generation it belongs to."""
+"""BM25 over chunk terms, saved in the state folder under the generation it belongs to."""
 
 from __future__ import annotations
 
@@ -59,16 +59,22 @@ class KeywordIndex:
     def save(self, folder: Path, term_lists: list[list[str]] | None = None) -> None:
         """Write to a temporary folder, then rename: readers see a whole index or none."""
         tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self.retriever is not None:
-            self.retriever.save(str(tmp / "bm25"))
-        (tmp / "ids.json").write_text(json.dumps(self.ids))
-        (tmp / "idf.json").write_text(json.dumps(self.idf))
-        if term_lists is not None:
-            (tmp / "terms.json").write_text(json.dumps(dict(zip(self.ids, term_lists))))
+        self.write(tmp, term_lists)
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
+
+    def write(self, folder: Path, term_lists: list[list[str]] | None = None) -> None:
+        """Write into ``folder`` (emptied first); ``term_lists``, the terms of each id, are kept for the next
+        generation's build (``keyword_cache.cached_terms``: terms hold no spaces, so each id's are one string)."""
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if self.retriever is not None:
+            self.retriever.save(str(folder / "bm25"))
+        (folder / "ids.json").write_text(json.dumps(self.ids))
+        (folder / "idf.json").write_text(json.dumps(self.idf))
+        if term_lists is not None:  # one string a chunk: reads back in a fifth of the memory of lists (1M chunks)
+            terms = {cid: " ".join(toks) for cid, toks in zip(self.ids, term_lists, strict=True)}
+            (folder / "terms.json").write_text(json.dumps(terms))
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:

@@ -1,18 +1,27 @@
-"""What each line of a Markdown file is, as a CommonMark renderer reads it.
+"""What each line of a Markdown file is, as a CommonMark renderer with the MkDocs/Material extensions reads it.
 
 The chunker needs, per line: the heading path above it (``Title > Section``), whether the line is
 part of a heading (an ATX ``## Title`` line, or a setext title line and its ``===``/``---``
-underline), which code block holds it (fenced or indented), and whether it is YAML front matter.
-A regular expression cannot tell a ``# comment`` inside a code fence from a heading, so the file is
-parsed with markdown-it-py, whose block tokens carry 0-based ``[start, end)`` line ranges.
+underline), which code block holds it (fenced or indented), whether it is YAML front matter, whether
+it is markup only, and what a reader sees on it. A regular expression cannot tell a ``# comment``
+inside a code fence from a heading, so the file is parsed with markdown-it-py, whose block tokens carry
+0-based ``[start, end)`` line ranges.
+
+Documentation sites add syntax CommonMark does not know, and read naively it is embedded and even
+cited: admonitions and content tabs (``!!! note "Title"``, ``??? tip``, ``=== "Tab"``) whose bodies are
+indented four spaces (CommonMark would read them as indented code), pymdownx blocks (``/// tip`` ...
+``///``), include directives (``{* ../x.py hl[6] *}``, ``--8<-- "file"``, ``{!> x.md !}``), autorefs
+anchors (``[](){#id}``) and ``{ #anchor }`` heading attributes. These are found line by line first
+(outside fences), the container bodies dedented, and the markers blanked, before markdown-it reads
+the text: the line count never changes, so its line ranges stay the file's.
 
 Only top-level headings make sections: a heading quoted in a blockquote or written inside a list
-item belongs to that quote or item, not to the document's outline. Files that are not Markdown get
-no structure at all (reStructuredText headings are a later step).
+item belongs to that quote or item, not to the document's outline.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,21 +30,27 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths, line_structure
+
+__all__ = ["MARKDOWN_SUFFIXES", "PATH_SEPARATOR", "PLAIN", "LineInfo", "is_markdown", "line_structure",
+           "markdown_structure", "strip_tags"]
+
 MARKDOWN_SUFFIXES = (".md", ".markdown")
-PATH_SEPARATOR = " > "
+# Python-Markdown's admonition and content-tab bodies are indented by four spaces (a tab counts as four).
+CONTAINER_INDENT = 4
 
-
-@dataclass(frozen=True)
-class LineInfo:
-    """The structure of one line (the line ``i + 1`` of the file is ``infos[i]``)."""
-
-    heading: str = ""  # heading path above and including this line, outermost first
-    is_heading: bool = False  # an ATX heading line, a setext title line or its underline
-    code_block: int | None = None  # which code block (counted from 0) holds this line, fences included
-    front_matter: bool = False  # YAML between ``---`` lines at the very top of the file
-
-
-PLAIN = LineInfo()
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s+([\w-]+)(?:\s+[\w\s-]*?)?(?:\s*\"([^\"]*)\")?\s*$")
+_TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
+_BLOCK = re.compile(r"^\s*///\s*([\w-]*)\s*(?:\|\s*(.*?))?\s*$")  # pymdownx blocks: "/// tip | Title", "///"
+_INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\})\s*$")
+_AUTODOC = re.compile(r"^(\s*):::\s+\S")  # mkdocstrings: "::: pkg.Object", then indented YAML options
+_ANCHOR_ONLY = re.compile(r"^\s*\[\]\(\)\{[^}]*\}\s*$")  # mkdocs-autorefs: "[](){#name}"
+_HEADING_ATTRS = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*(?=#*\s*$)")  # "## Title { #anchor .class }"
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->")
+_CODE_SPAN = re.compile(r"(`+).*?\1")
+# An inline link or image shows its text: "[Dataclasses](dataclasses.md)", "[`BaseModel`][pydantic.BaseModel]".
+_LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:\([^()\s]*(?:\s+\"[^\"]*\")?\)|\[[^\[\]]*\])")
 
 
 def is_markdown(source: str) -> bool:
@@ -43,18 +58,14 @@ def is_markdown(source: str) -> bool:
     return source.lower().endswith(MARKDOWN_SUFFIXES)
 
 
-def line_structure(source: str, lines: Sequence[str]) -> list[LineInfo]:
-    """Per-line structure of ``lines``: parsed for Markdown files, plain for every other kind."""
-    return markdown_structure(lines) if is_markdown(source) else [PLAIN] * len(lines)
-
-
 @lru_cache(maxsize=1)
 def _parsers() -> tuple[MarkdownIt, MarkdownIt]:
     """A block parser for whole files and a full one for heading text, built once: parsing keeps its
     state per call, so the instances can be shared. Only headings need their inline markup read, and
-    skipping it for every other block makes a file parse about four times faster."""
-    full = MarkdownIt("commonmark").use(front_matter_plugin)
-    blocks = MarkdownIt("commonmark").use(front_matter_plugin).disable(["inline", "text_join"])
+    skipping it for every other block makes a file parse about four times faster. Tables (GFM, which
+    every documentation generator reads) are enabled so that their ``|---|`` rules can be found."""
+    full = MarkdownIt("commonmark").use(front_matter_plugin).enable("table")
+    blocks = MarkdownIt("commonmark").use(front_matter_plugin).enable("table").disable(["inline", "text_join"])
     return blocks, full
 
 
@@ -70,20 +81,109 @@ def _words(tokens: Sequence[Token]) -> Iterator[str]:
 
 def _plain_text(markup: str) -> str:
     """A heading's words as a reader sees them: emphasis, link and HTML marks dropped, breaks as spaces."""
-    inline = _parsers()[1].parseInline(markup)
+    inline = _parsers()[1].parseInline(_HEADING_ATTRS.sub("", markup))
     return " ".join("".join(_words([c for token in inline for c in token.children or []])).split())
+
+
+def strip_tags(line: str) -> str:
+    """A line with its HTML tags and comments removed, code spans left alone (``List<int>`` is code)."""
+    out, at = [], 0
+    for span in _CODE_SPAN.finditer(line):
+        out.append(_TAG.sub("", line[at : span.start()]))
+        out.append(span.group(0))
+        at = span.end()
+    out.append(_TAG.sub("", line[at:]))
+    return "".join(out)
+
+
+def inline_text(line: str) -> str:
+    """A prose line as a reader sees it: tags dropped, links and images shown as their text."""
+    return _LINK.sub(lambda m: m.group(1), strip_tags(line))
+
+
+def _indent(line: str) -> int:
+    return len(line.expandtabs(CONTAINER_INDENT)) - len(line.expandtabs(CONTAINER_INDENT).lstrip())
+
+
+@dataclass
+class _Extensions:
+    """What the line-by-line pass over the MkDocs syntax found, per 0-based line."""
+
+    fed: list[str]  # the text markdown-it reads: container bodies dedented, marker lines blank
+    dedented: list[str]  # each line without its containers' indentation (what a reader sees of it)
+    markup: list[bool]
+    text: list[str | None]
+
+
+def _marker_text(line: str) -> str | None:
+    """The reader text of a container marker line, or None when the line is not one."""
+    if m := _ADMONITION.match(line):
+        kind, title = m.group(2).replace("-", " ").capitalize(), m.group(3)
+        return f"{kind}: {title}" if title else kind
+    if m := _TAB.match(line):
+        return m.group(2)
+    if m := _BLOCK.match(line):
+        kind, title = m.group(1).replace("-", " ").capitalize(), m.group(2)
+        return f"{kind}: {title}" if kind and title else kind or title or ""
+    return None
+
+
+def _extensions(lines: Sequence[str]) -> _Extensions:
+    """Find the MkDocs/Material markers outside fences and dedent the bodies of indented containers."""
+    fed = [line.replace("\r", " ").replace("\n", " ") for line in lines]
+    dedented = list(fed)
+    markup = [False] * len(lines)
+    text: list[str | None] = [None] * len(lines)
+    fence = ""  # the open fence's marker, "" outside fences
+    opened: list[int] = []  # the indentation of each open admonition or tab marker, outermost first
+    options = -1  # the indentation of an open "::: object" whose option lines follow (-1: none)
+    for k, line in enumerate(fed):
+        if options >= 0 and (not line.strip() or _indent(line) > options):
+            markup[k], text[k], fed[k] = True, "", ""  # an option of the autodoc line above: never seen
+            continue
+        options = -1
+        if line.strip() and opened:
+            while opened and _indent(line) < opened[-1] + CONTAINER_INDENT:
+                opened.pop()
+        depth = CONTAINER_INDENT * len(opened)
+        body = line.expandtabs(CONTAINER_INDENT)[depth:] if depth and line.strip() else line
+        fed[k] = dedented[k] = body
+        if m := _FENCE.match(body):
+            mark = m.group(1)
+            if not fence:
+                fence = mark
+            elif mark[0] == fence[0] and len(mark) >= len(fence) and not body.strip().strip(mark[0]):
+                fence = ""
+            continue
+        if fence:
+            continue
+        shown = _marker_text(body)
+        if shown is not None:
+            markup[k], text[k], fed[k] = True, shown, ""
+            if _ADMONITION.match(body) or _TAB.match(body):
+                opened.append(depth + _indent(body))
+        elif _INCLUDE.match(body):
+            markup[k], fed[k] = True, ""
+        elif m := _AUTODOC.match(body):
+            markup[k], fed[k] = True, ""
+            options = _indent(line)
+        elif _ANCHOR_ONLY.match(body):
+            markup[k], text[k], fed[k] = True, "", ""
+    return _Extensions(fed, dedented, markup, text)
 
 
 def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
     """Per-line structure of a Markdown document given as its lines (``lines[i]`` is line ``i + 1``)."""
     n = len(lines)
+    ext = _extensions(lines)
     # markdown-it reads "\n"-joined text; a stray CR would count as one more line break, so it is blanked.
-    text = "\n".join(line.replace("\r", " ").replace("\n", " ") for line in lines)
-    tokens = _parsers()[0].parse(text)
+    tokens = _parsers()[0].parse("\n".join(ext.fed))
     is_heading = [False] * n
     code_block: list[int | None] = [None] * n
     front_matter = [False] * n
+    markup, text = ext.markup, ext.text
     starts: list[tuple[int, int, str]] = []  # (first line, level, text) of each top-level heading
+    html_lines: set[int] = set()
     blocks = 0
     for i, token in enumerate(tokens):
         if token.map is None:
@@ -93,6 +193,11 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             for k in range(start, end):
                 is_heading[k] = True
             starts.append((start, int(token.tag[1:]), _plain_text(tokens[i + 1].content)))
+            if token.markup in ("=", "-") and end - start >= 2:  # a setext underline: nothing a reader sees
+                markup[end - 1], text[end - 1] = True, ""
+            for k in range(start, end):
+                if _HEADING_ATTRS.search(lines[k]) and text[k] is None:
+                    text[k] = _HEADING_ATTRS.sub("", lines[k])
         elif token.type in ("fence", "code_block"):
             for k in range(start, end):
                 code_block[k] = blocks
@@ -100,10 +205,25 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
         elif token.type == "front_matter":
             for k in range(start, end):
                 front_matter[k] = True
-    headings = [""] * n  # lines above the first heading (front matter included) have no path
-    stack: list[tuple[int, str]] = []
-    for (start, level, title), stop in zip(starts, [s for s, _, _ in starts[1:]] + [n]):
-        # A heading closes every open section at its level or deeper; an empty one ("#") names nothing.
-        stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, title)]
-        headings[start:stop] = [PATH_SEPARATOR.join(t for _, t in stack if t)] * (stop - start)
-    return [LineInfo(*facts) for facts in zip(headings, is_heading, code_block, front_matter, strict=True)]
+        elif token.type == "hr":
+            markup[start], text[start] = True, ""
+        elif token.type == "table_open" and start + 1 < n:
+            markup[start + 1], text[start + 1] = True, ""  # the |---|:---:| rule under the header row
+        elif token.type == "html_block":
+            html_lines.update(range(start, end))
+    for k in range(n):
+        if front_matter[k] or text[k] is not None:
+            continue
+        # A container's indentation is not seen; raw HTML in prose (an html block, inline tags such as
+        # <font color=...>) is shown as its text, and a link as its words.
+        shown = ext.dedented[k] if code_block[k] is not None else inline_text(ext.dedented[k])
+        if shown != lines[k]:
+            text[k] = shown if shown.strip() else ""
+            markup[k] = markup[k] or not shown.strip()
+        elif k in html_lines and not shown.strip():
+            markup[k] = True
+    headings = heading_paths(starts, n)
+    return [
+        LineInfo(*facts)
+        for facts in zip(headings, is_heading, code_block, front_matter, markup, text, strict=True)
+    ]

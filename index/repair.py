@@ -5,41 +5,19 @@ Kept apart from ``check.py``, which only reads and which readers import: reading
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from pathlib import Path
 
 from . import state
-from .chunker import embedded_text
-from .errors import one_line
 from .keyword import KeywordIndex
-from .store import Store, StoredChunk
-from .textproc import terms
+from .keyword_cache import cached_terms, keyword_terms
+from .store import Store
+
+__all__ = ["cached_terms", "keyword_terms", "put_back", "rebuild_keyword_index", "set_aside", "write_keyword_index"]
 
 log = logging.getLogger(__name__)
-
-
-def keyword_terms(chunk: StoredChunk) -> list[str]:
-    """What the keyword index indexes of a chunk: the words of what the model embeds (passage and headings)."""
-    return terms(embedded_text(chunk.context, chunk.text))
-
-
-def cached_terms(state_dir: Path, generation: int) -> dict[str, list[str]]:
-    """The terms per chunk id saved with ``generation``'s keyword index (a writer's cache, so that a new
-    generation does not read every kept chunk back from Chroma); empty when missing or unreadable."""
-    try:
-        cache = json.loads((state.keyword_dir(state_dir, generation) / "terms.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("the keyword terms cache of generation %d is unreadable (%s); reading chunks instead",
-                    generation, one_line(exc))
-        return {}
-    if not isinstance(cache, dict) or not all(isinstance(v, list) for v in cache.values()):
-        return {}
-    return cache
 
 
 def write_keyword_index(

@@ -12,9 +12,9 @@ from typing import Literal
 import numpy as np
 from cachetools import LRUCache
 
-from . import check, state
+from . import check, keyword_cache, ledger, state
 from .embedder import Embedder
-from .errors import IndexDamaged, IndexMissing, UsageError
+from .errors import IndexDamaged, IndexMissing, UsageError, one_line
 from .keyword import KeywordIndex
 from .linepick import LinePick, LinePicker
 from .linescore import PassageLines, Query, prepare
@@ -121,11 +121,16 @@ class Searcher:
         self.store = store
         self.picker = LinePicker(reader=reader)
         # Shared with the Engine, which hangs its checks of each new commit on it.
-        self._commits = commits or state.CommitWatch(settings.resolved_state_dir())
+        self._commits = commits or state.CommitWatch(ledger.open_ledger(settings))
         self._loaded: state.Commit | None = None
         self._valid: frozenset[str] = frozenset()
         self._keyword = KeywordIndex([], None, {})
         self._lock = threading.Lock()
+        # Server mode: the keyword index of a new commit is built in the background (keyword_cache.py) while
+        # questions are answered from the commit loaded before; what the builder made waits here.
+        self._building: state.Commit | None = None
+        self._built: tuple[state.Commit, KeywordIndex] | None = None
+        self._build_lock = threading.Lock()
         # Shared by the bot's worker threads: cachetools' LRU is not thread-safe, so every access holds the lock.
         self._passages: LRUCache[str, PassageLines] = LRUCache(maxsize=PASSAGE_CACHE)
         self._passages_lock = threading.Lock()
@@ -136,28 +141,81 @@ class Searcher:
         return self.picker.reader
 
     def _refresh(self) -> tuple[frozenset[str], KeywordIndex]:
+        """The committed chunk ids and the keyword index of one generation, the latest this process can answer
+        from: in server mode, the one loaded before until the keyword index of a newer commit is built."""
         with self._lock:
             commit = self._commits.latest()
             if commit is not self._loaded:
-                for attempt in range(KEYWORD_LOAD_ATTEMPTS):  # a commit may land between a manifest and its keywords
-                    manifest = commit.manifest
-                    if manifest is None:
-                        raise IndexMissing(
-                            f"nothing is indexed at {self.store.where} yet: run `citebot index DIR` first"
-                        )
-                    try:  # loaded and checked whole: IndexDamaged says what is wrong and what repairs it
-                        keyword = check.load_keyword(self._commits.state_dir, manifest)
-                        break
-                    except IndexDamaged:
-                        if attempt == KEYWORD_LOAD_ATTEMPTS - 1:
-                            raise
-                        time.sleep(KEYWORD_RETRY_PAUSE)
-                        commit = self._commits.latest()
-                assert manifest is not None  # the loop either loaded one or raised
-                self._keyword = keyword
-                self._valid = frozenset(manifest.chunk_ids())
-                self._loaded = commit
+                if commit.manifest is None:
+                    raise IndexMissing(f"nothing is indexed at {self.store.where} yet: run `citebot index DIR` first")
+                if self._commits.ledger.keyword_cache:
+                    self._take_built(commit)
+                else:
+                    self._take(*self._load_keyword(commit))
             return self._valid, self._keyword
+
+    def _take(self, commit: state.Commit, keyword: KeywordIndex) -> None:
+        assert commit.manifest is not None
+        self._keyword = keyword
+        self._valid = frozenset(commit.manifest.chunk_ids())
+        self._loaded = commit
+
+    def _load_keyword(self, commit: state.Commit) -> tuple[state.Commit, KeywordIndex]:
+        """Embedded mode: the keyword index the indexer wrote for ``commit``, loaded and checked whole
+        (``IndexDamaged`` says what is wrong and what repairs it); the newest commit's, with that commit, when
+        a commit landed between the manifest and its keywords and deleted them."""
+        for attempt in range(KEYWORD_LOAD_ATTEMPTS):
+            manifest = commit.manifest
+            if manifest is None:
+                raise IndexMissing(f"nothing is indexed at {self.store.where} yet: run `citebot index DIR` first")
+            try:
+                keyword = check.load_keyword(self._commits.state_dir, manifest)
+                break
+            except IndexDamaged:
+                if attempt == KEYWORD_LOAD_ATTEMPTS - 1:
+                    raise
+                time.sleep(KEYWORD_RETRY_PAUSE)
+                commit = self._commits.latest()
+        return commit, keyword
+
+    def _take_built(self, commit: state.Commit) -> None:
+        """Server mode: answer from the newest generation whose keyword index is ready; build ``commit``'s in
+        the background, or here when nothing is loaded yet (a process's first question waits for it) or the
+        local cache holds it already (the commit of this process, or of a writer sharing the folder)."""
+        with self._build_lock:
+            built, self._built = self._built, None
+        if built is not None and self._generation(built[0]) > self._generation(self._loaded):
+            self._take(*built)
+        if self._loaded is commit:
+            return
+        assert commit.manifest is not None
+        cached = state.keyword_dir(self._commits.state_dir, commit.manifest.generation).is_dir()
+        if self._loaded is None or cached:  # nothing to answer from yet, or only a load (this process's commit)
+            self._take(commit, keyword_cache.for_commit(self._commits.state_dir, commit.manifest, self.store))
+            return
+        with self._build_lock:
+            if self._building is not None:
+                return  # one build at a time; the next question after it starts the newest commit's
+            self._building = commit
+        threading.Thread(target=self._build, args=(commit,), name="citebot-keyword", daemon=True).start()
+
+    def _build(self, commit: state.Commit) -> None:
+        assert commit.manifest is not None
+        try:
+            keyword = keyword_cache.for_commit(self._commits.state_dir, commit.manifest, self.store)
+        except Exception as exc:  # noqa: BLE001 - the previous generation keeps answering; the next question retries
+            log.warning("could not build the keyword index of generation %d: %s", commit.manifest.generation,
+                        one_line(exc))
+            with self._build_lock:
+                self._building = None
+            return
+        with self._build_lock:
+            self._built = (commit, keyword)
+            self._building = None
+
+    @staticmethod
+    def _generation(commit: state.Commit | None) -> int:
+        return commit.manifest.generation if commit is not None and commit.manifest is not None else 0
 
     def _passage(self, chunk: StoredChunk) -> PassageLines:
         """Question-independent line analysis, cached per chunk id (ids change when content does)."""

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         "server unreachable: a question to a stalled server fails after about this long (the writes of `citebot "
         "index` wait at least 60 s).",
     )
+    lease_seconds: float = Field(
+        30.0, gt=0,
+        description="Server mode: how long the writer's lease on a collection lasts without being renewed (it is "
+        "renewed every third of it while indexing). A second `citebot index` on any machine is refused while it "
+        "runs; one whose holder died may start after at most this long. Machines' clocks must agree to well "
+        "within it.",
+    )
     state_dir: Path | None = Field(
         None,
         description="Where the manifest, keyword index and lock live. Default: inside db_path (embedded) or "

@@ -11,6 +11,10 @@ Chroma may hold chunks that are not (yet, or any more) committed: a run writes n
 then swaps the manifest in one atomic rename, then deletes what the old manifest owned. Readers
 trust only ids in the manifest, so a run that dies at any point leaves the last good index
 answering exactly as before, and the next run collects the orphans.
+
+Where the committed state lives is a ``Ledger``: in embedded mode this folder (``FolderLedger``, the functions
+below); on a Chroma server the server itself (``ledger.ChromaLedger``), so that every replica that reaches the
+server sees each commit, and this folder is only a cache of keyword indexes that may be deleted at any time.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -255,11 +260,91 @@ def writer_lock(state_dir: Path, wait: float = 0.0) -> Iterator[None]:
         os.close(fd)
 
 
+class Ledger(Protocol):
+    """Where an index's committed state lives and how its one writer is chosen (see the module docstring).
+
+    ``state_dir`` is the local folder of this process's keyword indexes (in server mode a cache only).
+    """
+
+    state_dir: Path
+    where: str  # the committed state's place, as messages name it
+    # Whether keyword folders are this process's own cache (server mode: rebuilt from the stored chunks when
+    # missing, never damage) rather than part of the committed index (embedded mode: written by the indexer).
+    keyword_cache: bool
+
+    def load(self) -> Manifest | None:
+        """The committed manifest (None before the first commit); ``IndexDamaged`` when it cannot be read."""
+
+    def stamp(self) -> Hashable:
+        """A cheap token that changes whenever a commit lands (or ``touch`` is called)."""
+
+    def save(self, manifest: Manifest) -> None:
+        """Commit ``manifest``: readers see the old one or the new one, never part of either."""
+
+    def touch(self) -> None:
+        """Tell readers to look again though the manifest did not change (the store or keyword index did)."""
+
+    def set_aside(self) -> str:
+        """Keep a manifest that cannot be read out of the way (for a post-mortem); says where it went."""
+
+    def generation_floor(self) -> int:
+        """The highest generation anything of this index is numbered for, readable or not (0 when none)."""
+
+    def is_dirty(self) -> bool: ...
+
+    def mark_dirty(self) -> None: ...
+
+    def clear_dirty(self) -> None: ...
+
+    def lock(self, wait: float = 0.0) -> AbstractContextManager[None]:
+        """Be the one writer while the context lasts; ``IndexBusy`` (with the holder) after ``wait`` seconds."""
+
+
+class FolderLedger:
+    """The committed state in the state folder itself (embedded mode): the module's functions above."""
+
+    keyword_cache = False
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.where = str(state_dir / MANIFEST)
+
+    def load(self) -> Manifest | None:
+        return load(self.state_dir)
+
+    def stamp(self) -> Hashable:
+        return mtime(self.state_dir)
+
+    def save(self, manifest: Manifest) -> None:
+        save(self.state_dir, manifest)
+
+    def touch(self) -> None:
+        touch(self.state_dir)
+
+    def set_aside(self) -> str:
+        return set_aside(self.state_dir).name
+
+    def generation_floor(self) -> int:
+        return latest_keyword_generation(self.state_dir)
+
+    def is_dirty(self) -> bool:
+        return is_dirty(self.state_dir)
+
+    def mark_dirty(self) -> None:
+        mark_dirty(self.state_dir)
+
+    def clear_dirty(self) -> None:
+        clear_dirty(self.state_dir)
+
+    def lock(self, wait: float = 0.0) -> AbstractContextManager[None]:
+        return writer_lock(self.state_dir, wait)
+
+
 @dataclass(frozen=True)
 class Commit:
     """The committed state as one reader last saw it."""
 
-    stamp: float  # the manifest's mtime (``mtime()``) when it was read
+    stamp: Hashable  # the ledger's stamp (for a folder, the manifest's mtime) when it was read
     manifest: Manifest | None  # None before the first successful run
 
 
@@ -267,15 +352,17 @@ CommitCheck = Callable[[Manifest | None], None]
 
 
 class CommitWatch:
-    """The one place a reader learns that a new commit landed: one stat per look, the manifest read once
-    per commit however many parts of the reader look, and the checks that must run once per commit
-    (reopen a store another process wrote, refuse an index of another model) hung on it.
+    """The one place a reader learns that a new commit landed: one cheap look (a stat, or one small record
+    of a Chroma server) per question, the manifest read once per commit however many parts of the reader
+    look, and the checks that must run once per commit (reopen a store another process wrote, refuse an
+    index of another model) hung on it.
 
     Shared by an Engine and its Searcher; safe to share between threads.
     """
 
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
+    def __init__(self, ledger: Ledger | Path) -> None:
+        self.ledger: Ledger = FolderLedger(ledger) if isinstance(ledger, Path) else ledger
+        self.state_dir = self.ledger.state_dir
         self._lock = threading.Lock()
         self._checks: list[CommitCheck] = []
         self._seen: Commit | None = None
@@ -285,17 +372,21 @@ class CommitWatch:
         is not taken and the next look tries again (and raises again while the cause stays)."""
         self._checks.append(check)
 
-    def stamp(self) -> float:
-        """The manifest's mtime now: compare two to tell whether a commit landed in between."""
-        return mtime(self.state_dir)
+    def seen(self) -> Commit | None:
+        """The commit the last look found (None before any), without looking again."""
+        return self._seen
+
+    def stamp(self) -> Hashable:
+        """The ledger's stamp now: compare two to tell whether a commit landed in between."""
+        return self.ledger.stamp()
 
     def latest(self) -> Commit:
-        """The committed state now, read from disk only when the manifest's mtime moved since the last look."""
+        """The committed state now, read again only when the stamp moved since the last look."""
         with self._lock:
-            stamp = mtime(self.state_dir)  # before reading: a commit landing in between is seen next time
+            stamp = self.ledger.stamp()  # before reading: a commit landing in between is seen next time
             if self._seen is not None and self._seen.stamp == stamp:
                 return self._seen
-            manifest = load(self.state_dir)
+            manifest = self.ledger.load()
             for check in self._checks:
                 check(manifest)
             self._seen = Commit(stamp, manifest)

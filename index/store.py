@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,6 +90,12 @@ class StoredChunk:
     # The index generation whose run wrote it ("gen" in Chroma; 0: written before issue 12, or not by a run).
     # A question leaves out the generation being written when untrusted chunks are many (Store.query).
     generation: int = 0
+    # Indices into ``units`` of the lines that must never be the answering line: markup (an admonition
+    # marker, a directive, an include) and headings. Shown as context. ("markup" in Chroma, JSON; [] if absent.)
+    markup: list[int] = field(default_factory=list)
+    # The share of the chunk's prose lines that are not list-shaped (release notes, link lists, version
+    # headers: index/prose.py), 0..1; 1.0 for chunks written before it existed. ("prose" in Chroma.)
+    prose: float = 1.0
 
     def lines_matrix(self) -> np.ndarray | None:
         """One unit vector per displayed line, or None when the store holds none."""
@@ -115,6 +121,9 @@ class StoredChunk:
             meta["lvec"] = self.packed_line_vectors
         if self.generation:
             meta["gen"] = self.generation
+        if self.markup:
+            meta["markup"] = json.dumps(self.markup, separators=(",", ":"))
+        meta["prose"] = float(self.prose)
         return meta
 
     @classmethod
@@ -125,6 +134,7 @@ class StoredChunk:
             str(meta.get("context", "")), str(meta.get("hash", "")), None,
             None if embedding is None else np.asarray(embedding, dtype=np.float32),
             str(meta.get("lvec") or ""), int(meta.get("gen") or 0),
+            [int(i) for i in json.loads(str(meta.get("markup") or "[]"))], float(meta.get("prose", 1.0)),
         )
 
 
@@ -569,6 +579,11 @@ class Store:
         return client.get_or_create_collection(
             self.settings.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
+
+    def call(self, fn: Callable[[Any], T], write: bool = False) -> T:
+        """``fn(collection)`` with this store's handling of failures (``StoreUnavailable``, timeouts, a reopen):
+        for a collection of records rather than chunks (``ledger.py``). ``write``: a writer's call."""
+        return self._guard(fn, live=write)
 
     def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the collection answers. A writer's first call (the indexer's):

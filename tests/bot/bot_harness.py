@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,16 +67,22 @@ def make_bot_settings(**overrides: Any) -> BotSettings:
 
 @contextlib.asynccontextmanager
 async def discord_session(
-    engine: Engine, bot_settings: BotSettings | None = None
+    engine: Engine, bot_settings: BotSettings | None = None, prepare: Callable[[CitebotBot], None] | None = None,
+    **fake_options: Any,
 ) -> AsyncIterator[tuple[FakeDiscord, CitebotBot]]:
-    """FakeDiscord started, the real bot logged in and ready against it; both stopped afterwards."""
+    """FakeDiscord started, the real bot logged in and ready against it; both stopped afterwards.
+
+    ``fake_options`` go to ``FakeDiscord`` (e.g. ``second_guild=True``); ``prepare`` sees the bot before it starts.
+    """
     settings = bot_settings or make_bot_settings()
     token = settings.token.get_secret_value() if settings.token else TOKEN
-    fake = FakeDiscord(token)
+    fake = FakeDiscord(token, **fake_options)
     await fake.start()
     try:
         with pointed_at(fake):
             bot = create_bot(settings, engine.settings, engine, guild_ready_timeout=0.05)
+            if prepare is not None:
+                prepare(bot)
             runner = asyncio.create_task(bot.start(token))
             ready = asyncio.create_task(bot.wait_until_ready())
             try:

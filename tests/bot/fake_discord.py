@@ -83,9 +83,24 @@ class FakeDiscord:
     ASK_CHANNEL_ID = 1100000000000000005
     OWNER_ID = 1100000000000000006
     LIBRARIAN_ROLE_ID = 1100000000000000007
+    # A second guild (``second_guild=True``), on the other shard than GUILD_ID when there are two
+    # (Discord's rule: shard = (guild_id >> 22) % shard_count), with its own channels and admin role.
+    SECOND_GUILD_ID = 1100000000004194312
+    SECOND_CHANNEL_ID = 1100000000004194313
+    SECOND_ADMIN_CHANNEL_ID = 1100000000004194314
+    SECOND_ROLE_ID = 1100000000004194315
+    ADMIN_CHANNEL_ID = 1100000000000000008  # a third channel of GUILD_ID, e.g. for admin summaries
+    # Conversations (issue 11): the bot's managed role in GUILD_ID (Discord creates one per bot, and its
+    # autocomplete offers it next to the bot) and a DM channel between a member and the bot.
+    BOT_ROLE_ID = 1100000000000000009
+    DM_CHANNEL_ID = 1100000000000000010
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, second_guild: bool = False, recommended_shards: int = 1) -> None:
         self.token = token
+        self.guild_ids = [self.GUILD_ID] + ([self.SECOND_GUILD_ID] if second_guild else [])
+        self.recommended_shards = recommended_shards  # what GET /gateway/bot answers (AutoShardedBot "auto")
+        self.shards_identified: list[tuple[int, int]] = []  # [shard_id, shard_count] of each IDENTIFY
+        self._shard_of: dict[web.WebSocketResponse, tuple[int, int]] = {}
         self.calls: list[Call] = []
         self.interactions: dict[int, Interaction] = {}
         self.messages: dict[int, dict[str, Any]] = {}
@@ -94,6 +109,11 @@ class FakeDiscord:
         self.identified = 0
         self.intents = 0  # from the last IDENTIFY
         self.unknown: list[Call] = []
+        self.threads: dict[int, dict[str, Any]] = {}  # conversations: thread id -> thread channel
+        self.deleted: list[int] = []  # ids of channel messages the bot deleted
+        self.reactions: list[tuple[int, str]] = []  # (message id, emoji) the bot reacted with
+        self.refuse_threads = False  # answer "Missing Permissions" to starting a thread
+        self.files: list[tuple[str, bytes]] = []  # (filename, content) of every file the bot attached, in order
         self._ids = itertools.count(1200000000000000000)
         self._seq = itertools.count(1)
         self._sockets: set[web.WebSocketResponse] = set()
@@ -107,6 +127,7 @@ class FakeDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         r = app.router
         r.add_get("/gateway", self._gateway)
+        r.add_get(f"{API}/gateway/bot", self._gateway_bot)
         r.add_get(f"{API}/users/@me", self._me)
         r.add_get(f"{API}/oauth2/applications/@me", self._application)
         r.add_put(f"{API}/applications/{{app}}/commands", self._sync)
@@ -117,6 +138,12 @@ class FakeDiscord:
         r.add_post(f"{API}/webhooks/{{app}}/{{token}}", self._followup)
         r.add_patch(f"{API}/webhooks/{{app}}/{{token}}/messages/{{mid}}", self._edit)
         r.add_delete(f"{API}/webhooks/{{app}}/{{token}}/messages/{{mid}}", self._delete)
+        # conversations (issue 11): threads, history, fetching, deleting and reacting to messages
+        r.add_post(f"{API}/channels/{{channel}}/messages/{{mid}}/threads", self._start_thread)
+        r.add_get(f"{API}/channels/{{channel}}/messages", self._history)
+        r.add_get(f"{API}/channels/{{channel}}/messages/{{mid}}", self._fetch_message)
+        r.add_delete(f"{API}/channels/{{channel}}/messages/{{mid}}", self._delete_message)
+        r.add_put(f"{API}/channels/{{channel}}/messages/{{mid}}/reactions/{{emoji}}/@me", self._react)
         r.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -178,23 +205,43 @@ class FakeDiscord:
                 "mute": False, "flags": 0, "nick": None, "avatar": None, "pending": False,
                 "permissions": str(permissions)}
 
+    def guild_of(self, channel_id: int) -> int:
+        """The guild a channel of the fake belongs to (GUILD_ID for any channel it does not know)."""
+        second = {self.SECOND_CHANNEL_ID, self.SECOND_ADMIN_CHANNEL_ID}
+        return self.SECOND_GUILD_ID if channel_id in second and self.SECOND_GUILD_ID in self.guild_ids \
+            else self.GUILD_ID
+
     def _channel(self, channel_id: int, name: str) -> dict[str, Any]:
-        return {"id": str(channel_id), "type": 0, "name": name, "position": 0, "guild_id": str(self.GUILD_ID),
+        return {"id": str(channel_id), "type": 0, "name": name, "position": 0,
+                "guild_id": str(self.guild_of(channel_id)),
                 "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
                 "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
 
-    def _guild(self) -> dict[str, Any]:
-        everyone = {"id": str(self.GUILD_ID), "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS),
+    def roles_of(self, guild_id: int) -> list[dict[str, Any]]:
+        everyone = {"id": str(guild_id), "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS),
                     "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
-        librarian = {**everyone, "id": str(self.LIBRARIAN_ROLE_ID), "name": "Librarian", "position": 1}
+        if guild_id == self.SECOND_GUILD_ID:
+            return [everyone, {**everyone, "id": str(self.SECOND_ROLE_ID), "name": "Keepers", "position": 1}]
+        bot_role = {**everyone, "id": str(self.BOT_ROLE_ID), "name": "citebot", "position": 2, "managed": True,
+                    "tags": {"bot_id": str(self.BOT_ID)}}  # the bot's managed role (conversations, issue 11)
+        return [everyone, {**everyone, "id": str(self.LIBRARIAN_ROLE_ID), "name": "Librarian", "position": 1},
+                bot_role]
+
+    def _guild(self, guild_id: int | None = None) -> dict[str, Any]:
+        if guild_id is not None and guild_id != self.GUILD_ID:
+            return {**self._guild(), "id": str(guild_id), "name": "Second server", "roles": self.roles_of(guild_id),
+                    "channels": [self._channel(self.SECOND_CHANNEL_ID, "questions"),
+                                 self._channel(self.SECOND_ADMIN_CHANNEL_ID, "admins")]}
         return {
             "id": str(self.GUILD_ID), "name": "Test server", "icon": None, "owner_id": str(self.OWNER_ID),
-            "roles": [everyone, librarian], "emojis": [], "stickers": [], "features": [], "unavailable": False,
+            "roles": self.roles_of(self.GUILD_ID), "emojis": [], "stickers": [], "features": [],
+            "unavailable": False,
             "member_count": 3, "large": False, "joined_at": now_iso(), "afk_timeout": 300,
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
             "mfa_level": 0, "premium_tier": 0, "system_channel_flags": 0, "nsfw_level": 0,
             "preferred_locale": "en-US", "channels": [self._channel(self.CHANNEL_ID, "general"),
-                                                      self._channel(self.ASK_CHANNEL_ID, "ask-here")],
+                                                      self._channel(self.ASK_CHANNEL_ID, "ask-here"),
+                                                      self._channel(self.ADMIN_CHANNEL_ID, "admins")],
             "threads": [], "members": [self.member(self.bot_user)], "voice_states": [], "presences": [],
             "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
         }
@@ -204,7 +251,7 @@ class FakeDiscord:
         """A message as Discord would store and echo it; remembered so buttons on it can be clicked."""
         message_id = self.next_id()
         msg = {
-            "id": str(message_id), "channel_id": str(channel_id), "guild_id": str(self.GUILD_ID),
+            "id": str(message_id), "channel_id": str(channel_id), "guild_id": str(self.guild_of(channel_id)),
             "author": author or self.bot_user, "content": body.get("content") or "", "timestamp": now_iso(),
             "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
             "attachments": [], "embeds": body.get("embeds") or [], "components": body.get("components") or [],
@@ -238,18 +285,37 @@ class FakeDiscord:
                         break
                     self.identified += 1
                     self.intents = int(frame["d"].get("intents", 0))
+                    shard = frame["d"].get("shard") or [0, 1]
+                    self.shards_identified.append((int(shard[0]), int(shard[1])))
+                    self._shard_of[ws] = (int(shard[0]), int(shard[1]))
+                    mine = [g for g in self.guild_ids if self._on_shard(g, ws)]
                     await self._send(ws, "READY", {
-                        "v": 10, "user": self.bot_user, "guilds": [{"id": str(self.GUILD_ID), "unavailable": True}],
-                        "session_id": "fake-session", "resume_gateway_url": str(self.gateway_url),
+                        "v": 10, "user": self.bot_user, "guilds": [{"id": str(g), "unavailable": True} for g in mine],
+                        "session_id": f"fake-session-{shard[0]}", "resume_gateway_url": str(self.gateway_url),
                         "application": {"id": str(self.APP_ID), "flags": 0}, "private_channels": [],
-                        "relationships": [], "presences": [],
+                        "relationships": [], "presences": [], "shard": shard,
                     })
-                    await self._send(ws, "GUILD_CREATE", self._guild())
+                    for guild_id in mine:
+                        await self._send(ws, "GUILD_CREATE", self._guild(guild_id))
                 elif op == 6:
                     await self._send(ws, "RESUMED", {})
         finally:
             self._sockets.discard(ws)
+            self._shard_of.pop(ws, None)
         return ws
+
+    def _on_shard(self, guild_id: int, ws: web.WebSocketResponse) -> bool:
+        """Whether ``guild_id``'s events go to the connection ``ws`` (Discord's shard formula)."""
+        shard_id, count = self._shard_of.get(ws, (0, 1))
+        return (guild_id >> 22) % count == shard_id
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        if not self._authorized(request):
+            return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        return json_response({"url": str(self.gateway_url), "shards": self.recommended_shards,
+                              "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
+                                                      "max_concurrency": 1}})
 
     async def _send(self, ws: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
@@ -258,8 +324,10 @@ class FakeDiscord:
         """Send a gateway event to every connected client."""
         if not self._sockets:
             raise AssertionError("no bot is connected to the fake gateway")
+        guild = data.get("guild_id") if isinstance(data, dict) else None
         for ws in list(self._sockets):
-            await self._send(ws, event, data)
+            if guild is None or self._on_shard(int(guild), ws):  # a guild's events reach only its shard
+                await self._send(ws, event, data)
 
     # ----- things members do -----------------------------------------------------------------------------------
 
@@ -280,10 +348,10 @@ class FakeDiscord:
         token = f"itoken-{iid}"
         payload: dict[str, Any] = {
             "id": str(iid), "application_id": str(self.APP_ID), "type": itype, "token": token, "version": 1,
-            "guild_id": str(self.GUILD_ID), "channel_id": str(channel_id),
+            "guild_id": str(self.guild_of(channel_id)), "channel_id": str(channel_id),
             "channel": self._channel(channel_id, "general"), "member": member, "data": data,
             "locale": "en-US", "guild_locale": "en-US", "app_permissions": str(MEMBER_PERMISSIONS),
-            "entitlements": [], "authorizing_integration_owners": {"0": str(self.GUILD_ID)}, "context": 0,
+            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_of(channel_id))}, "context": 0,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
         if message is not None:
@@ -303,16 +371,48 @@ class FakeDiscord:
     async def slash(self, name: str, options: dict[str, Any] | None = None, user: dict[str, Any] | None = None,
                     roles: list[int] | None = None, permissions: int = MEMBER_PERMISSIONS,
                     channel_id: int | None = None) -> Interaction:
-        """A member runs ``/name`` with string options."""
+        """A member runs ``/name`` with options: strings, booleans, integers, or ``channel_option`` /
+        ``role_option`` values (resolved as Discord resolves them)."""
         cmd, guild = self.command(name)
+        channel = channel_id or self.CHANNEL_ID
         data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 1,
-                                "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]}
+                                "options": [self._option(k, v) for k, v in (options or {}).items()]}
+        resolved = self._resolved(data["options"], self.guild_of(channel))
+        if resolved:
+            data["resolved"] = resolved
         if guild is not None:
             data["guild_id"] = str(guild)
         member = self.member(user or self.user(self.OWNER_ID + 100, "member"), roles, permissions)
-        interaction = self._interaction_payload(2, data, member, channel_id or self.CHANNEL_ID)
+        interaction = self._interaction_payload(2, data, member, channel)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
+
+    @staticmethod
+    def channel_option(channel_id: int) -> dict[str, Any]:
+        return {"type": 7, "value": str(channel_id)}
+
+    @staticmethod
+    def role_option(role_id: int) -> dict[str, Any]:
+        return {"type": 8, "value": str(role_id)}
+
+    @staticmethod
+    def _option(name: str, value: Any) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {"name": name, **value}
+        kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
+        return {"name": name, "type": kind, "value": value}
+
+    def _resolved(self, options: list[dict[str, Any]], guild_id: int) -> dict[str, Any]:
+        """The ``resolved`` part of an interaction: the channels and roles its options name."""
+        resolved: dict[str, dict[str, Any]] = {}
+        roles = {r["id"]: r for r in self.roles_of(guild_id)}
+        for option in options:
+            if option["type"] == 7:
+                channel = {**self._channel(int(option["value"]), "channel"), "permissions": str(MEMBER_PERMISSIONS)}
+                resolved.setdefault("channels", {})[option["value"]] = channel
+            elif option["type"] == 8 and option["value"] in roles:
+                resolved.setdefault("roles", {})[option["value"]] = roles[option["value"]]
+        return resolved
 
     async def click(self, message: dict[str, Any], user: dict[str, Any] | None = None,
                     label: str = "Show passage") -> Interaction:
@@ -324,6 +424,87 @@ class FakeDiscord:
         interaction = self._interaction_payload(3, data, member, int(message["channel_id"]), message)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
+
+    # ----- conversations (issue 11): threads, replies, role mentions, DMs ---------------------------------------
+
+    async def say(self, content: str, author: dict[str, Any], channel_id: int | None = None,
+                  mentions: list[dict[str, Any]] | None = None, mention_roles: list[int] | None = None,
+                  reply_to: dict[str, Any] | None = None, dm: bool = False) -> dict[str, Any]:
+        """A member writes: like ``post_message``, and also in a thread, mentioning roles, as a reply to
+        ``reply_to`` (Discord sends the referenced message along), or in a DM to the bot (``dm``)."""
+        channel = self.DM_CHANNEL_ID if dm else channel_id or self.CHANNEL_ID
+        extra: dict[str, Any] = {"mentions": mentions or [], "mention_roles": [str(r) for r in mention_roles or []]}
+        if not dm:
+            member = self.member(author)
+            member.pop("user")
+            extra["member"] = member
+        if reply_to is not None:
+            extra["message_reference"] = {"message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+                                          **({"guild_id": reply_to["guild_id"]} if reply_to.get("guild_id") else {})}
+            extra["referenced_message"] = reply_to
+            extra["type"] = 19
+        msg = self._message({"content": content}, channel, author, extra=extra)
+        if dm:
+            msg.pop("guild_id", None)
+        await self.dispatch("MESSAGE_CREATE", msg)
+        return msg
+
+    async def open_thread(self, parent_id: int, owner_id: int, name: str = "a thread") -> dict[str, Any]:
+        """A thread in ``parent_id`` started by ``owner_id`` (a member's own thread, say)."""
+        thread = self._thread(parent_id, owner_id, name)
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
+
+    def _thread(self, parent_id: int, owner_id: int, name: str, thread_id: int | None = None) -> dict[str, Any]:
+        thread = {**self._channel(thread_id or self.next_id(), name), "type": 11, "parent_id": str(parent_id),
+                  "owner_id": str(owner_id), "message_count": 0, "member_count": 1,
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                      "archive_timestamp": now_iso(), "locked": False}}
+        thread["guild_id"] = str(self.guild_of(parent_id))
+        self.threads[int(thread["id"])] = thread
+        return thread
+
+    def thread_of(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """The thread the bot started from ``message`` (Discord gives it the message's id), if any."""
+        return self.threads.get(int(message["id"]))
+
+    async def _start_thread(self, request: web.Request) -> web.Response:
+        call = await self._record(request)
+        if self.refuse_threads:
+            return json_response({"message": "Missing Permissions", "code": 50013}, 403)
+        body = call.body or {}
+        thread = self._thread(int(request.match_info["channel"]), self.BOT_ID, str(body.get("name") or "thread"),
+                              thread_id=int(request.match_info["mid"]))
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return json_response(thread)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        channel = request.match_info["channel"]
+        limit = int(request.query.get("limit", 50))
+        before = int(request.query.get("before", 1 << 63))
+        found = sorted((m for mid, m in self.messages.items() if m["channel_id"] == channel and mid < before),
+                       key=lambda m: -int(m["id"]))
+        return json_response(found[:limit])
+
+    async def _fetch_message(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        msg = self.messages.get(int(request.match_info["mid"]))
+        if msg is None or msg["channel_id"] != request.match_info["channel"]:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        return json_response(msg)
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        self.deleted.append(int(request.match_info["mid"]))
+        self._touch()
+        return web.Response(status=204)
+
+    async def _react(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        self.reactions.append((int(request.match_info["mid"]), request.match_info["emoji"]))
+        self._touch()
+        return web.Response(status=204)
 
     def replies_in(self, channel_id: int) -> list[dict[str, Any]]:
         """Messages the bot posted in a channel through the channel endpoint (replies to messages)."""
@@ -338,6 +519,8 @@ class FakeDiscord:
             if call.path.endswith("/callback"):
                 if call.body.get("data"):
                     out.append(call.body["data"])
+            elif call.path.endswith("/threads"):
+                continue  # starting a thread (its name, archive time) is not a message
             elif call.method in {"POST", "PATCH"} and ("/messages" in call.path or "/webhooks/" in call.path):
                 out.append(call.body)
         return out
@@ -350,9 +533,16 @@ class FakeDiscord:
         if raw:
             if request.content_type.startswith("multipart/"):
                 body = {"multipart": True}
-                match = re.search(rb'name="payload_json"\r\n(?:[^\r\n]*\r\n)*\r\n(.*?)\r\n--', raw, re.S)
+                # Header lines are not empty: the first empty line ends them (a file's own blank lines do not).
+                match = re.search(rb'name="payload_json"\r\n(?:[^\r\n]+\r\n)*\r\n(.*?)\r\n--', raw, re.S)
                 if match:
                     body = json.loads(match.group(1))
+                boundary = request.headers.get("Content-Type", "").partition("boundary=")[2].strip('"').encode()
+                for part in raw.split(b"--" + boundary) if boundary else []:  # attached files, whole
+                    head, _, data = part.partition(b"\r\n\r\n")
+                    named = re.search(rb'name="files\[\d+\]"; filename="([^"]*)"', head)
+                    if named:
+                        self.files.append((named.group(1).decode(), data.removesuffix(b"\r\n")))
             else:
                 body = json.loads(raw)
         call = Call(request.method, request.path, body)

@@ -45,7 +45,7 @@ def test_slash_ask_defers_then_follows_up_with_a_cited_embed(engine: Engine) -> 
             assert embed["description"].startswith("> Green tea is steeped at 80 degrees Celsius for two minutes.")
             assert "tea.md:3" in embed["description"]
             sources = embed["fields"][0]["value"]
-            assert sources.startswith("**1.** `tea.md:L1-L5` · line 3\n"), sources
+            assert sources.startswith("**1.** `tea.md:L1-L5` · line 3"), sources
             assert not int(ask.followups[0].get("flags") or 0) & EPHEMERAL, "the answer is public"
             buttons = ask.followups[0]["components"][0]["components"]
             assert buttons[0]["label"] == "Show passage"
@@ -181,7 +181,7 @@ def test_global_sync_without_a_dev_guild_and_without_message_content(engine: Eng
         async with discord_session(engine, settings) as (fake, _bot):
             assert not fake.intents & MESSAGE_CONTENT and fake.intents & GUILD_MESSAGES
             assert FakeDiscord.GUILD_ID not in fake.commands
-            assert {c["name"] for c in fake.commands[None]} == {"ask", "reindex", "status", "help"}
+            assert {c["name"] for c in fake.commands[None]} >= {"ask", "reindex", "status", "help"}
             ask = await fake.slash("ask", {"question": "How long is black tea steeped?"})
             await fake.until(lambda: ask.followups, what="the follow-up")
 

@@ -1,4 +1,5 @@
 """Load: 200 /ask from 20 members through FakeDiscord; one reply each, none lost, the event loop never stalls.
+The same 200 as messages in an ask-channel, answered in threads; both with feedback recorded (issue 11).
 
 Each simulated member is its own task firing its 10 questions back to back, so all 200 arrive within a few
 hundred milliseconds. The stall is measured by a ticker on the same loop. Finding: before ``freeze_gc``, a
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from typing import Any
 
 from bot_harness import check_all_sent, discord_session, make_bot_settings, member, run, settled
 from fake_discord import EPHEMERAL, FakeDiscord, Interaction
@@ -43,8 +45,9 @@ async def ticker(stop: asyncio.Event, lateness: list[float], period: float = 0.0
 def test_200_asks_from_20_members(engine: Engine) -> None:
     # As deployed: warm-up before going online and the start-up heap frozen out of the garbage collector's
     # passes (without gc.freeze one full pass over this process's heap alone takes ~75 ms).
+    # Feedback on (every answer recorded with its question, buttons added) and threads on, as issue 11 deploys.
     settings = make_bot_settings(cooldown_rate=RATE, cooldown_seconds=120, ask_concurrency=4, warm_up=True,
-                                 freeze_gc=True)
+                                 freeze_gc=True, store_questions=True, thread_mode=True)
 
     async def scenario() -> tuple[list[Interaction], float, list[float], FakeDiscord]:
         async with discord_session(engine, settings) as (fake, _bot):
@@ -89,4 +92,56 @@ def test_200_asks_from_20_members(engine: Engine) -> None:
     assert elapsed < ANSWER_BUDGET, f"200 /ask took {elapsed:.1f} s"
     worst = max(lateness)
     print(f"\n200 /ask: {elapsed:.2f} s, {len(lateness)} ticks, worst event-loop stall {worst * 1000:.1f} ms")
+    assert worst < STALL_LIMIT, f"the event loop stalled for {worst * 1000:.0f} ms"
+
+
+def test_200_questions_in_an_ask_channel_answered_in_threads(engine: Engine) -> None:
+    """The same load as messages in an ask-channel with threads and feedback on: every question gets exactly one
+    response (an answer in a new thread, a short reply when nothing answers, or a private-ish notice when the
+    member is throttled), and the loop never stalls."""
+    settings = make_bot_settings(cooldown_rate=RATE, cooldown_seconds=120, ask_concurrency=4, warm_up=True,
+                                 freeze_gc=True, store_questions=True, thread_mode=True)
+
+    def responses(fake: FakeDiscord, message: dict[str, Any]) -> int:
+        mid = message["id"]
+        in_thread = [p for p in fake.channel_posts if p["channel_id"] == mid]  # a thread's id is its message's
+        replies = [p for p in fake.channel_posts if str((p.get("message_reference") or {}).get("message_id")) == mid]
+        reactions = [r for r in fake.reactions if str(r[0]) == mid]
+        return len(in_thread) + len(replies) + len(reactions)
+
+    async def scenario() -> tuple[list[dict[str, Any]], float, list[float], FakeDiscord]:
+        async with discord_session(engine, settings) as (fake, _bot):
+            stop = asyncio.Event()
+            lateness: list[float] = []
+            watch = asyncio.create_task(ticker(stop, lateness))
+            started = time.monotonic()
+            sent: list[dict[str, Any]] = []
+
+            async def asker(u: int) -> None:
+                user = member(1400000000000000000 + u, f"user{u}")
+                for n in range(PER_USER):
+                    question = QUESTIONS[(u + n) % len(QUESTIONS)]
+                    sent.append(await fake.post_message(question, user, channel_id=FakeDiscord.ASK_CHANNEL_ID))
+                    await asyncio.sleep(0)
+
+            await asyncio.gather(*(asker(u) for u in range(USERS)))
+            await fake.until(lambda: all(responses(fake, m) for m in sent), timeout=60, what="a response to each")
+            elapsed = time.monotonic() - started
+            await settled(timeout=30)
+            stop.set()
+            await watch
+            check_all_sent(fake)
+            return sent, elapsed, lateness, fake
+
+    try:
+        sent, elapsed, lateness, fake = run(scenario(), timeout=100)
+    finally:
+        gc.unfreeze()
+    counts = [responses(fake, m) for m in sent]
+    assert counts == [1] * len(sent), "exactly one response per question"
+    threads = {p["channel_id"] for p in fake.channel_posts} & {m["id"] for m in sent}
+    assert len(threads) >= USERS * RATE * 3 // 5, "answered questions are answered in their own threads"
+    assert elapsed < ANSWER_BUDGET, f"200 questions took {elapsed:.1f} s"
+    worst = max(lateness)
+    print(f"\n200 ask-channel questions: {elapsed:.2f} s, {len(threads)} threads, worst stall {worst * 1000:.1f} ms")
     assert worst < STALL_LIMIT, f"the event loop stalled for {worst * 1000:.0f} ms"

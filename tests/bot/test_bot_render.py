@@ -14,8 +14,10 @@ from citebot.bot.render import (
     answer_embed,
     citation,
     escape,
+    not_found_line,
     numbered_block,
     passage_embeds,
+    quoted_span,
     status_embed,
     trim,
 )
@@ -154,3 +156,35 @@ def test_any_answer_fits_discord(question: str, lines: list[str], source: str, n
     answer = Answer(question or "?", hits)
     check_payload(payload([answer_embed(answer, max_sources=n, url_template="https://e.test/{path}#L{line}")]))
     check_payload(payload(passage_embeds(hits, None)))
+
+
+def test_weak_sources_are_listed_apart_under_see_also() -> None:
+    strong, close, weak = (Hit(f"{n}.md", 1, 3, 2, score, "a\nb\nc", "b", [(1, "a"), (2, "b"), (3, "c")])
+                           for n, score in (("strong", 0.9), ("close", 0.85), ("weak", 0.5)))
+    embed = answer_embed(Answer("q", [strong, close, weak]), max_sources=3, see_also_margin=0.15)
+    fields = {f.name: f.value or "" for f in embed.fields}
+    assert "strong.md" in fields["Sources"] and "close.md" in fields["Sources"] and "weak.md" not in fields["Sources"]
+    assert fields["See also"] == "3. `weak.md:L1-L3` · line 2", "numbered on, without bold"
+    assert [f.name for f in answer_embed(Answer("q", [strong, weak])).fields] == ["Sources"], "no margin: one list"
+
+
+def test_a_wrapped_sentence_is_quoted_whole_and_other_lines_are_not_joined() -> None:
+    lines = [(4, "Water roses deeply once a week rather"), (5, "than a little every day, and never"),
+             (6, "in the midday sun."), (7, "- a list item"), (8, "Prune in winter.")]
+    text = "\n".join(t for _, t in lines)
+    wrapped = Hit("roses.md", 4, 8, 5, 0.9, text, lines[1][1], lines)
+    assert quoted_span(wrapped) == (4, 6, "Water roses deeply once a week rather than a little every day, and never "
+                                          "in the midday sun.")
+    embed = answer_embed(Answer("how often?", [wrapped]))
+    assert (embed.description or "").endswith("— `roses.md:L4-L6`")
+    whole = Hit("roses.md", 4, 8, 8, 0.9, text, "Prune in winter.", lines)
+    assert quoted_span(whole) == (8, 8, "Prune in winter."), "a list item above is not part of the sentence"
+
+
+def test_status_shows_the_server_folder_only_to_admins_and_not_found_is_one_line() -> None:
+    stats = Stats(3, 9, "hash-256", 1.0, 2, "/srv/secret/docs", "db")
+    assert "/srv/secret" not in str(status_embed(stats, reindex_running=False).to_dict())
+    assert "/srv/secret" in str(status_embed(stats, reindex_running=False, show_folder=True).to_dict())
+    line = not_found_line(["Roses", "Brewing *tea*", "x" * 500])
+    assert line.startswith("I found nothing") and "**Roses**" in line and "\\*tea\\*" in line and "\n" not in line
+    assert len(line) < 400 and not_found_line([]) == "I found nothing in the documents that answers this."

@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from citebot.bot import client
 from citebot.bot.__main__ import main
-from citebot.bot.asking import AnswerCache, Cooldowns, Throttled, strip_mentions
+from citebot.bot.asking import AnswerCache, Cooldowns, Refused, Throttled, strip_mentions
 from citebot.bot.exts.admin import NotIndexAdmin
 from citebot.bot.logs import REDACTED, RedactingFormatter
 from citebot.bot.reindexing import STAGES, Reindexer, ReindexRunning
-from citebot.bot.replies import user_message
+from citebot.bot.replies import UNAVAILABLE, user_message
 from citebot.bot.settings import BotSettings, get_bot_settings
-from citebot.index import MAX_QUESTION_CHARS, Answer, Engine, StoreUnavailable, UsageError
+from citebot.index import MAX_QUESTION_CHARS, Answer, Engine, IndexMissing, StoreUnavailable, UsageError
 
 
 def test_settings_from_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -77,13 +77,18 @@ def test_answer_cache_is_bounded_and_keeps_recent_answers() -> None:
 def test_strip_mentions_removes_only_the_bot() -> None:
     assert strip_mentions("<@42> what is x?", 42) == "what is x?"
     assert strip_mentions("<@!42>what about <@7>?", 42) == "what about <@7>?"
+    assert strip_mentions("<@&9> what about <@&8>?", 42, role_id=9) == "what about <@&8>?"  # the bot's managed role
 
 
 def test_user_messages_for_expected_errors_and_none_for_bugs() -> None:
     invoke = app_commands.CommandInvokeError.__new__(app_commands.CommandInvokeError)
     invoke.original = StoreUnavailable("cannot reach the Chroma server at 127.0.0.1:1")
-    assert user_message(invoke) == "Cannot reach the Chroma server at 127.0.0.1:1"
-    assert user_message(UsageError("the question is empty: ask something")) == "The question is empty: ask something"
+    assert user_message(invoke, detailed=True) == "Cannot reach the Chroma server at 127.0.0.1:1"  # an admin
+    assert "127.0.0.1" not in (user_message(invoke) or "x") and "an admin has been told" in (user_message(invoke) or "")
+    missing = IndexMissing("nothing is indexed at /srv/x yet: run `citebot index DIR` first")
+    assert user_message(missing) == "The documents are not indexed yet; an admin has been told."
+    assert user_message(UsageError("the index at /srv/x was built with another model")) == UNAVAILABLE
+    assert user_message(Refused("The question is empty: ask something")) == "The question is empty: ask something"
     assert user_message(NotIndexAdmin("Only admins.")) == "Only admins."
     assert user_message(RuntimeError("boom")) is None
     assert user_message(app_commands.NoPrivateMessage()) == "This command works only in a server."

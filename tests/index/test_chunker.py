@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from citebot.index import HashEmbedder
 from citebot.index.chunker import Chunk, chunk_document, embedded_text, split_long_line
 from citebot.index.cleaner import clean
-from citebot.index.markdown import line_structure
+from citebot.index.structure import line_structure, reader_text
 
 EMBEDDER = HashEmbedder()
 _WORD_CHARS = re.compile(r"\w")
@@ -38,9 +38,12 @@ document = st.tuples(front_matter, st.lists(line, min_size=0, max_size=60)).map(
 
 def _check_invariants(source: str, lines: list[str], chunks: list[Chunk], window: int, drop: bool) -> None:
     cleaned = clean(lines, drop)
-    front = {k + 1 for k, info in enumerate(line_structure(source, lines)) if info.front_matter}
+    infos = line_structure(source, lines)
+    shown = [reader_text(line, info) for line, info in zip(lines, infos)]
+    # Front matter and lines a reader never sees (a setext underline, a rule) are left out.
+    front = {k + 1 for k, info in enumerate(infos) if info.front_matter or not shown[k].strip()}
     kept = {k + 1 for k, keep in enumerate(cleaned.keep) if keep} - front
-    # A repeat of a front-matter line is the first copy left in the chunks.
+    # A repeat of a line left out is the first copy left in the chunks.
     homes: dict[int, int] = {}
     for dup, first in sorted(cleaned.duplicate_of.items()):
         if first + 1 in front and dup + 1 not in front and homes.setdefault(first, dup) == dup:
@@ -53,8 +56,9 @@ def _check_invariants(source: str, lines: list[str], chunks: list[Chunk], window
         assert [u.line for u in c.units] == sorted(u.line for u in c.units), "lines in file order"
         assert EMBEDDER.count_tokens([embedded_text(c.context, c.text)])[0] <= window, "embed text fits the window"
         for u in c.units:
-            original = lines[u.line - 1]
+            original = shown[u.line - 1]
             assert u.text in original or _WORD_CHARS.findall(u.text), (u.text, original)
+            assert u.markup == (infos[u.line - 1].markup or infos[u.line - 1].is_heading)
     # A line too long for one chunk is cut into pieces; together they keep all of its words.
     for number in kept:
         pieces = []
@@ -62,9 +66,9 @@ def _check_invariants(source: str, lines: list[str], chunks: list[Chunk], window
             for u in c.units:
                 if u.line == number and u.text not in pieces:
                     pieces.append(u.text)
-        original = lines[number - 1]
+        original = shown[number - 1]
         if len(pieces) == 1:
-            assert pieces[0] == original, "a line that fits is stored exactly as on disk"
+            assert pieces[0] == original, "a line that fits is stored exactly as a reader sees it"
         else:
             assert "".join(_WORD_CHARS.findall("".join(pieces))) == "".join(_WORD_CHARS.findall(original))
 
@@ -220,15 +224,16 @@ def test_every_unit_is_its_line_on_disk() -> None:
              "```", "", "    code", "", "## Sub ##", "Last line."]
     for window in (20, 40, 200):
         chunks = chunk_document("e.md", lines, clean(lines), window, EMBEDDER.count_tokens)
-        body = {k + 1 for k, s in enumerate(lines) if s.strip()} - {1, 2, 3}  # front matter is not chunked
+        # Front matter is not chunked, nor the setext underline (line 5), which a reader never sees as text.
+        body = {k + 1 for k, s in enumerate(lines) if s.strip()} - {1, 2, 3, 5}
         assert {u.line for c in chunks for u in c.units} == body
         assert all(u.text == lines[u.line - 1] for c in chunks for u in c.units)
 
 
 def test_plain_text_has_no_headings_or_fences() -> None:
-    """``.txt`` (and ``.rst``, for now) keep the plain rules: no headings, blank lines end paragraphs."""
+    """``.txt`` keeps the plain rules: no headings, blank lines end paragraphs."""
     lines = ["# not a heading here", "", "```", "first half of what looks like a fence", "", "second half", "```"]
-    for source in ("t.txt", "t.rst"):
+    for source in ("t.txt", "notes.text"):
         chunks = chunk_document(source, lines, clean(lines), 200, EMBEDDER.count_tokens)
         assert all(c.context == "" for c in chunks)
         assert {u.line for c in chunks for u in c.units} == {1, 3, 4, 6, 7}

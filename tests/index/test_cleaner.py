@@ -107,3 +107,22 @@ def test_dropped_furniture_is_not_searchable(tmp_path: Path) -> None:
     assert stored and all("bistro" not in c.text for c in stored)
     kept = engine.ask("council restore harbour cranes cargo", k=1).hits[0]  # the article itself stays searchable
     assert kept.source == "news.txt" and 3 <= kept.line <= 7
+
+
+def test_structure_lines_never_join_a_furniture_run() -> None:
+    """A reST section title whose underline a reader never sees, above a short list, is a section, not a block
+    of links: headings, code and markup lines passed as ``stops`` end a run (the indexer passes them)."""
+    page = [
+        "Version guarantees apply to the public API of the library and to nothing else in it at all.",
+        "",
+        "Examples of Breaking Changes",  # 2: a title (its underline is hidden, so it reads as blank)
+        "",
+        "- Changing the default parameter value to something else.",
+        "- Renaming a function without an alias to an old function.",
+        "- Adding or removing parameters to an event.",
+        "- Upgrading the dependencies to a new version.",
+    ]
+    assert find_boilerplate(page) == [(2, 7)], "read as plain lines, the title and list look like furniture"
+    stops = [k == 2 for k in range(len(page))]
+    assert find_boilerplate(page, stops) == [(4, 7)], "the title is kept; the list is judged on its own"
+    assert all(clean(page, True, [True] * len(page)).keep[k] for k, line in enumerate(page) if line)

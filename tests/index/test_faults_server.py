@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from citebot.index import Engine, Settings, StoreUnavailable, state
+from citebot.index import Engine, Settings, StoreUnavailable
 from citebot.index.cli import main
 from citebot.index.settings import get_settings
 
@@ -86,7 +86,7 @@ def test_paused_server_fails_each_question_within_the_timeout(
     message = f"cannot reach the Chroma server at 127.0.0.1:{port}"
 
     # A write waits longer than a question: a server storing a large batch is slow to answer, not gone.
-    manifest = state.load(settings.resolved_state_dir())
+    manifest = engine.ledger.load()  # on the server itself (issue 13)
     assert manifest is not None
     chunks = engine.store.get(manifest.chunk_ids(), embeddings=True)
     errors: list[BaseException] = []

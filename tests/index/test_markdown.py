@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from citebot.index.markdown import PLAIN, LineInfo, is_markdown, line_structure, markdown_structure
+from citebot.index.markdown import PLAIN, LineInfo, is_markdown, line_structure, markdown_structure, strip_tags
 
 
 def _paths(lines: list[str]) -> list[str]:
@@ -91,6 +91,85 @@ def test_one_info_per_line_whatever_the_text() -> None:
 def test_only_markdown_files_get_structure() -> None:
     lines = ["# Not a heading", "```", "# nor this"]
     assert is_markdown("docs/Guide.MD") and is_markdown("a.markdown") and not is_markdown("a.txt")
-    for source in ("a.txt", "a.rst"):
+    for source in ("a.txt", "a.json", "a.yaml"):
         assert line_structure(source, lines) == [PLAIN] * 3
     assert line_structure("a.md", lines)[0] == LineInfo("Not a heading", True)
+
+
+# A page as MkDocs/Material writes it (line numbers in the comments are the file's).
+MKDOCS = [
+    "---",                                            # 1  front matter
+    "title: Models",                                  # 2
+    "---",                                            # 3
+    "# Models { #models }",                           # 4  heading with an attribute list
+    "",                                               # 5
+    '!!! note "Validation"',                          # 6  admonition marker with a title
+    "    Models are validated on creation.",          # 7  its body, indented four spaces
+    "",                                               # 8
+    "    ```py",                                      # 9  a fence inside the admonition
+    "    # not a heading",                            # 10
+    "    ```",                                        # 11
+    "",                                               # 12
+    "??? tip",                                        # 13 collapsible admonition, no title
+    "    Use strict mode.",                           # 14
+    "",                                               # 15
+    '=== "Python 3.10"',                              # 16 content tab
+    "",                                               # 17
+    "    {* ../../docs_src/models/x.py hl[6] *}",     # 18 include directive inside the tab
+    "",                                               # 19
+    '--8<-- "docs/snippet.md"',                       # 20 snippet include
+    "{!> ../includes/x.md !}",                        # 21 include
+    "/// tip | Strict mode",                          # 22 pymdownx block
+    "Set `strict=True` on the <font color=red>model</font>.",  # 23 inline terminal HTML
+    "///",                                            # 24
+    "",                                               # 25
+    "| a | b |",                                      # 26 table header
+    "|---|:-:|",                                      # 27 its rule
+    "| 1 | 2 |",                                      # 28
+    "",                                               # 29
+    "***",                                            # 30 horizontal rule
+    "",                                               # 31
+    "## Fields {#fields}",                            # 32
+    "See [the guide](guide.md) and [`BaseModel`][pydantic.BaseModel].",  # 33 links show their text
+    "[](){#anchor-only}",                             # 34 an autorefs anchor
+    "::: pydantic.BaseModel",                         # 35 mkdocstrings
+    "    options:",                                   # 36 its options, never seen
+    "        show_root_heading: true",                # 37
+    "",                                               # 38
+    "After.",                                         # 39
+]
+
+
+def test_mkdocs_markers_are_markup_with_reader_text() -> None:
+    infos = markdown_structure(MKDOCS)
+    markup = {k + 1 for k, i in enumerate(infos) if i.markup}
+    assert markup == {6, 13, 16, 18, 20, 21, 22, 24, 27, 30, 34, 35, 36, 37, 38}
+    text = {k + 1: i.text for k, i in enumerate(infos) if i.text is not None}
+    assert text[6] == "Note: Validation" and text[13] == "Tip" and text[16] == "Python 3.10"
+    assert text[22] == "Tip: Strict mode" and text[24] == "" and text[27] == "" and text[30] == "" and text[34] == ""
+    assert text[36] == text[37] == "" and 35 not in text and 39 not in text
+    assert text[4] == "# Models" and text[32] == "## Fields", "heading attributes are dropped"
+    assert text[23] == "Set `strict=True` on the model."
+    assert text[33] == "See the guide and `BaseModel`."
+    assert text[7] == "Models are validated on creation." and text[14] == "Use strict mode.", "bodies dedented"
+    assert text[18] == "{* ../../docs_src/models/x.py hl[6] *}" and 20 not in text, "an include is shown as written"
+
+
+def test_mkdocs_bodies_are_prose_and_fences_inside_them_code() -> None:
+    infos = markdown_structure(MKDOCS)
+    code = {k + 1 for k, i in enumerate(infos) if i.code_block is not None}
+    assert code == {9, 10, 11}, "an admonition body is prose, not an indented code block; its fence is code"
+    assert [k + 1 for k, i in enumerate(infos) if i.is_heading] == [4, 32]
+    assert infos[9].heading == "Models" and infos[32].heading == "Models > Fields"
+    assert [k + 1 for k, i in enumerate(infos) if i.front_matter] == [1, 2, 3]
+
+
+def test_marker_lookalikes_inside_a_fence_are_code() -> None:
+    lines = ["```md", '!!! note "x"', "    body", "///", "```"]
+    infos = markdown_structure(lines)
+    assert not any(i.markup for i in infos) and all(i.code_block == 0 for i in infos)
+
+
+def test_strip_tags_leaves_code_spans_alone() -> None:
+    assert strip_tags("a <b>bold</b> `List<int>` <br/>") == "a bold `List<int>` "
+    assert strip_tags("<https://example.org> 1 < 2") == "<https://example.org> 1 < 2"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from citebot.index import Engine, IndexDamaged, Settings, StoreUnavailable, state
+from citebot.index import Engine, IndexMissing, Settings, StoreUnavailable
 
 from .faults import POLL, QUESTIONS, V1, hooked_env, release, start_index, switch_to_v2, wait_for
 from .helpers import CHROMA, assert_one_line_error, clean_env, cli, write_files
@@ -143,10 +143,14 @@ def test_index_ask_reindex_outage_and_recovery(tmp_path: Path, server: ChromaSer
         engine.index()  # even with nothing to change, an index run reports the outage
     assert_one_line_error(cli("ask", "crane", env=env), 3, message)
     assert_one_line_error(cli("index", tmp_path / "docs", env=env), 3, message)
-    assert cli("stats", env=env).returncode == 0, "stats reads only the local sidecar"
+    assert_one_line_error(cli("stats", env=env), 3, message)  # the manifest lives on the server (issue 13)
     fresh = Engine(settings)  # an engine that never saw the server up
     with pytest.raises(StoreUnavailable, match=message):
         fresh.ask("crane", 1)
+    with pytest.raises(StoreUnavailable, match=message):
+        fresh.stats()
+    # A long-lived engine (the bot's /status) tells what it last saw: the first commit, its last question's.
+    assert (engine.stats().files, engine.stats().generation) == (2, 1)
 
     server.start()  # same port, same data
     assert engine.ask("how many containers does the crane lift", 1).to_json() == answer, "recovered by itself"
@@ -185,7 +189,7 @@ def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) ->
     report = cli("index", "docs", "--json", env=env, cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["updated"] == 2
-    manifest = state.load(settings.resolved_state_dir())
+    manifest = engine.ledger.load()
     assert manifest is not None
     assert engine.store.count() == len(manifest.chunk_ids()), "the failed run's chunks were collected"
     b_lines = [line for c in engine.store.get(manifest.files["b.md"].chunks) for line in c.text.split("\n")]
@@ -193,15 +197,18 @@ def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) ->
 
 
 def test_server_that_lost_its_data_is_filled_again(tmp_path: Path, server: ChromaServer) -> None:
+    """The committed manifest lives on the server with the chunks (issue 13): a server that came back empty
+    says that nothing is indexed there, never a silent "No answer", and the next run fills it."""
     write_files(tmp_path / "docs", {"cranes.txt": "The harbour crane lifts forty containers an hour.\n",
                                     "ferry.txt": "The ferry sails at noon on Sundays.\n"})
     engine = Engine(_settings(tmp_path, server))
     engine.index()
+    assert engine.ask("crane containers", 1).hits
     server.stop()
     server.path = tmp_path / "empty-chroma-data"  # e.g. a volume that was not mounted
     server.start()
-    with pytest.raises(IndexDamaged, match=f"lists 2 chunks but the vector store at {server.address} is empty"):
-        engine.ask("crane containers", 1)  # never a silent "No answer" from an emptied store
+    with pytest.raises(IndexMissing, match=f"nothing is indexed at {server.address} yet"):
+        engine.ask("crane containers", 1)
     report = engine.index()
-    assert (report.updated, report.embedded) == (2, 2) and "were missing from" in report.warnings[0]
+    assert (report.added, report.embedded) == (2, 2)
     assert engine.ask("crane containers", 1).hits[0].source == "cranes.txt"

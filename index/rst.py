@@ -1,0 +1,334 @@
+"""What each line of a reStructuredText file is: sections, directives, roles and code blocks, read by docutils.
+
+docutils parses the file into a tree whose nodes say where they came from: a section title's node gives its
+underline's line, a ``::`` literal block its first line, and each directive its own line, where its content
+starts and how long it is. Sphinx's directives and roles (``.. autoclass::``, ``:class:``) are unknown to plain
+docutils, which would report them as errors and drop their content, so every directive and role name the file
+uses is registered with a permissive handler that records where it is and parses its body as reST. Nothing is
+printed, no file is read (``include`` and ``raw`` are off), and a file docutils still cannot read falls back
+to plain lines.
+
+What docutils does not place on a line precisely (comments, targets, a role's text inside a line) is read
+from the line itself with the patterns below, which only ever look at one line at a time.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .structure import PATH_SEPARATOR, LineInfo, heading_paths
+
+RST_SUFFIXES = (".rst", ".rest")
+
+# Sphinx directives whose body is code, shown as a code block; and those that only steer the build
+# (their line and options are never shown). Every other directive is an admonition (its words are prose:
+# "Note: ...") or, when it names an API object (``.. class:: Client``), a heading for its body.
+CODE_DIRECTIVES = frozenset({
+    "code-block", "code", "sourcecode", "doctest", "testcode", "testoutput", "testsetup", "testcleanup",
+    "parsed-literal", "ipython", "jupyter-execute", "math",
+})
+HIDDEN_DIRECTIVES = frozenset({
+    "toctree", "contents", "image", "figure", "currentmodule", "module", "highlight", "index", "include",
+    "raw", "literalinclude", "tabularcolumns", "attributetable", "autosummary", "meta", "role", "default-role",
+    "rst-class", "container", "only", "sectionauthor", "moduleauthor", "codeauthor", "program", "option",
+    "exception_hierarchy", "table", "list-table", "csv-table", "cssclass", "class-attributes", "title",
+    "replace", "unicode", "date",  # substitution definitions: ".. |name| replace:: text"
+})
+ADMONITIONS = {
+    "note": "Note", "warning": "Warning", "tip": "Tip", "hint": "Hint", "important": "Important",
+    "caution": "Caution", "danger": "Danger", "attention": "Attention", "error": "Error", "seealso": "See also",
+    "todo": "To do", "admonition": "", "versionadded": "New in version", "versionchanged": "Changed in version",
+    "deprecated": "Deprecated since version", "versionremoved": "Removed in version", "rubric": "",
+}
+BUILD_ONLY_CONTENT = frozenset({"toctree", "autosummary", "index", "meta", "tabularcolumns"})
+
+_DIRECTIVE_NAME = re.compile(r"^\s*\.\.\s+(?:\|[^|]+\|\s+)?([\w:.+-]+)::", re.M)
+_ROLE_NAME = re.compile(r":([\w:.+-]+):`")
+_EXPLICIT = re.compile(r"^(\s*)\.\.(?:\s+(.*))?$")
+_TARGET_OR_SUBST = re.compile(r"^(?:_[^:]*:|__\s|\|[^|]+\|\s|\[[^\]]+\]\s)")
+_ANON_TARGET = re.compile(r"^\s*__\s+\S")
+_ROLE = re.compile(r":([\w:.+-]+):`([^`]+)`")
+_TITLED = re.compile(r"^(.*?)\s*<([^<>]+)>$")
+_LINK = re.compile(r"`([^`<]+?)\s*(?:<[^<>`]+>)?`__?")
+_LITERAL = re.compile(r"``(.+?)``")
+_ESCAPE = re.compile(r"\\(.)")  # "\?" reads "?": a backslash escapes markup outside literals
+_TRANSITION = re.compile(r"^([!-/:-@\[-`{-~])\1{3,}\s*$")  # docutils: four or more of one punctuation mark
+_TABLE_RULE = re.compile(r"^\s*(?:[=+\-|: ]*[=\-]{3,}[=+\-|: ]*)$")
+_FIELD = re.compile(r"^:[\w -]+:(?:\s.*)?$")
+_FUNCTION_ROLES = frozenset({"func", "meth", "py:func", "py:meth"})
+_ISSUE_ROLES = frozenset({"issue", "pr", "pull", "gh", "ghissue", "bug"})  # shown as "#123", as extlinks do
+
+_LOCK = threading.Lock()  # docutils keeps its directive and role registries in module globals
+
+
+def is_rst(source: str) -> bool:
+    """Whether a file is read as reStructuredText, by its name."""
+    return source.lower().endswith(RST_SUFFIXES)
+
+
+def role_text(role: str, target: str) -> str:
+    """What Sphinx shows for ``:role:`target```: an explicit title, else the target (``~`` keeps its last part,
+    a leading ``.`` or ``!`` is dropped), with ``()`` after a function or method as Sphinx adds it."""
+    if role in _ISSUE_ROLES and target.isdigit():
+        return f"#{target}"
+    titled = _TITLED.match(target)
+    if titled and titled.group(1):
+        return titled.group(1)
+    text = titled.group(2) if titled else target
+    short = text.startswith("~")
+    text = text.lstrip("~!.")
+    if short:
+        text = text.rsplit(".", 1)[-1]
+    if role in _FUNCTION_ROLES and not text.endswith(")"):
+        text += "()"
+    return text
+
+
+def inline_text(line: str) -> str:
+    """A line's words as a reader sees them: roles resolved, link targets and literal markers dropped."""
+    line = _ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), line)
+    line = _LINK.sub(lambda m: m.group(1), line)
+    parts = _LITERAL.split(line)  # text, literal, text, ...: escapes mean nothing inside a literal
+    line = "".join(f"`{part}`" if i % 2 else _ESCAPE.sub(r"\1", part) for i, part in enumerate(parts))
+    if line.rstrip().endswith("::"):  # "Example::" reads "Example:", "as below: ::" reads "as below:"
+        head = line.rstrip()[:-2]
+        line = head if head.endswith((" ", ":")) or not head.strip() else head + ":"
+        line = line.rstrip()
+    return line
+
+
+@dataclass
+class _Directive:
+    name: str
+    line: int  # 0-based line of ``.. name::``
+    body: int  # 0-based first line of its content (the directive line itself for an inline admonition)
+    end: int  # 0-based line after its content
+    argument: str
+
+
+@dataclass
+class _Found:
+    directives: list[_Directive] = field(default_factory=list)
+
+
+def _parse(text: str, found: _Found, names: set[str], role_names: set[str]) -> Any:
+    """The docutils tree of ``text``, with permissive handlers recording every directive into ``found``."""
+    import docutils.frontend
+    import docutils.utils
+    from docutils import nodes
+    from docutils.parsers.rst import Directive, Parser, directives, roles
+
+    class AnyOption(dict[str, Any]):
+        """Every option is accepted and kept as text: Sphinx directives have options docutils never heard of."""
+
+        def __getitem__(self, key: str) -> Any:
+            return directives.unchanged
+
+        def __contains__(self, key: object) -> bool:
+            return True
+
+    class Recorder(Directive):
+        has_content = True
+        optional_arguments = 99
+        final_argument_whitespace = True
+        option_spec = AnyOption(name=directives.unchanged)  # not empty: docutils skips options for an empty spec
+
+        def run(self) -> list[Any]:
+            # Without content, the directive's own lines (its arguments and options) are its whole block.
+            span = len(self.block_text.rstrip("\n").split("\n"))
+            body = self.content_offset if self.content else self.lineno - 1 + span
+            name = self.name.lower().split(":")[-1]
+            found.directives.append(
+                _Directive(name, self.lineno - 1, body, self.content_offset + len(self.content),
+                           " ".join(self.arguments))
+            )
+            if name in CODE_DIRECTIVES or name in BUILD_ONLY_CONTENT or not self.content:
+                return []
+            node = nodes.container()
+            self.state.nested_parse(self.content, self.content_offset, node)
+            return [node]
+
+    class Admonition(Recorder):
+        """An admonition's words start on its own line (``.. note:: Text``): there is no argument to take."""
+
+        optional_arguments = 0
+
+        def run(self) -> list[Any]:
+            return Recorder.run(self)
+
+    def role(name: str, rawtext: str, text: str, lineno: int, inliner: Any,
+             options: Any = None, content: Any = None) -> tuple[list[Any], list[Any]]:
+        return [nodes.Text(role_text(name.lower(), text))], []
+
+    for name in names:
+        short = name.lower().split(":")[-1]
+        directives.register_directive(name, Admonition if short in ADMONITIONS and short != "rubric" else Recorder)
+    for name in role_names:
+        roles.register_local_role(name, role)
+    settings = docutils.frontend.get_default_settings(Parser)  # type: ignore[attr-defined]
+    settings.report_level = 5  # nothing is printed: a docs folder's warnings are not the user's problem here
+    settings.halt_level = 5  # no warning or error stops the parse
+    settings.file_insertion_enabled = False  # an indexed file never makes docutils read another file
+    settings.raw_enabled = False
+    settings.warning_stream = False
+    document = docutils.utils.new_document("<rst>", settings)
+    Parser().parse(text, document)
+    return document
+
+
+def parse_tree(lines: Sequence[str]) -> tuple[Any, _Found]:
+    """The docutils tree of a file and its directives; raises whatever docutils raises."""
+    text = "\n".join(line.replace("\r", " ") for line in lines)
+    found = _Found()
+    names = set(_DIRECTIVE_NAME.findall(text))
+    role_names = set(_ROLE_NAME.findall(text))
+    with _LOCK:
+        tree = _parse(text, found, names, role_names)
+    return tree, found
+
+
+def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
+    """Per-line structure of a reST document given as its lines (``lines[i]`` is line ``i + 1``)."""
+    from docutils import nodes
+
+    n = len(lines)
+    tree, found = parse_tree(lines)
+    is_heading = [False] * n
+    markup = [False] * n
+    text: list[str | None] = [None] * n
+    code_block: list[int | None] = [None] * n
+    blocks = 0
+
+    def code(start: int, end: int) -> None:
+        nonlocal blocks
+        for k in range(max(start, 0), min(end, n)):
+            code_block[k] = blocks
+        blocks += 1
+
+    starts: list[tuple[int, int, str]] = []
+    for node in tree.findall(lambda x: isinstance(x, nodes.title | nodes.literal_block | nodes.doctest_block)):
+        if node.line is None:
+            continue
+        if isinstance(node, nodes.title):
+            if not isinstance(node.parent, nodes.section):
+                continue
+            under = node.line - 1  # docutils reports a section title at its underline
+            title = under - 1
+            if not 0 <= title < n or not _is_adornment(lines[under]):
+                continue
+            depth = sum(1 for _ in _ancestors(node.parent, nodes.section))
+            starts.append((title, depth, " ".join(node.astext().split())))
+            is_heading[title] = is_heading[under] = True
+            markup[under], text[under] = True, ""
+            if title > 0 and lines[title - 1].strip() == lines[under].strip():
+                starts[-1] = (title - 1, depth, starts[-1][2])
+                is_heading[title - 1], markup[title - 1], text[title - 1] = True, True, ""
+        else:  # a "::" literal block or a ">>>" doctest block, each reported at its first line
+            first = node.line - 1
+            code(first, first + node.rawsource.count("\n") + 1)
+    starts.sort()
+    suffixes: list[list[str]] = [[] for _ in range(n)]
+    for d in sorted(found.directives, key=lambda d: d.line):
+        if not 0 <= d.line < n:
+            continue
+        head = range(d.line, d.body) if d.body > d.line else range(d.line, d.line + 1)
+        for k in head:
+            markup[k] = True
+            text[k] = ""
+        if d.name in CODE_DIRECTIVES:
+            code(d.body, d.end)
+        elif d.name in BUILD_ONLY_CONTENT:
+            for k in range(d.body, min(d.end, n)):
+                markup[k], text[k] = True, ""
+        if d.name in ADMONITIONS:
+            label = ADMONITIONS[d.name]
+            inline = inline_text(_after_marker(lines[d.line]))
+            joiner = " " if label.endswith("version") else ": "
+            text[d.line] = f"{label}{joiner}{inline}" if label and inline else label or inline
+            markup[d.line] = not inline or d.name in ("admonition", "rubric")
+            is_heading[d.line] = d.name == "rubric"
+        elif d.name not in CODE_DIRECTIVES and d.name not in HIDDEN_DIRECTIVES:
+            # An API object (class, function, attribute, autodoc): its signature heads its body.
+            name = d.argument.split("(")[0].strip()
+            text[d.line] = inline_text(d.argument) if d.argument else ""
+            is_heading[d.line] = bool(name)
+            if name:
+                for k in range(d.line, min(max(d.end, d.line + 1), n)):
+                    suffixes[k].append(name)
+    _line_markup(lines, code_block, markup, text, starts)
+    paths = heading_paths(starts, n)
+    headings = [_join(p, s) for p, s in zip(paths, suffixes)]
+    return [LineInfo(*facts) for facts in zip(headings, is_heading, code_block, [False] * n, markup, text,
+                                              strict=True)]
+
+
+def _join(path: str, objects: list[str]) -> str:
+    """A section's path with the API objects the line is inside, each one named once (a section titled
+    ``Client`` that documents ``.. autoclass:: Client`` is one level, not two)."""
+    parts = path.split(PATH_SEPARATOR) if path else []
+    for name in objects:
+        if not parts or parts[-1] != name:
+            parts.append(name)
+    return PATH_SEPARATOR.join(parts)
+
+
+def _is_adornment(line: str) -> bool:
+    """A section underline or overline: one punctuation character repeated (a short title's may be short)."""
+    mark = line.rstrip()
+    return bool(mark) and len(set(mark)) == 1 and not mark[0].isalnum() and not mark[0].isspace()
+
+
+def _ancestors(node: Any, kind: type) -> list[Any]:
+    out = []
+    while node is not None:
+        if isinstance(node, kind):
+            out.append(node)
+        node = node.parent
+    return out
+
+
+def _after_marker(line: str) -> str:
+    """The words after ``.. name::`` on a directive's line."""
+    return line.split("::", 1)[1].strip() if "::" in line else ""
+
+
+def _line_markup(
+    lines: Sequence[str], code_block: list[int | None], markup: list[bool], text: list[str | None],
+    starts: list[tuple[int, int, str]],
+) -> None:
+    """What one line says by itself: comments and targets are hidden, roles read as their text."""
+    first_title = starts[0][0] if starts else len(lines)
+    comment_indent = -1  # the indentation of an open comment's ".." (-1: none open)
+    for k, line in enumerate(lines):
+        if code_block[k] is not None:
+            comment_indent = -1
+            continue
+        indent = len(line) - len(line.lstrip())
+        if comment_indent >= 0 and (not line.strip() or indent > comment_indent):
+            markup[k], text[k] = True, ""
+            continue
+        comment_indent = -1
+        if text[k] is not None:
+            continue
+        explicit = _EXPLICIT.match(line)
+        if explicit and not _DIRECTIVE_NAME.match(line):
+            rest = explicit.group(2) or ""
+            markup[k], text[k] = True, ""
+            if not _TARGET_OR_SUBST.match(rest) or rest.startswith("["):  # a comment, or a footnote's text
+                if rest.startswith("["):
+                    markup[k], text[k] = False, inline_text(rest.split("]", 1)[1].strip())
+                else:
+                    comment_indent = len(explicit.group(1))
+        elif _ANON_TARGET.match(line) or (k < first_title and _FIELD.match(line)):
+            markup[k], text[k] = True, ""  # an anonymous target, or file-wide metadata such as ":orphan:"
+        elif line.strip() == "::" or _TRANSITION.match(line.strip()) or _TABLE_RULE.match(line):
+            markup[k], text[k] = True, ""  # a transition, a table's rule, a bare literal-block marker
+        else:
+            # Indentation in reST is structure (a directive's body, a definition), not something a reader sees.
+            shown = inline_text(line).strip()
+            if shown != line:
+                text[k] = shown

@@ -1,0 +1,81 @@
+"""What each line of a file is, whatever its format: one home for the per-line facts the chunker reads.
+
+Citations point at the file's own line numbers, so every format is read into one ``LineInfo`` per line of
+the file on disk, never into a re-flowed text. Each format has its module beside this one:
+``markdown`` (markdown-it-py, with the MkDocs/Material extensions), ``rst`` (docutils), ``html``
+(the standard library's HTML parser) and ``code`` (Python's ``ast``/``tokenize``, comment patterns for
+other languages). Anything else (plain text, data files) has no structure: every line is ``PLAIN``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+PATH_SEPARATOR = " > "
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    """The structure of one line (the line ``i + 1`` of the file is ``infos[i]``)."""
+
+    heading: str = ""  # heading path above and including this line, outermost first
+    is_heading: bool = False  # a heading line (Markdown ATX/setext, reST title, HTML <hN>), underlines included
+    code_block: int | None = None  # which code block (counted from 0) holds this line, fences included
+    front_matter: bool = False  # YAML between ``---`` lines at the very top of a Markdown file
+    # Markup only (an admonition marker, a directive, an include, a table rule): context a passage may show,
+    # never the line that answers.
+    markup: bool = False
+    # What a reader sees on this line when it differs from the raw line (None: the raw line). An empty
+    # string is a line a reader never sees (a section underline, a script, a tag-only line): not chunked.
+    text: str | None = None
+
+
+PLAIN = LineInfo()
+
+
+def reader_text(line: str, info: LineInfo) -> str:
+    """The line as a reader sees it: what is embedded, stored and shown (its line number is unchanged)."""
+    return line if info.text is None else info.text
+
+
+def heading_paths(starts: Sequence[tuple[int, int, str]], n: int) -> list[str]:
+    """The heading path of each of ``n`` lines, from each heading's (first 0-based line, level, title) in order.
+
+    A heading closes every open section at its level or deeper; an empty title names nothing. Lines above
+    the first heading have no path.
+    """
+    paths = [""] * n
+    stack: list[tuple[int, str]] = []
+    for (start, level, title), stop in zip(starts, [s for s, _, _ in starts[1:]] + [n]):
+        stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, title)]
+        paths[start:stop] = [PATH_SEPARATOR.join(t for _, t in stack if t)] * (stop - start)
+    return paths
+
+
+def line_structure(source: str, lines: Sequence[str]) -> list[LineInfo]:
+    """Per-line structure of ``lines``, read by the format the file's name says; plain for unknown kinds.
+
+    A parser that fails on a file (it never should, but files are untrusted) leaves it plain rather than
+    losing it: plain lines still index and cite correctly.
+    """
+    from . import code, html, markdown, rst  # the format modules import this one
+
+    name = source.lower()
+    for reads, structure in (
+        (markdown.is_markdown, markdown.markdown_structure),
+        (rst.is_rst, rst.rst_structure),
+        (html.is_html, html.html_structure),
+        (code.is_code, lambda ls: code.code_structure(name, ls)),
+    ):
+        if reads(name):
+            try:
+                infos = structure(lines)
+            except Exception as exc:  # noqa: BLE001 - any parser failure means "read it as plain text"
+                log.debug("%s: read as plain text (%s: %s)", source, type(exc).__name__, exc)
+                return [PLAIN] * len(lines)
+            return infos if len(infos) == len(lines) else [PLAIN] * len(lines)
+    return [PLAIN] * len(lines)

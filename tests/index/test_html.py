@@ -1,0 +1,57 @@
+"""HTML read with a real parser: the text a browser shows, on the line it came from; headings, <pre> code, and
+scripts, styles, navigation and tag-only lines hidden."""
+
+from __future__ import annotations
+
+from citebot.index.html import html_structure
+from citebot.index.structure import line_structure
+
+HTML = [
+    "<!DOCTYPE html>",                                   # 1
+    "<html><head>",                                      # 2
+    "  <title>Guide</title>",                            # 3
+    "  <style>p { color: red; }</style>",                # 4
+    "</head><body>",                                     # 5
+    '<nav><a href="/">Home</a> | <a href="/d">Docs</a></nav>',  # 6
+    "<h1>Crane guide</h1>",                              # 7
+    "<p>Cranes lift <b>containers</b> &amp; crates",     # 8
+    "from the ships.</p>",                               # 9
+    '<h2 id="setup">Set',                                # 10 a heading over two lines
+    "up</h2>",                                           # 11
+    "<pre><code>pip install crane",                      # 12
+    "  crane --start &lt;now&gt;",                       # 13
+    "</code></pre>",                                     # 14
+    "<script>",                                          # 15
+    'var x = "<p>not text</p>";',                        # 16
+    "</script>",                                         # 17
+    "<h2>Use</h2><p>Ask the crane.</p>",                 # 18
+    "<footer>Copyright</footer>",                        # 19
+    "</body></html>",                                    # 20
+]
+
+
+def test_text_is_extracted_on_its_own_line() -> None:
+    infos = html_structure(HTML)
+    shown = {k + 1: (line if i.text is None else i.text) for k, (line, i) in enumerate(zip(HTML, infos))}
+    assert shown[8] == "Cranes lift containers & crates" and shown[9] == "from the ships."
+    assert shown[13] == "  crane --start <now>", "code keeps its spaces, entities decoded"
+    assert shown[18] == "Use Ask the crane.", "block elements never run their words together"
+    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 3, 4, 5, 6, 14, 15, 16, 17, 19, 20}
+
+
+def test_hidden_and_tag_only_lines_are_markup() -> None:
+    infos = html_structure(HTML)
+    assert {k + 1 for k, i in enumerate(infos) if i.markup} == {1, 2, 3, 4, 5, 6, 14, 15, 16, 17, 19, 20}
+
+
+def test_headings_and_pre() -> None:
+    infos = html_structure(HTML)
+    assert [infos[k].heading for k in (7, 12, 17)] == ["Crane guide", "Crane guide > Set up", "Crane guide > Use"]
+    assert {k + 1 for k, i in enumerate(infos) if i.is_heading} == {7, 10, 11, 18}
+    assert {k + 1 for k, i in enumerate(infos) if i.code_block is not None} == {12, 13, 14}
+
+
+def test_broken_html_still_maps_every_line() -> None:
+    lines = ["<p>unclosed <b>bold", "</div></span> stray", "<h3>never closed", "text &bogus; <", "<!-- open"]
+    assert len(line_structure("page.htm", lines)) == len(lines)
+    assert html_structure([]) == []

@@ -1,0 +1,165 @@
+"""reStructuredText read by docutils: sections give heading paths, directives and targets are markup, roles read
+as their text, literal blocks and code directives are code, and every line keeps its number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from citebot.index import rst
+from citebot.index.structure import PLAIN, line_structure
+
+# Line numbers in the comments are the file's.
+RST = [
+    ":orphan:",                                                   # 1  file-wide metadata
+    "",                                                           # 2
+    ".. _intro:",                                                 # 3  a target
+    "",                                                           # 4
+    "=======",                                                    # 5  overline
+    " Guide",                                                     # 6  title
+    "=======",                                                    # 7  underline
+    "",                                                           # 8
+    "Use :class:`discord.Client` and :meth:`~.Client.run` (:issue:`42`).",  # 9 roles
+    "",                                                           # 10
+    "Install",                                                    # 11 a section
+    "-------",                                                    # 12
+    "",                                                           # 13
+    ".. note:: Needs Python 3.8",                                 # 14 an admonition with its words on its line
+    "   or later.",                                               # 15
+    "",                                                           # 16
+    ".. code-block:: python",                                     # 17 a code directive
+    "   :linenos:",                                               # 18 its option
+    "",                                                           # 19
+    "   # not a heading",                                         # 20 its body: code
+    "   import discord",                                          # 21
+    "",                                                           # 22
+    "Run this::",                                                 # 23 a literal block follows
+    "",                                                           # 24
+    "    $ pip install discord.py",                               # 25
+    "",                                                           # 26
+    ".. autoclass:: Client",                                      # 27 an API object without a body
+    "    :members:",                                              # 28
+    "",                                                           # 29
+    ".. class:: Intents",                                         # 30 an API object with a body
+    "",                                                           # 31
+    "    .. attribute:: guilds",                                  # 32
+    "",                                                           # 33
+    "        Whether guild events are sent. See `the docs <https://x.org>`_.",  # 34
+    "",                                                           # 35
+    ".. a comment",                                               # 36
+    "   that goes on",                                            # 37
+    "",                                                           # 38
+    "----",                                                       # 39 a transition
+    "",                                                           # 40
+    "Usage",                                                      # 41 a second section at level 2
+    "-----",                                                      # 42
+    "",                                                           # 43
+    ">>> client.run(token)",                                      # 44 a doctest block
+    "",                                                           # 45
+    ".. unknown-sphinx-thing:: arg",                              # 46 a directive docutils never heard of
+    "   :opt: x",                                                 # 47
+]
+
+
+@pytest.fixture(scope="module")
+def infos() -> list:
+    return rst.rst_structure(RST)
+
+
+def _lines(infos: list, pred) -> set[int]:  # type: ignore[no-untyped-def]
+    return {k + 1 for k, i in enumerate(infos) if pred(i)}
+
+
+def test_sections_give_heading_paths_like_markdown(infos: list) -> None:
+    assert infos[8].heading == "Guide"
+    assert infos[13].heading == "Guide > Install" and infos[42].heading == "Guide > Usage"
+    assert _lines(infos, lambda i: i.is_heading) >= {5, 6, 7, 11, 12, 41, 42}
+    assert [infos[k].text for k in (4, 5, 6, 11)] == ["", "Guide", "", ""], "adornments are never shown"
+
+
+def test_roles_and_links_read_as_their_text(infos: list) -> None:
+    assert infos[8].text == "Use discord.Client and run() (#42)."
+    assert infos[33].text == "Whether guild events are sent. See the docs."
+    assert infos[22].text == "Run this:"
+
+
+def test_directives_targets_comments_and_transitions_are_markup(infos: list) -> None:
+    markup = _lines(infos, lambda i: i.markup)
+    assert {1, 3, 17, 18, 27, 28, 30, 32, 36, 37, 39, 46, 47} <= markup
+    assert not markup & {9, 15, 21, 25, 34, 44}, "prose and code are never markup"
+    hidden = _lines(infos, lambda i: i.text == "")
+    assert {1, 3, 17, 18, 28, 36, 37, 39, 47} <= hidden, "build-only lines are not chunked"
+    assert infos[13].text == "Note: Needs Python 3.8" and not infos[13].markup, "an admonition's words are prose"
+    assert infos[26].text == "Client" and infos[29].text == "Intents" and infos[31].text == "guilds"
+
+
+def test_api_objects_extend_the_heading_path(infos: list) -> None:
+    assert infos[33].heading == "Guide > Install > Intents > guilds"
+    assert infos[29].is_heading and infos[31].is_heading
+
+
+def test_literal_blocks_code_directives_and_doctests_are_code(infos: list) -> None:
+    code = _lines(infos, lambda i: i.code_block is not None)
+    assert {20, 21, 25, 44} <= code
+    assert not code & {17, 18, 23, 34}
+    assert infos[19].code_block == infos[20].code_block != infos[24].code_block
+
+
+def test_one_info_per_line_and_nothing_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    broken = ["Title", "===", "", ".. code-block::", "", "`unclosed", ":role:`x", "|undefined|", "* a", "b"]
+    assert len(line_structure("x.rst", broken)) == len(broken)
+    assert len(line_structure("x.rst", RST)) == len(RST)
+    out = capsys.readouterr()
+    assert out.out == out.err == ""
+
+
+def test_include_never_reads_another_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "secret.txt").write_text("secret words\n")
+    monkeypatch.chdir(tmp_path)
+    lines = [".. include:: secret.txt", "", ".. raw:: html", "   :file: secret.txt", "", "Text."]
+    infos = rst.rst_structure(lines)
+    assert all("secret" not in (i.text or "") for i in infos) and infos[5].text is None
+
+
+def test_a_file_docutils_cannot_read_falls_back_to_plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(lines: object) -> object:
+        raise RuntimeError("docutils gave up")
+
+    monkeypatch.setattr(rst, "parse_tree", boom)
+    assert line_structure("x.rst", RST) == [PLAIN] * len(RST)
+
+
+@pytest.mark.parametrize(("role", "target", "shown"), [
+    ("class", "discord.Client", "discord.Client"), ("class", "~discord.Client", "Client"),
+    ("meth", "~.foo", "foo()"), ("func", "discord.utils.get", "discord.utils.get()"),
+    ("ref", "the intents page <intents>", "the intents page"), ("attr", "!Client.user", "Client.user"),
+    ("issue", "1234", "#1234"),
+])
+def test_role_text(role: str, target: str, shown: str) -> None:
+    assert rst.role_text(role, target) == shown
+
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "discordpy-docs" / "docs"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared discord.py docs corpus is not here")
+def test_every_discordpy_file_parses_with_sections() -> None:
+    """Each file of a real Sphinx project parses (no fallback) and finds its sections."""
+    for path in sorted(CORPUS.rglob("*.rst")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        infos = rst.rst_structure(lines)
+        assert len(infos) == len(lines)
+        if path.stat().st_size > 5000:
+            assert any(i.is_heading for i in infos), path.name
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ("Where can I use ``await``\\?", "Where can I use `await`?"),
+    ("Keep ``a\\b`` as written", "Keep `a\\b` as written"),
+    ("See `the guide <https://x.org/guide>`_ and `PEP 8`_.", "See the guide and PEP 8."),
+    ("For example::", "For example:"),
+    ("as below: ::", "as below:"),
+])
+def test_inline_text(line: str, shown: str) -> None:
+    assert rst.inline_text(line) == shown

@@ -1,0 +1,169 @@
+"""One per-line structure for every format, and what the chunker and the store make of it: reader text under the
+file's own line numbers, markup that never answers, and a prose score that tells release notes from prose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from citebot.index import Engine, HashEmbedder
+from citebot.index.chunker import chunk_document
+from citebot.index.cleaner import clean
+from citebot.index.code import code_structure
+from citebot.index.prose import is_listy, prose_score
+from citebot.index.store import StoredChunk
+from citebot.index.structure import PLAIN, line_structure, reader_text
+
+from .helpers import committed, hash_settings, write_files
+from .test_html import HTML
+from .test_markdown import MKDOCS
+from .test_rst import RST
+
+EMBEDDER = HashEmbedder()
+
+PYTHON = [
+    '"""Crane control."""',                 # 1  module docstring
+    "",                                     # 2
+    "import os",                            # 3
+    "",                                     # 4
+    "",                                     # 5
+    "class Crane:",                         # 6
+    '    """A harbour crane."""',           # 7
+    "",                                     # 8
+    "    # lifting speed in metres/second",  # 9
+    "    SPEED = 2",                        # 10
+    "",                                     # 11
+    "    @property",                        # 12
+    "    def lift(self):",                  # 13
+    '        """Lift the load.',            # 14
+    "",                                     # 15
+    '        Slowly."""',                   # 16
+    "        return self.SPEED  # inline",  # 17
+    "",                                     # 18
+    "",                                     # 19
+    "def main():",                          # 20
+    "    Crane().lift",                     # 21
+]
+
+
+def test_python_docstrings_and_comments_are_prose_and_definitions_head_their_lines() -> None:
+    infos = code_structure("crane.py", PYTHON)
+    prose = {k + 1 for k, i in enumerate(infos) if PYTHON[k].strip() and i.code_block is None}
+    assert prose == {1, 7, 9, 14, 16}, "docstrings (all their lines) and whole-line comments"
+    code = {k + 1 for k, i in enumerate(infos) if i.code_block is not None}
+    assert code == {3, 6, 10, 12, 13, 17, 20, 21}
+    assert [infos[k - 1].heading for k in (3, 6, 10, 12, 17, 21)] == ["", "Crane", "Crane", "Crane > lift",
+                                                                        "Crane > lift", "main"]
+    assert infos[11].code_block == infos[12].code_block, "a decorator and its def are one block"
+    assert len({infos[9].code_block, infos[12].code_block, infos[16].code_block}) == 3, "prose or a new def ends one"
+
+
+def test_other_languages_and_broken_python_get_comments() -> None:
+    js = ["// connect", "const c = connect();", "/* block", " * more", " */", "c.run();"]
+    assert [i.code_block is None for i in line_structure("a.js", js)] == [True, False, True, True, True, False]
+    broken = ["def (:", "# a comment", "x = 1"]
+    assert [i.code_block is None for i in line_structure("b.py", broken)] == [False, True, False]
+
+
+def test_unknown_formats_are_plain() -> None:
+    lines = ["# title", "key: value", "<p>x</p>"]
+    for source in ("notes.txt", "conf.yaml", "data.json", "README"):
+        assert line_structure(source, lines) == [PLAIN] * 3
+
+
+FIXTURES = {"page.md": MKDOCS, "guide.rst": RST, "page.html": HTML, "crane.py": PYTHON}
+
+
+@pytest.mark.parametrize("source", sorted(FIXTURES))
+@pytest.mark.parametrize("window", [24, 48, 256])
+def test_every_kept_line_is_in_one_chunk_at_its_own_number(source: str, window: int) -> None:
+    """Each format's fixture: every line a reader sees is chunked, at its line, as its reader text; no
+    other line is; markup lines are flagged; each line is in one chunk except where chunks overlap."""
+    _check_chunks(source, FIXTURES[source], window)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(suffix=st.sampled_from(sorted(FIXTURES)), picks=st.lists(st.integers(0, 10_000), max_size=40),
+       window=st.integers(24, 200))
+def test_any_mix_of_markup_keeps_every_line_at_its_number(suffix: str, picks: list[int], window: int) -> None:
+    """The same property on documents made of the fixtures' lines in any order (half-open directives, fences,
+    tags and containers included), read as each format: no parser may lose, move or invent a line."""
+    pool = [line for lines in FIXTURES.values() for line in lines]
+    _check_chunks(suffix, [pool[p % len(pool)] for p in picks], window)
+
+
+def _check_chunks(source: str, lines: list[str], window: int) -> None:
+    infos = line_structure(source, lines)
+    shown = [reader_text(line, info) for line, info in zip(lines, infos)]
+    chunks = chunk_document(source, lines, clean(shown), window, EMBEDDER.count_tokens, 1, infos)
+    seen: dict[int, list[int]] = {}
+    repeats: set[int] = set()
+    for n, chunk in enumerate(chunks):
+        for index, unit in enumerate(chunk.units):
+            info = infos[unit.line - 1]
+            assert unit.text in shown[unit.line - 1], "a unit is (a piece of) its own line's reader text"
+            assert (index in chunk.markup) == (info.markup or info.is_heading)
+            seen.setdefault(unit.line, []).append(n)
+            repeats.update(unit.also_at)  # a line repeating an earlier one is embedded once, at the first
+    expected = {k + 1 for k, text in enumerate(shown) if text.strip() and not infos[k].front_matter}
+    assert set(seen) | repeats == expected and not set(seen) & repeats
+    for line, holders in seen.items():
+        # Overlap repeats the last line of a chunk at the start of the next one, nothing more.
+        assert len(set(holders)) <= 2, (line, holders)
+        if len(set(holders)) == 2:
+            first, second = sorted(set(holders))
+            assert second == first + 1 and chunks[second].units[0].line == line
+
+
+def test_markup_lands_in_the_stored_chunks_flag(tmp_path: Path) -> None:
+    """Indexed through the engine and read back from Chroma: the markup and heading lines of each stored chunk
+    are listed in ``StoredChunk.markup`` (indices into its units), and nothing else is."""
+    settings = hash_settings(tmp_path)
+    write_files(settings.docs_dir, {name: "\n".join(lines) + "\n" for name, lines in FIXTURES.items()})
+    engine = Engine(settings, HashEmbedder())
+    engine.index()
+    stored = engine.store.get(committed(settings).chunk_ids())
+    flagged: dict[str, set[int]] = {}
+    for chunk in stored:
+        assert 0.0 <= chunk.prose <= 1.0
+        for index in chunk.markup:
+            flagged.setdefault(chunk.source, set()).add(chunk.units[index][0])
+        infos = line_structure(chunk.source, FIXTURES[chunk.source])
+        for index, (line, _) in enumerate(chunk.units):
+            assert (index in chunk.markup) == (infos[line - 1].markup or infos[line - 1].is_heading)
+    assert flagged["page.md"] >= {4, 6, 13, 16, 18, 32}
+    assert flagged["guide.rst"] >= {6, 27, 30, 32}
+    assert flagged["page.html"] >= {7, 10, 18}
+    assert "crane.py" not in flagged
+
+
+def test_markup_and_prose_survive_the_metadata_round_trip() -> None:
+    chunk = StoredChunk("id", "a.md", 1, 3, "a\nb\nc", [(1, []), (2, []), (3, [])], "", "h", markup=[0, 2], prose=0.25)
+    back = StoredChunk.from_chroma("id", chunk.metadata(), chunk.text)
+    assert (back.markup, back.prose) == ([0, 2], 0.25)
+    old = {k: v for k, v in chunk.metadata().items() if k not in ("markup", "prose")}
+    assert (StoredChunk.from_chroma("id", old, "a").markup, StoredChunk.from_chroma("id", old, "a").prose) == ([], 1.0)
+
+
+RELEASE_NOTES = [("v2.7.0", True), ("- Add DAVE protocol support for voice connections (#10300)", False),
+                 ("- Fix FFmpeg errors not sent to after callback (#10387)", False),
+                 ("- Add MessageType.is_deletable", False),
+                 ("* [#1234](https://github.com/x/y/pull/1234) by @dev", False),
+                 ("## 2024-05-01", True)]
+PROSE = [("Intents", True),
+         ("In version 1.5 comes the introduction of Intents. This is a radical change in how bots are written.", False),
+         ("An intent basically allows a bot to subscribe to specific buckets of events, which lets you control", False),
+         ("which events your bot receives and keeps its memory use low when it joins many large guilds.", False),
+         ("- `members`: whether your bot receives member join and leave events, which need the privileged intent "
+          "to be enabled on the developer portal before the bot starts.", False)]
+
+
+def test_release_notes_score_low_and_prose_high() -> None:
+    assert prose_score(RELEASE_NOTES) == 0.0
+    assert prose_score(PROSE) == 1.0
+    assert prose_score([]) == 1.0 and prose_score([("A heading", True)]) == 1.0
+    assert is_listy("https://example.org/a/very/long/link") and not is_listy("Python 3.8 or higher is required to "
+                                                                             "run the bot on any machine.")
