@@ -52,6 +52,10 @@ class KeywordIndex:
         top = top[np.argsort(-scores[top])]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def knows(self, term: str) -> bool:
+        """Whether any indexed passage uses ``term`` (a stem, as ``terms`` gives it)."""
+        return term in self.idf
+
     def term_idf(self, term: str) -> float:
         """Rare words weigh more when scoring lines; unseen words weigh as the rarest."""
         return self.idf.get(term, math.log(1 + (len(self.ids) + 0.5) / 0.5))

@@ -13,6 +13,7 @@ Input: the cached ``PassageLines`` of a candidate, its line vectors (from the st
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 # match = share * line cosine + (1 - share) * rare-word coverage. 0.5 at first (1afb45f); 0.3 since the fusion
 # and the answer-line bonus were tuned together on SQuAD (5d90460).
 LINE_SEMANTIC_SHARE = 0.3
+# The log-odds given to lines that may not answer (markup, headings: StoredChunk.markup): far below any line the
+# scorer can score (its logits stay within about +-20), so neither the pick nor the reader's blend lands there.
+BLOCKED_LOGIT = -1e3
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,17 @@ class LinePicker:
         """The scorer's features of each line, as ``pick`` computes them (what the fit script learns from)."""
         return _measure(passage, vectors, query)[1]
 
-    def pick(self, passage: PassageLines, vectors: np.ndarray | None, query: Query) -> LinePick:
+    def pick(
+        self, passage: PassageLines, vectors: np.ndarray | None, query: Query, blocked: Sequence[int] = ()
+    ) -> LinePick:
         """Score the lines of a passage (at least one line); ``vectors`` has one unit vector per line, or is
-        None when the store holds none (the cosine is then replaced by the coverage)."""
+        None when the store holds none (the cosine is then replaced by the coverage). Lines in ``blocked``
+        (markup and headings) are never picked, unless every line is blocked."""
         match, features = _measure(passage, vectors, query)
         logits = self.scorer.logits(features)
+        if blocked and len(set(blocked)) < len(logits):
+            logits = logits.copy()
+            logits[[i for i in blocked if 0 <= i < len(logits)]] = BLOCKED_LOGIT
         index = int(np.argmax(logits))
         return LinePick(logits, match, index, float(1.0 / (1.0 + np.exp(-logits[index]))))
 

@@ -16,16 +16,15 @@ scoring a line costs a few vector operations. ``linepick.py`` is the one caller 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import CitebotError
+from . import weights
 from .textproc import STOPWORDS, stem_words, terms, words
 
 SCORER_FILE = Path(__file__).with_name("line_scorer.json")
@@ -260,43 +259,16 @@ class LineScorer:
     @classmethod
     def from_json(cls, data: object, where: str = "the line scorer's weights") -> LineScorer:
         """Check the weights against ``FEATURES`` by name: a missing or unknown feature is an error naming it."""
-        if not isinstance(data, Mapping) or not isinstance(data.get("features"), Mapping):
-            raise CitebotError(f"{where}: expected an object with a \"features\" object of name: weight")
-        named = data["features"]
-        missing = [f for f in FEATURES if f not in named]
-        extra = [f for f in named if f not in FEATURES]
-        if missing:
-            raise CitebotError(f"{where}: no weight for feature(s) {', '.join(missing)}: refit with "
-                               "scripts/fit_line_scorer.py (make train)")
-        if extra:
-            raise CitebotError(f"{where}: unknown feature(s) {', '.join(extra)}: the scorer computes only "
-                               f"{', '.join(FEATURES)}")
-        values = {**named, "bias": data.get("bias")}
-        bad = [k for k, v in values.items() if isinstance(v, bool) or not isinstance(v, int | float)
-               or not math.isfinite(v)]
-        if bad:
-            raise CitebotError(f"{where}: the weight of {bad[0]} is not a finite number: {values[bad[0]]!r}")
-        weights = np.array([named[f] for f in FEATURES], dtype=np.float32)
-        provenance = {k: v for k, v in data.items() if k not in ("features", "bias")}
-        return cls(weights, float(data["bias"]), provenance)
+        w, bias, provenance = weights.parse(data, FEATURES, where, "scripts/fit_line_scorer.py (make train)")
+        return cls(w, bias, provenance)
 
     @classmethod
     def load(cls, path: Path = SCORER_FILE) -> LineScorer:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CitebotError(f"the line scorer's weights are missing: {path}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CitebotError(f"cannot read the line scorer's weights {path}: {exc}") from None
-        return cls.from_json(data, str(path))
+        return cls.from_json(weights.read_json(path, "the line scorer's weights"), str(path))
 
     def to_json(self) -> dict[str, Any]:
         """The file's content: weights by feature name (rounded as printed by the fit), bias, provenance."""
-        return {
-            "features": {f: round(float(w), 4) for f, w in zip(FEATURES, self.weights)},
-            "bias": round(self.bias, 4),
-            **self.provenance,
-        }
+        return {**weights.dump(FEATURES, self.weights, self.bias), **self.provenance}
 
     def save(self, path: Path = SCORER_FILE) -> None:
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")

@@ -19,9 +19,10 @@ from .keyword import KeywordIndex
 from .linepick import LinePick, LinePicker
 from .linescore import PassageLines, Query, prepare
 from .reader import LineReader
+from .rerank import FEATURES, Reranker
 from .settings import Settings
 from .store import Store, StoredChunk
-from .textproc import normalize_line, terms, words
+from .textproc import STOPWORDS, normalize_line, stem_words, terms, words
 
 log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "keyword"]
@@ -35,14 +36,17 @@ RETRIES_ON_COMMIT = 3
 # commits may find its keyword index deleted, and reads the newer manifest. Chosen by hand, like the pause.
 KEYWORD_LOAD_ATTEMPTS = 3
 KEYWORD_RETRY_PAUSE = 0.05  # seconds: lets a burst of back-to-back commits settle; not measured
-ANSWER_LINE_BONUS = 0.2  # a passage holding a confident answering line ranks higher (tuned on SQuAD, 5d90460)
-# Fused candidates whose lines are scored: three per hit asked for, and at least 15, so that dropping repeats
-# still leaves k distinct hits while line scoring stays a few milliseconds. Set by hand (1afb45f), never tuned.
+# Fused candidates scored and reranked: three per hit asked for, and at least 15, so that dropping repeats
+# still leaves k distinct hits while line scoring stays a few milliseconds. Set by hand (1afb45f), never tuned;
+# the first 15 fused candidates hold the answering passage for 0.78 to 0.98 of the docs dev questions.
 RERANK_PER_HIT = 3
 RERANK_MIN = 15
-# A passage's relevance = share * its cosine + (1 - share) * its best line's match: whole-passage meaning and
-# line-level evidence count alike. Set by hand (1afb45f); min_relevance (0.3) is calibrated on this scale.
-PASSAGE_COSINE_SHARE = 0.5
+# A hit the reranker gives less than this probability of answering waits behind every stronger one, near
+# copies included. Set by hand: 1 in 20 is below the candidates members read as answers in the dev sets.
+WEAK_PASSAGE = 0.05
+# A word the model's WordPiece vocabulary splits into this many pieces or more is not common English: a name
+# (Avro, protobuf, MongoDB; "quietly" or "refuse" are one piece). Two is the smallest split there is.
+RARE_NAME_PIECES = 2
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,13 @@ class _Candidate:
     chunk: StoredChunk
     fused: float = 0.0
     cosine: float | None = None
+    dense_rank: int | None = None  # 0-based rank in the dense ranking, None when not returned by it
+    keyword_rank: int | None = None
+    keyword_score: float = 0.0  # BM25
     passage: PassageLines | None = None  # the chunk's lines, parsed (cached per chunk id); set when scored
     pick: LinePick | None = None  # how its lines answer the question; set when scored
-    relevance: float = 0.0
-    final: float = 0.0
+    relevance: float = 0.0  # the reranker's probability that it answers
+    final: float = 0.0  # the reranker's log-odds: the order of the hits
 
 
 class Searcher:
@@ -120,6 +127,7 @@ class Searcher:
         self.embedder = embedder
         self.store = store
         self.picker = LinePicker(reader=reader)
+        self.reranker = Reranker.load()
         # Shared with the Engine, which hangs its checks of each new commit on it.
         self._commits = commits or state.CommitWatch(ledger.open_ledger(settings))
         self._loaded: state.Commit | None = None
@@ -244,9 +252,30 @@ class Searcher:
         return answer
 
     def _search_once(self, question: str, q_vec: np.ndarray, k: int, mode: Mode) -> Answer:
+        ranked, query, answerable = self._scored(question, q_vec, k, mode)
+        if not ranked:
+            return Answer(question, [], 0.0)
+        floor = self.min_answer
+        if answerable < floor:
+            return Answer(question, [], answerable)
+        top = ranked[0]
+        assert top.passage is not None and top.pick is not None  # every candidate of the pool was scored
+        top.pick = self.picker.reread(top.passage, top.pick, query)
+        return Answer(question, _diverse(ranked, k), answerable)
+
+    @property
+    def min_answer(self) -> float:
+        """The answerability below which the documents are taken not to answer: the setting, else the fit's."""
+        setting = self.settings.min_relevance
+        return self.reranker.min_answer if setting is None else setting
+
+    def _scored(
+        self, question: str, q_vec: np.ndarray, k: int, mode: Mode
+    ) -> tuple[list[_Candidate], Query, float]:
+        """The first fused candidates of one committed generation, lines scored, in the reranker's order, and
+        the probability that the best one answers the question."""
         s = self.settings
         valid, keyword = self._refresh()
-        q_terms = terms(question)
         pool: dict[str, _Candidate] = {}
         n = s.candidates
         if mode != "keyword":
@@ -254,40 +283,78 @@ class Searcher:
             generation = committed.generation if committed is not None else None
             dense = [(c, cos) for c, cos in self.store.query(q_vec, n, valid, generation) if c.id in valid][:n]
             for rank, (chunk, cos) in enumerate(dense):
-                pool[chunk.id] = _Candidate(chunk, s.dense_weight / (s.rrf_k + rank + 1), cos)
+                pool[chunk.id] = _Candidate(chunk, s.dense_weight / (s.rrf_k + rank + 1), cos, dense_rank=rank)
         if mode != "dense":
-            ranked = [cid for cid, _ in keyword.search(q_terms, n) if cid in valid]
-            missing = [cid for cid in ranked if cid not in pool]
+            ranked = [(cid, score) for cid, score in keyword.search(terms(question), n) if cid in valid]
+            missing = [cid for cid, _ in ranked if cid not in pool]
             fetched = {c.id: c for c in self.store.get(missing, embeddings=True)}
-            for rank, cid in enumerate(ranked):
-                if cid in pool:
-                    pool[cid].fused += s.keyword_weight / (s.rrf_k + rank + 1)
-                elif cid in fetched:
+            for rank, (cid, score) in enumerate(ranked):
+                if cid not in pool and cid in fetched:
                     chunk = fetched[cid]
                     cosine = float(chunk.embedding @ q_vec) if chunk.embedding is not None else None
-                    pool[cid] = _Candidate(chunk, s.keyword_weight / (s.rrf_k + rank + 1), cosine)
-        if not pool:
-            return Answer(question, [], 0.0)
-        ranked_pool = sorted(pool.values(), key=lambda c: -c.fused)[: max(RERANK_PER_HIT * k, RERANK_MIN)]
-        top_fused = ranked_pool[0].fused
+                    pool[cid] = _Candidate(chunk, 0.0, cosine)
+                if cid in pool:
+                    cand = pool[cid]
+                    cand.fused += s.keyword_weight / (s.rrf_k + rank + 1)
+                    cand.keyword_rank, cand.keyword_score = rank, score
         query = Query.of(question, q_vec, keyword.term_idf)
-        for cand in ranked_pool:
+        scored = sorted(pool.values(), key=lambda c: -c.fused)[: max(RERANK_PER_HIT * k, RERANK_MIN)]
+        for cand in scored:
             cand.passage = self._passage(cand.chunk)
-            pick = cand.pick = self.picker.pick(cand.passage, cand.chunk.lines_matrix(), query)
-            cosine = cand.cosine if cand.cosine is not None else pick.match
-            cand.relevance = PASSAGE_COSINE_SHARE * cosine + (1 - PASSAGE_COSINE_SHARE) * pick.match
-            passage = cand.relevance + ANSWER_LINE_BONUS * pick.score
-            cand.final = (1 - s.line_weight) * cand.fused / top_fused + s.line_weight * passage
-        ranked_pool.sort(key=lambda c: -c.final)
-        top = ranked_pool[0]
-        if top.relevance < s.min_relevance:
-            return Answer(question, [], top.relevance)
-        assert top.passage is not None and top.pick is not None  # every candidate of the pool was scored
-        top.pick = self.picker.reread(top.passage, top.pick, query)
-        return Answer(question, _diverse(ranked_pool, k, s.min_relevance), top.relevance)
+            cand.pick = self.picker.pick(cand.passage, cand.chunk.lines_matrix(), query, cand.chunk.markup)
+        rows = features(scored, query, self._unknown(question, keyword, query))
+        logits = self.reranker.order(rows)
+        for cand, logit in zip(scored, logits):
+            cand.final = float(logit)
+            cand.relevance = float(1.0 / (1.0 + np.exp(-logit)))
+        answerable = self.reranker.answerability(rows, logits) if scored else 0.0
+        scored.sort(key=lambda c: -c.final)
+        return scored, query, answerable
+
+    def candidates(self, question: str, k: int | None = None) -> tuple[list[StoredChunk], np.ndarray]:
+        """The scored candidates of a hybrid search, best first, and their reranker features: what
+        ``scripts/fit_reranker.py`` learns from (exactly what answering computes)."""
+        question = clean_question(question)
+        q_vec = self.embedder.embed_queries([question])[0]
+        ranked, query, _ = self._scored(question, q_vec, k or self.settings.top_k, "hybrid")
+        return [c.chunk for c in ranked], features(ranked, query, self._unknown(question, self._keyword, query))
+
+    def _unknown(self, question: str, keyword: KeywordIndex, query: Query) -> tuple[float, float]:
+        """What the question asks about that no passage mentions: the share of its term weight absent from the
+        index, and whether one of those words is a rare name (split into word pieces by the model's tokenizer:
+        a library, a file format, a service), the usual mark of a question about something the docs lack."""
+        absent = {t for t in query.idf if not keyword.knows(t)}
+        share = sum(query.idf[t] for t in absent) / query.total
+        if not absent:
+            return share, 0.0
+        named = [w for w in set(words(question)) if w not in STOPWORDS and stem_words([w])[0] in absent]
+        pieces = self.embedder.count_tokens(named) if named else []
+        return share, float(any(n >= RARE_NAME_PIECES for n in pieces))
 
 
-def _diverse(ranked: list[_Candidate], k: int, floor: float) -> list[Hit]:
+def features(ranked: list[_Candidate], query: Query, unknown: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """One row of ``rerank.FEATURES`` per scored candidate."""
+    top_fused = max((c.fused for c in ranked), default=1.0) or 1.0
+    top_keyword = max((c.keyword_score for c in ranked), default=0.0) or 1.0
+    rows = []
+    for c in ranked:
+        assert c.pick is not None
+        body = set(terms(c.chunk.text))
+        heading = set(terms(c.chunk.context))
+        cover = sum(w for t, w in query.idf.items() if t in body or t in heading) / query.total
+        heading_cover = sum(w for t, w in query.idf.items() if t in heading) / query.total
+        cosine = c.cosine if c.cosine is not None else c.pick.match
+        rows.append([
+            c.fused / top_fused,
+            0.0 if c.dense_rank is None else 1.0 / (1 + c.dense_rank),
+            0.0 if c.keyword_rank is None else 1.0 / (1 + c.keyword_rank),
+            c.keyword_score / top_keyword,
+            cosine, c.pick.match, c.pick.score, cover, heading_cover, c.chunk.prose, *unknown,
+        ])
+    return np.asarray(rows, dtype=np.float32).reshape(len(ranked), len(FEATURES))
+
+
+def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> list[Hit]:
     """Top ``k`` hits without repeats: the same passage (duplicated files) or the same answering line is
     dropped, and a near copy of an answer already shown (another outlet's copy of a wire story) waits
     behind every distinct relevant one, but ahead of passages too weak to answer on their own."""
@@ -327,5 +394,5 @@ def _hit(cand: _Candidate, line_no: int, line_text: str, also: list[int]) -> Hit
     c = cand.chunk
     assert cand.passage is not None
     numbered = [(u[0], text) for u, text in zip(c.units, cand.passage.lines)]
-    return Hit(c.source, c.line_start, c.line_end, line_no, cand.final, c.text, line_text, numbered, also, c.id)
+    return Hit(c.source, c.line_start, c.line_end, line_no, cand.relevance, c.text, line_text, numbered, also, c.id)
 

@@ -99,16 +99,15 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense (embedding) ranking in fusion.")
     keyword_weight: float = Field(2.0, ge=0, description="Weight of the BM25 keyword ranking in fusion.")
-    line_weight: float = Field(
-        0.5, ge=0, description="How much the best line's score re-ranks fused passages."
-    )
     line_reader: bool = Field(
         True,
         description="Re-read the lines around the top hit's best line with the question to point at the answering "
         "line (bundled model only; costs one short model pass per question).",
     )
-    min_relevance: float = Field(
-        0.3, description="Abstain when the best passage's relevance is below this (0..1)."
+    min_relevance: float | None = Field(
+        None, ge=0, le=1,
+        description="Abstain when the probability that the documents answer (the answerability model's, "
+        "index/reranker.md) is below this (0..1); empty: the threshold fitted with the model.",
     )
 
     _split = field_validator("extensions", "exclude", mode="before")(split_csv)
