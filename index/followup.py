@@ -41,8 +41,8 @@ REFERRING_CONTENT_WORDS = 3
 # was itself elliptical ("and green tea?" after "and black?" after "how long is oolong steeped?").
 MAX_CONTEXT_TURNS = 3
 # The contextual answer is dropped for the bare one when the bare one's relevance beats it by more than this
-# (relevance is the answerability probability, 0..1, see Settings.min_relevance). Chosen by hand: 0.05 is about the gap between the best and
-# the second passage of a clear answer, so a bare answer clearly ahead of the contextual one wins.
+# (relevance: the answerability probability, 0..1, see Settings.min_relevance). Chosen by hand: 0.05 is about
+# the gap between the best and the second passage of a clear answer, so a bare answer clearly ahead wins.
 BARE_MARGIN = 0.05
 
 

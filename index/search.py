@@ -6,13 +6,13 @@ import logging
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 from cachetools import LRUCache
 
-from . import check, keyword_cache, ledger, state
+from . import chatter, check, keyword_cache, ledger, state
 from .embedder import Embedder
 from .errors import IndexDamaged, IndexMissing, UsageError, one_line
 from .keyword import KeywordIndex
@@ -241,15 +241,17 @@ class Searcher:
 
         A re-index deletes the previous generation's chunks right after its commit; a question in
         flight across that moment could lose them, so it is asked again when the manifest moved.
+        The search reads the question without its chatty wrapper (``chatter.core``); the answer keeps it whole.
         """
         question = clean_question(question)
-        q_vec = self.embedder.embed_queries([question])[0]
+        wanted = chatter.core(question)
+        q_vec = self.embedder.embed_queries([wanted])[0]
         for _ in range(RETRIES_ON_COMMIT):
             stamp = self._commits.stamp()
-            answer = self._search_once(question, q_vec, k or self.settings.top_k, mode)
+            answer = self._search_once(wanted, q_vec, k or self.settings.top_k, mode)
             if self._commits.stamp() == stamp:
                 break
-        return answer
+        return answer if wanted == question else replace(answer, question=question)
 
     def _search_once(self, question: str, q_vec: np.ndarray, k: int, mode: Mode) -> Answer:
         ranked, query, answerable = self._scored(question, q_vec, k, mode)
@@ -314,7 +316,7 @@ class Searcher:
     def candidates(self, question: str, k: int | None = None) -> tuple[list[StoredChunk], np.ndarray]:
         """The scored candidates of a hybrid search, best first, and their reranker features: what
         ``scripts/fit_reranker.py`` learns from (exactly what answering computes)."""
-        question = clean_question(question)
+        question = chatter.core(clean_question(question))
         q_vec = self.embedder.embed_queries([question])[0]
         ranked, query, _ = self._scored(question, q_vec, k or self.settings.top_k, "hybrid")
         return [c.chunk for c in ranked], features(ranked, query, self._unknown(question, self._keyword, query))

@@ -1,0 +1,38 @@
+"""The chatty wrapper of a question is peeled before searching; the question itself never is."""
+
+from __future__ import annotations
+
+import pytest
+
+from citebot.index.chatter import core
+
+
+@pytest.mark.parametrize(("message", "question"), [
+    ("hey everyone, quick question: how do I make a field optional? thanks in advance!",
+     "how do I make a field optional?"),
+    ("hi! sorry if this is a dumb question but how do I sync slash commands? thx", "how do I sync slash commands?"),
+    ("so um, why does my bot not see messages? any help appreciated 🙏", "why does my bot not see messages?"),
+    ("Can someone help? my model rejects extra keys", "my model rejects extra keys"),
+    ("pls help my bot crashes on startup", "my bot crashes on startup"),
+    ("Sorry for the noob question, but what is a cog?", "what is a cog?"),
+    ("Hello all. I'm new to this, how do I validate emails? Thanks!", "how do I validate emails?"),
+    ("okay so how do intents work", "how do intents work"),
+])
+def test_wrappers_are_peeled_from_both_ends(message: str, question: str) -> None:
+    assert core(message) == question
+
+
+@pytest.mark.parametrize("question", [
+    "how do I say thanks in my bot?",
+    "What does ok mean in the response?",
+    "Which help command does the library ship?",
+    "is `so` a keyword?",
+    "Hello world example for a slash command?",
+])
+def test_ordinary_questions_are_left_alone(question: str) -> None:
+    assert core(question) == question
+
+
+@pytest.mark.parametrize("message", ["thanks!", "hello", "hey all", "🙏🙏", "any help appreciated"])
+def test_a_message_that_is_only_wrapper_is_searched_as_written(message: str) -> None:
+    assert core(message) == message
