@@ -6,7 +6,16 @@
 from .check import CheckReport, Problem
 from .embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder, WrappedEmbedder, make_embedder
 from .engine import Engine, Stats
-from .errors import CitebotError, IndexBusy, IndexDamaged, IndexMissing, NoSpace, StoreUnavailable, UsageError
+from .errors import (
+    CitebotError,
+    IndexBusy,
+    IndexDamaged,
+    IndexMissing,
+    LeaseHeld,
+    NoSpace,
+    StoreUnavailable,
+    UsageError,
+)
 from .feedback import AnswerRecord, Database, DatabaseProblem, database_path, new_answer_id, report_json
 from .gaps import NOT_STORED, GapGroup, counts, describe_unstored, gaps_csv
 from .indexer import IndexReport
@@ -33,6 +42,7 @@ __all__ = [
     "IndexDamaged",
     "IndexMissing",
     "IndexReport",
+    "LeaseHeld",
     "NoSpace",
     "Problem",
     "SentenceTransformerEmbedder",

@@ -126,6 +126,8 @@ class SentenceTransformerEmbedder:
         # "Already borrowed" (huggingface/tokenizers#537). Tokenizing takes well under a millisecond,
         # so calls simply take turns.
         self._tokenizing = threading.Lock()
+        self._counting = threading.Lock()
+        self._counting_tokenizer: Any = False  # False: not made yet (None: the tokenizer has no fast backend)
 
     def _load(self) -> Any:
         with self._lock:
@@ -149,10 +151,34 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        tokenizer = self._load().tokenizer
+        with self._counting:
+            counter = self._counter()
+            if counter is not None:
+                return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
+        tokenizer = self._load().tokenizer  # a slow (pure Python) tokenizer: no Rust object to call directly
         with self._tokenizing:
             enc = tokenizer(list(texts), add_special_tokens=False, truncation=False)
         return [len(ids) for ids in enc["input_ids"]]
+
+    def _counter(self) -> Any:
+        """A copy of the fast tokenizer's Rust object that never truncates or pads, for counting only.
+
+        The chunker counts every line and heading of every file: through ``tokenizer(...)`` most of that time
+        went to transformers turning each result into Python objects (2.7x slower than ``encode_batch`` over
+        the three docs corpora, same counts). A copy of its own, because the embedding calls set truncation
+        and padding on the original (and tokenizer.json ships with padding to 128 set), and because then
+        counting never waits for a question being embedded."""
+        if self._counting_tokenizer is False:
+            backend = getattr(self._load().tokenizer, "backend_tokenizer", None)
+            copy = None
+            if backend is not None:
+                from tokenizers import Tokenizer
+
+                copy = Tokenizer.from_str(backend.to_str())
+                copy.no_truncation()
+                copy.no_padding()
+            self._counting_tokenizer = copy
+        return self._counting_tokenizer
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Straight through the model: ``encode``'s bookkeeping costs a few ms, a tenth of a warm ``ask``."""
@@ -222,11 +248,15 @@ def _pool_lines(
     tok_start = offsets[real, 0]
     which = np.searchsorted(starts, tok_start, side="right") - 1
     valid = (which >= 0) & (tok_start < ends[np.clip(which, 0, None)])
-    picked = tokens[real][valid]
-    member = np.zeros((len(spans), len(picked)), np.float32)  # line x token: one matrix product, not a loop
-    member[which[valid], np.arange(len(picked))] = 1.0
-    sums = member @ picked
-    counts = member.sum(axis=1)
+    picked, which = tokens[real][valid], which[valid]
+    # Sums over each line's run of tokens (they come in line order) with np.add.reduceat, not a line x token matrix
+    # product: numpy's BLAS threads and torch's fight over the cores between batches, which made embedding 10-14 %
+    # slower than the bare model on 2 cores (scripts/measure_index_overhead.py, issue 10); same vectors (6e-8).
+    sums = np.zeros((len(spans), tokens.shape[1]), np.float32)
+    counts = np.bincount(which, minlength=len(spans))
+    if len(which):
+        first = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+        sums[which[first]] = np.add.reduceat(picked, first, axis=0)
     empty = counts == 0
     sums[~empty] /= counts[~empty, None]
     sums[empty] = fallback

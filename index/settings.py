@@ -6,6 +6,7 @@ descriptions a user reads here; keep them in step when adding a field.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,12 @@ DEFAULT_EXTENSIONS = (
     ".cs,.rb,.php,.sh,.toml,.yaml,.yml,.ini,.cfg,.html,.css,.sql,.json"
 )
 DEFAULT_EXCLUDE = "node_modules,__pycache__,.venv,venv,dist,build,*.min.js,*.lock"
+# Chroma's rule for a collection name (chromadb 1.x: 3-512 characters from [a-zA-Z0-9._-], the first and the last
+# a letter or digit), less the characters of the side collection's suffix (``ledger.SIDE_SUFFIX``, ".citebot"),
+# the collection server mode keeps beside this one; tests/index/test_cli.py checks the two agree.
+SIDE_SUFFIX_CHARS = 8
+COLLECTION_MAX_CHARS = 512 - SIDE_SUFFIX_CHARS
+_COLLECTION_NAME = re.compile(rf"[a-zA-Z0-9][a-zA-Z0-9._-]{{1,{COLLECTION_MAX_CHARS - 2}}}[a-zA-Z0-9]")
 
 
 def split_csv(value: object) -> object:
@@ -111,6 +118,18 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator("extensions", "exclude", mode="before")(split_csv)
+
+    @field_validator("collection")
+    @classmethod
+    def _chroma_name(cls, name: str) -> str:
+        """Said here in one line, before Chroma refuses the name with a traceback on first use."""
+        if not _COLLECTION_NAME.fullmatch(name):
+            shown = name if len(name) <= 40 else name[:40] + "..."
+            raise ValueError(
+                f"{shown!r} is not a usable Chroma collection name: use 3-{COLLECTION_MAX_CHARS} letters, digits, "
+                "'.', '_' or '-', starting and ending with a letter or digit"
+            )
+        return name
 
     def resolved_state_dir(self) -> Path:
         """The sidecar folder: explicit, else beside the data it describes."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from citebot.index import Engine, Settings
-from citebot.index.cleaner import clean, find_boilerplate
+from citebot.index.cleaner import MAX_OVERLAP, MIN_BLOCK, _label, _title_like, clean, find_boilerplate
+from citebot.index.textproc import terms
 
 from .helpers import write_files
 
@@ -126,3 +130,44 @@ def test_structure_lines_never_join_a_furniture_run() -> None:
     stops = [k == 2 for k in range(len(page))]
     assert find_boilerplate(page, stops) == [(4, 7)], "the title is kept; the list is judged on its own"
     assert all(clean(page, True, [True] * len(page)).keep[k] for k, line in enumerate(page) if line)
+
+
+def _boilerplate_by_definition(lines: list[str], stops: list[bool]) -> list[tuple[int, int]]:
+    """The rule as first written: each run's terms against every term outside the run, recounted per run."""
+    furniture = [not stop and bool(line.strip()) and (_title_like(line) or _label(line))
+                 for line, stop in zip(lines, stops)]
+    runs, i = [], 0
+    while i < len(lines):
+        if furniture[i]:
+            j = i
+            while j + 1 < len(lines) and not stops[j + 1] and (not lines[j + 1].strip() or furniture[j + 1]):
+                j += 1
+            runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    blocks = []
+    for start, end in runs:
+        body = [k for k in range(start, end + 1) if lines[k].strip() and not _label(lines[k])]
+        if len(body) < MIN_BLOCK:
+            continue
+        block = {t for k in body for t in terms(lines[k])}
+        rest = {t for k in range(len(lines)) if not start <= k <= end for t in terms(lines[k])}
+        if block and rest and len(block & rest) / len(block) <= MAX_OVERLAP:
+            blocks.append((start, end))
+    return blocks
+
+
+_LINES = st.sampled_from([
+    "", "Related", "Rated 4.5", "- Budget headphones ranked", "- Sourdough recipes for the weekend",
+    "Celebrity chef opens a bistro", "The cranes lift cargo again, the council said.",
+    "the harbour handles more cargo once the cranes work", "Harbour cranes return", "- Cranes and cargo",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_LINES, st.booleans()), max_size=40))
+@example([("- Budget headphones ranked", False), ("- Cranes and cargo", False)] * 2 + [("", False), ("Related", False)])
+def test_boilerplate_matches_its_definition(doc: list[tuple[str, bool]]) -> None:
+    lines, stops = [line for line, _ in doc], [stop for _, stop in doc]
+    assert find_boilerplate(lines, stops) == _boilerplate_by_definition(lines, stops)

@@ -199,6 +199,28 @@ def test_bad_settings_and_paths_are_one_line(indexed: Path, hash_env: dict[str, 
     assert proc.returncode == 2 and "at least 1" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("name", ["a b", "ab", "-starts-with-a-dash", "ends.with.a.dot.", "x" * 505, "naïve"])
+def test_unusable_collection_name_is_one_line_exit_2(indexed: Path, hash_env: dict[str, str], name: str) -> None:
+    env = dict(hash_env, CITEBOT_COLLECTION=name)
+    for command in (("index", "docs"), ("ask", "crane"), ("stats",)):
+        proc = cli(*command, "--db", "db", env=env, cwd=indexed)
+        assert_one_line_error(proc, 2, "invalid setting CITEBOT_COLLECTION", "not a usable Chroma collection name")
+
+
+def test_longest_collection_name_allowed_fits_chroma_with_its_side_collection(tmp_path: Path) -> None:
+    """The longest name the setting accepts, and server mode's side collection beside it, are names Chroma takes."""
+    import chromadb
+
+    from citebot.index import Settings, ledger
+    from citebot.index.settings import COLLECTION_MAX_CHARS
+
+    client = chromadb.PersistentClient(path=str(tmp_path), settings=chromadb.Settings(anonymized_telemetry=False))
+    for name in ("c" * COLLECTION_MAX_CHARS, "a.b", "A-1_z", "citebot"):
+        assert Settings(collection=name, _env_file=None).collection == name  # type: ignore[call-arg]
+        for chroma_name in (name, ledger.side_collection(name)):
+            client.get_or_create_collection(chroma_name, embedding_function=None)  # refused: an exception
+
+
 def test_other_model_than_the_index_exit_2(indexed: Path) -> None:
     env = clean_env(CITEBOT_MODEL="/nonexistent/model")
     assert_one_line_error(cli("ask", "crane", "--db", indexed / "db", env=env), 2, "was built with the model")

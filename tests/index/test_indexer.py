@@ -12,7 +12,7 @@ from citebot.index import Engine, HashEmbedder, IndexBusy, Settings, UsageError,
 from citebot.index.embedder import SentenceTransformerEmbedder
 from citebot.index.state import DIRTY
 
-from .helpers import REAL_MODEL, SpyEmbedder, chunk_lines_by_source, committed, write_files
+from .helpers import REAL_MODEL, SpyEmbedder, chunk_lines_by_source, committed, hash_settings, write_files
 
 CORPUS = {
     "cranes.md": "# Cranes\n\nThe harbour cranes lift containers from the ships.\nEach crane has a cabin.\n",
@@ -219,3 +219,25 @@ def test_chunks_lost_from_chroma_are_indexed_again(settings: Settings) -> None:
     assert set(engine.store.all_ids()) == set(committed(settings).chunk_ids())
     assert engine.ask("sourdough starter flour water", 1).hits[0].source == "bread.txt"
     assert Engine(settings, SpyEmbedder()).index().warnings == []
+
+
+def test_new_chunks_are_stored_in_upserts_that_grow_from_one_round(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few Chroma upserts (each costs ~0.1 s of its own), small ones first (a failure early loses little)."""
+    from citebot.index import indexer
+    from citebot.index.store import Store
+
+    settings = hash_settings(tmp_path, chunk_tokens=32, batch_size=1)  # a round: EMBED_BATCHES_PER_ROUND chunks
+    logs = {f"f{i}.txt": "".join(f"Entry {i}-{k}: the harbour log notes tide mark {k * i}.\n\n" for k in range(12))
+            for i in range(6)}  # distinct lines (repeats are embedded once), each paragraph a chunk of its own
+    write_files(settings.docs_dir, logs)
+    monkeypatch.setattr(indexer, "UPSERT_MAX_CHUNKS", 16)
+    sizes: list[int] = []
+    upsert = Store.upsert
+    monkeypatch.setattr(Store, "upsert", lambda self, chunks: (sizes.append(len(chunks)), upsert(self, chunks)))
+    report = Engine(settings).index()
+    stored = [n for n in sizes if n]
+    assert sum(stored) == report.embedded == report.chunks > 28  # past the third upsert
+    round_size = indexer.EMBED_BATCHES_PER_ROUND
+    assert stored[:3] == [round_size, 2 * round_size, 16] and all(n <= 16 for n in stored)
+    assert Engine(settings).store.count() == report.chunks
