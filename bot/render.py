@@ -343,12 +343,15 @@ def help_embed(bot_name: str, ask_channels: Sequence[int], max_chars: int, admin
         lines.append(f"• Or just write your question in {where}.")
     lines += [
         "• Follow up by replying to an answer (or in its thread): I read your question with the conversation.",
-        "• Press **Show passage** under an answer to see the cited lines (only you see it).",
+        "• Press **Show passage** under an answer to see the cited lines (only you see it), and 👍 / 👎 to say "
+        "whether it helped.",
         f"Questions may be up to {max_chars:,} characters. A short, specific question works best.",
         "",
         "**Other commands**",
         "• `/status`: what is indexed and when.",
-        "• `/reindex`: re-read the documents (Manage Server permission"
+        "• `/forget-me`: delete what this bot stored about you (your votes, and your questions if it keeps them).",
+        "• For admins: `/reindex` re-reads the documents, `/config` sets this server's options, `/gaps` lists what "
+        "the documents did not answer (Manage Server permission"
         + (f" or role {', '.join(escape(r) for r in admin_roles)}" if admin_roles else "")
         + ").",
     ]
