@@ -41,8 +41,8 @@ KEYWORD_RETRY_PAUSE = 0.05  # seconds: lets a burst of back-to-back commits sett
 # the first 15 fused candidates hold the answering passage for 0.78 to 0.98 of the docs dev questions.
 RERANK_PER_HIT = 3
 RERANK_MIN = 15
-# A hit the reranker gives less than this probability of answering waits behind every stronger one, near
-# copies included. Set by hand: 1 in 20 is below the candidates members read as answers in the dev sets.
+# A hit with less than this share of the reranker's softmax waits behind every stronger one, near copies
+# included. Set by hand: 1 in 20, below the second and third hits members read as answers in the dev sets.
 WEAK_PASSAGE = 0.05
 # A word the model's WordPiece vocabulary splits into this many pieces or more is not common English: a name
 # (Avro, protobuf, MongoDB; "quietly" or "refuse" are one piece). Two is the smallest split there is.
@@ -112,7 +112,7 @@ class _Candidate:
     keyword_score: float = 0.0  # BM25
     passage: PassageLines | None = None  # the chunk's lines, parsed (cached per chunk id); set when scored
     pick: LinePick | None = None  # how its lines answer the question; set when scored
-    relevance: float = 0.0  # the reranker's probability that it answers
+    relevance: float = 0.0  # its share of the reranker's softmax over the scored candidates: the hit's score
     final: float = 0.0  # the reranker's log-odds: the order of the hits
 
 
@@ -306,9 +306,13 @@ class Searcher:
             cand.pick = self.picker.pick(cand.passage, cand.chunk.lines_matrix(), query, cand.chunk.markup)
         rows = features(scored, query, self._unknown(question, keyword, query))
         logits = self.reranker.order(rows)
-        for cand, logit in zip(scored, logits):
+        # The candidate model is fitted listwise, so its scores mean something only against each other: a
+        # candidate's share of their softmax is its chance of being the answering one among those scored.
+        shares = np.exp(logits - logits.max()) if len(logits) else logits
+        shares = shares / shares.sum() if len(shares) else shares
+        for cand, logit, share in zip(scored, logits, shares):
             cand.final = float(logit)
-            cand.relevance = float(1.0 / (1.0 + np.exp(-logit)))
+            cand.relevance = float(share)
         answerable = self.reranker.answerability(rows, logits) if scored else 0.0
         scored.sort(key=lambda c: -c.final)
         return scored, query, answerable
