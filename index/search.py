@@ -344,8 +344,8 @@ def features(ranked: list[_Candidate], query: Query, unknown: tuple[float, float
     top_keyword = max((c.keyword_score for c in ranked), default=0.0) or 1.0
     rows = []
     for c in ranked:
-        assert c.pick is not None
-        body = set(terms(c.chunk.text))
+        assert c.pick is not None and c.passage is not None
+        body = frozenset().union(*c.passage.line_terms)  # the cached analysis holds each line's terms already
         heading = set(terms(c.chunk.context))
         cover = sum(w for t, w in query.idf.items() if t in body or t in heading) / query.total
         heading_cover = sum(w for t, w in query.idf.items() if t in heading) / query.total
