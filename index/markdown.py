@@ -202,6 +202,11 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             for k in range(start, end):
                 code_block[k] = blocks
             blocks += 1
+            if token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer
+                markup[start] = True
+                closing = lines[end - 1].strip()
+                if end - 1 > start and closing.startswith(token.markup) and not closing.strip(token.markup[0]):
+                    markup[end - 1] = True
         elif token.type == "front_matter":
             for k in range(start, end):
                 front_matter[k] = True

@@ -48,6 +48,14 @@ def test_hash_lines_in_a_fence_are_code_not_headings(fence: str) -> None:
     assert [i.code_block for i in infos] == [None, None, 0, 0, 0, 0, 0, None, None, 1, 1]
 
 
+@pytest.mark.parametrize("fence", ["```", "~~~", "````"])
+def test_fence_lines_are_markup_and_the_code_between_them_is_not(fence: str) -> None:
+    lines = ["Run it:", fence + "python {lint=\"skip\"}", "print('hi')", "", fence, "after", fence, "unclosed"]
+    infos = markdown_structure(lines)
+    assert [k + 1 for k, i in enumerate(infos) if i.markup] == [2, 5, 7]  # an unclosed fence has no closing line
+    assert infos[1].text is None and infos[4].text is None  # shown with the code, as written
+
+
 def test_fence_inside_a_list_item_is_code() -> None:
     lines = ["# Setup", "", "1. Install:", "", "   ```sh", "   # not a heading", "   ```"]
     infos = markdown_structure(lines)
@@ -143,7 +151,7 @@ MKDOCS = [
 def test_mkdocs_markers_are_markup_with_reader_text() -> None:
     infos = markdown_structure(MKDOCS)
     markup = {k + 1 for k, i in enumerate(infos) if i.markup}
-    assert markup == {6, 13, 16, 18, 20, 21, 22, 24, 27, 30, 34, 35, 36, 37, 38}
+    assert markup == {6, 9, 11, 13, 16, 18, 20, 21, 22, 24, 27, 30, 34, 35, 36, 37, 38}  # 9, 11: the fence's lines
     text = {k + 1: i.text for k, i in enumerate(infos) if i.text is not None}
     assert text[6] == "Note: Validation" and text[13] == "Tip" and text[16] == "Python 3.10"
     assert text[22] == "Tip: Strict mode" and text[24] == "" and text[27] == "" and text[30] == "" and text[34] == ""
@@ -167,7 +175,8 @@ def test_mkdocs_bodies_are_prose_and_fences_inside_them_code() -> None:
 def test_marker_lookalikes_inside_a_fence_are_code() -> None:
     lines = ["```md", '!!! note "x"', "    body", "///", "```"]
     infos = markdown_structure(lines)
-    assert not any(i.markup for i in infos) and all(i.code_block == 0 for i in infos)
+    assert [i.markup for i in infos] == [True, False, False, False, True]  # only the fence's own lines
+    assert all(i.code_block == 0 for i in infos) and all(i.text is None for i in infos[1:4])
 
 
 def test_strip_tags_leaves_code_spans_alone() -> None:
