@@ -112,6 +112,7 @@ class _Candidate:
     keyword_score: float = 0.0  # BM25
     passage: PassageLines | None = None  # the chunk's lines, parsed (cached per chunk id); set when scored
     pick: LinePick | None = None  # how its lines answer the question; set when scored
+    features: np.ndarray | None = None  # its row of rerank.FEATURES; set when scored
     relevance: float = 0.0  # its share of the reranker's softmax over the scored candidates: the hit's score
     final: float = 0.0  # the reranker's log-odds: the order of the hits
 
@@ -305,6 +306,8 @@ class Searcher:
             cand.passage = self._passage(cand.chunk)
             cand.pick = self.picker.pick(cand.passage, cand.chunk.lines_matrix(), query, cand.chunk.markup)
         rows = features(scored, query, self._unknown(question, keyword, query))
+        for cand, row in zip(scored, rows):
+            cand.features = row  # kept for ``candidates`` (what the fit learns from), not recomputed there
         logits = self.reranker.order(rows)
         # The candidate model is fitted listwise, so its scores mean something only against each other: a
         # candidate's share of their softmax is its chance of being the answering one among those scored.
@@ -322,8 +325,9 @@ class Searcher:
         ``scripts/fit_reranker.py`` learns from (exactly what answering computes)."""
         question = chatter.core(clean_question(question))
         q_vec = self.embedder.embed_queries([question])[0]
-        ranked, query, _ = self._scored(question, q_vec, k or self.settings.top_k, "hybrid")
-        return [c.chunk for c in ranked], features(ranked, query, self._unknown(question, self._keyword, query))
+        ranked, _, _ = self._scored(question, q_vec, k or self.settings.top_k, "hybrid")
+        rows = [c.features for c in ranked if c.features is not None]
+        return [c.chunk for c in ranked], np.stack(rows) if rows else np.zeros((0, len(FEATURES)), np.float32)
 
     def _unknown(self, question: str, keyword: KeywordIndex, query: Query) -> tuple[float, float]:
         """What the question asks about that no passage mentions: the share of its term weight absent from the
