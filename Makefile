@@ -34,8 +34,9 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m bench
 
-# Rebuild the three trained artifacts from ../shared, in order: index the SQuAD corpus into a scratch db, fit the
-# line scorer (index/line_scorer.json, a minute), train the line reader on the scorer's picks (index/reader.npz,
+# Rebuild the trained artifacts from ../shared, in order: index the SQuAD corpus into a scratch db, fit the two
+# line scorers (index/line_scorer.json on SQuAD; index/line_scorer_code.json on SQuAD and the docs dev sets, which
+# it indexes into build/rerank; a minute), train the line reader on the prose scorer's picks (index/reader.npz,
 # 8 to 10 minutes on 2 cores), then fit the reranker and answerability model on the docs dev sets, SQuAD and
 # SQuAD 2.0 (index/reranker.json, 3 to 5 minutes: it indexes four corpora into build/rerank). Each step prints
 # held-out figures before and after.
@@ -43,7 +44,7 @@ SHARED ?= ../shared
 TRAIN_DB := build/train-db
 train: $(STAMP)
 	$(BIN)/citebot index $(SHARED)/bench/squad/corpus --db $(TRAIN_DB)
-	$(BIN)/python scripts/fit_line_scorer.py $(TRAIN_DB) $(SHARED)/bench/squad
+	$(BIN)/python scripts/fit_line_scorer.py $(TRAIN_DB) $(SHARED)/bench/squad --work build/rerank
 	$(BIN)/python scripts/train_line_reader.py $(TRAIN_DB) $(SHARED)/bench/squad
 	$(BIN)/python scripts/fit_reranker.py --shared $(SHARED) --work build/rerank
 

@@ -62,6 +62,7 @@ class Unit:
     markup: bool = False  # markup or a heading: context, never the answering line
     is_heading: bool = False
     code: bool = False  # inside a code block
+    piece: int = 0  # which piece of its line (0 unless the line was cut to fit the window)
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,9 @@ def _paragraphs(
         pieces = split_long_line(shown[k], budget, count) if n > budget else [(shown[k], n)]
         info = infos[k]
         flags = (info.markup or info.is_heading, info.is_heading, info.code_block is not None)
-        for text, tokens in pieces:
+        for piece, (text, tokens) in enumerate(pieces):
             paragraphs[-1].append(
-                Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ())), *flags)
+                Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ())), *flags, piece)
             )
     return paragraphs
 

@@ -7,6 +7,9 @@ the line break (wrapped prose), its sentence's match, how strongly question word
 new words it holds, and whether it holds the kind of token the question type wants. A logistic
 model over these features turns them into a score: its weights are data, ``line_scorer.json``
 beside this file, keyed by feature name and written by ``scripts/fit_line_scorer.py`` (``make train``).
+Passages that name code (documentation) are scored by a second model over the same features,
+``line_scorer_code.json``, fitted on documentation questions: there the answering line is the one
+that names what to use or set, and Wikipedia prose (what the first model learns from) has none.
 
 Everything that depends only on the passage is computed once per chunk (``prepare``) and cached
 by the searcher; everything that depends only on the question once per question (``Query``); so
@@ -28,6 +31,7 @@ from . import weights
 from .textproc import STOPWORDS, stem_words, terms, words
 
 SCORER_FILE = Path(__file__).with_name("line_scorer.json")
+CODE_SCORER_FILE = Path(__file__).with_name("line_scorer_code.json")  # for passages that name code
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s+|$)")
@@ -38,6 +42,11 @@ _MONTHS = re.compile(
     r"|dec(ember)?|monday|tuesday|wednesday|thursday|friday|saturday|sunday|century|decade)\b",
     re.IGNORECASE,
 )
+# A line that names code: inline code, a snake_case identifier, a call, an assignment, an indented code
+# line. In documentation the answering line is usually the one that names what to use or set ("set
+# `ENABLE_PALETTE = False`"), not the one that restates the problem. Camel case and dotted words are left
+# out: Wikipedia's "McDonald", "YouTube" and "U.S." would make prose look like code.
+_CODE = re.compile(r"`[^`\n]+`|\b[A-Za-z]\w*_\w+|\b\w+\(|\s=\s|^(?: {4}|\t)\S")
 _QUANTITY = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|percent)\b", re.IGNORECASE
 )
@@ -50,7 +59,7 @@ SHORT_LINE_WORDS = 6  # fewer words than this: a label, a heading or a list item
 FEATURES = (
     "lex", "lex_prev", "lex_next", "lex_rel", "sem", "sem_prev", "sem_next", "sem_rel", "sent_lex", "novelty",
     "who_cap", "when_date", "num_qty", "where_cap", "new_caps", "has_number", "heading", "short",
-    "prox", "prox_rel", "prox_typed", "prox_typed_rel",
+    "prox", "prox_rel", "prox_typed", "prox_typed_rel", "code",
 )
 
 
@@ -75,6 +84,7 @@ class PassageLines:
     has_number: np.ndarray
     heading: np.ndarray
     short: np.ndarray
+    code: np.ndarray  # the line names code (``_CODE``)
 
 
 def prepare(lines: Sequence[str]) -> PassageLines:
@@ -129,6 +139,7 @@ def prepare(lines: Sequence[str]) -> PassageLines:
         has_number=np.array([any(c.isdigit() for c in x) for x in lines], dtype=np.float32),
         heading=np.array([x.lstrip().startswith("#") for x in lines], dtype=np.float32),
         short=np.array([len(words(x)) < SHORT_LINE_WORDS for x in lines], dtype=np.float32),
+        code=np.array([bool(_CODE.search(x)) for x in lines], dtype=np.float32),
     )
 
 
@@ -235,7 +246,7 @@ def line_features(q: Query, p: PassageLines, lexical: np.ndarray, semantic: np.n
         lex, prev(lex), nxt(lex), lex - lex.max(initial=0), sem, prev(sem), nxt(sem), sem - sem.max(initial=0), sent,
         novelty, qt["who"] * new_caps, qt["when"] * p.has_date, qt["num"] * p.has_quantity, qt["where"] * new_caps,
         new_caps, p.has_number, p.heading, p.short, prox, prox - prox.max(initial=0), typed,
-        typed - typed.max(initial=0),
+        typed - typed.max(initial=0), p.code,
     ]
     return np.stack([np.asarray(c, dtype=np.float32) for c in cols], axis=1)
 

@@ -35,9 +35,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import SEED, dedupe, sample  # noqa: E402
-from citebot.index import Engine, Settings, configure_process  # noqa: E402
+from citebot.index import configure_process  # noqa: E402
 from citebot.index.errors import CitebotError  # noqa: E402
 from citebot.index.rerank import ANSWER_FEATURES, FEATURES, RERANKER_FILE, Model, Reranker, answer_features  # noqa: E402
+from scripts.docs_sets import base, docs_sets, indexed, read_jsonl  # noqa: E402
 
 # scikit-learn's L2 logistic regression at its default strength: ten features and ~20k rows need no tuning.
 REGULARIZATION_C = 1.0
@@ -65,37 +66,25 @@ class Question:
     labels: np.ndarray
 
 
-def base(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
 def corpora(shared: Path) -> dict[str, tuple[Path, list[dict]]]:
     """Corpus name -> (folder indexed, questions)."""
-    def read(path: Path) -> list[dict]:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-    squad = dedupe(read(shared / "bench/squad/questions.jsonl"))
+    squad = dedupe(read_jsonl(shared / "bench/squad/questions.jsonl"))
     held = {q["question"] for q in sample(squad, BENCHMARK_SAMPLE)}
     rest = [q for q in squad if q["question"] not in held]
-    unanswerable = [q for q in read(shared / "bench/squad2/questions.jsonl") if not q["gold"]]
+    unanswerable = [q for q in read_jsonl(shared / "bench/squad2/questions.jsonl") if not q["gold"]]
     rng = random.Random(SEED)
     squad_qs = rng.sample(rest, min(SQUAD_QUESTIONS, len(rest)))
     squad_qs += rng.sample(unanswerable, min(SQUAD2_QUESTIONS, len(unanswerable)))
     return {
         # Measured, never fitted on: the benchmark's own SQuAD sample, so the fit prints what `make bench` will.
         "squad-benchmark": (shared / "bench/squad/corpus", sample(squad, BENCHMARK_SAMPLE)),
-        "pydantic": (shared / "corpus/pydantic-docs/docs", read(shared / "eval/docs_dev.jsonl")),
-        "discordpy": (shared / "corpus/discordpy-docs/docs", read(shared / "eval/docs_dev_discordpy.jsonl")),
-        "textual": (shared / "corpus/textual-docs/docs", read(shared / "eval/docs_dev_textual.jsonl")),
+        **docs_sets(shared),
         "squad": (shared / "bench/squad/corpus", squad_qs),
     }
 
 
 def collect(name: str, folder: Path, questions: list[dict], work: Path) -> list[Question]:
-    db = work / name.split("-")[0]  # the benchmark sample is asked of the SQuAD index
-    engine = Engine(Settings(db_path=db, _env_file=None))  # type: ignore[call-arg]
-    report = engine.index(folder)
-    print(f"{name}: {report.summary()}", file=sys.stderr)
+    engine = indexed(name.split("-")[0], folder, work)  # the benchmark sample is asked of the SQuAD index
     out = []
     for q in questions:
         chunks, feats = engine.searcher.candidates(q["question"], k=10)

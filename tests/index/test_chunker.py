@@ -61,11 +61,9 @@ def _check_invariants(source: str, lines: list[str], chunks: list[Chunk], window
             assert u.markup == (infos[u.line - 1].markup or infos[u.line - 1].is_heading)
     # A line too long for one chunk is cut into pieces; together they keep all of its words.
     for number in kept:
-        pieces = []
-        for c in chunks:
-            for u in c.units:
-                if u.line == number and u.text not in pieces:
-                    pieces.append(u.text)
+        by_piece = {u.piece: u.text for c in chunks for u in c.units if u.line == number}  # overlap repeats
+        pieces = [by_piece[p] for p in sorted(by_piece)]
+        assert sorted(by_piece) == list(range(len(pieces))), "no piece of a line is lost"
         original = shown[number - 1]
         if len(pieces) == 1:
             assert pieces[0] == original, "a line that fits is stored exactly as a reader sees it"

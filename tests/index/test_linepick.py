@@ -10,7 +10,7 @@ import pytest
 
 from citebot.index.keyword import KeywordIndex
 from citebot.index.linepick import LINE_SEMANTIC_SHARE, LinePick, LinePicker
-from citebot.index.linescore import LineScorer, Query, line_coverage, prepare
+from citebot.index.linescore import CODE_SCORER_FILE, LineScorer, Query, line_coverage, prepare
 from citebot.index.reader import ReaderConfig
 
 LINES = [
@@ -130,3 +130,36 @@ def test_the_picker_scores_with_the_scorer_it_is_given() -> None:
     assert np.allclose(worst.logits, -best.logits)
     assert worst.index == int(np.argmin(best.logits))
     assert worst.match == best.match  # the match does not depend on the scorer
+
+
+# A made-up settings page: its second line names code, so the page is scored as documentation.
+DOCS_LINES = [
+    "The status bar is shown at the bottom of every screen by default.",
+    "If you would rather hide it, set `SHOW_STATUS_BAR = False` on your app class.",
+    "The bar shows the clock and the name of the current screen.",
+]
+DOCS_QUESTION = "how do I hide the status bar?"
+
+
+def _docs_query(question: str = DOCS_QUESTION) -> Query:
+    keyword = KeywordIndex.build(["a", "b"], ["\n".join(DOCS_LINES), "Screens hold widgets; apps hold screens."])
+    return Query.of(question, _unit(np.arange(1.0, 5.0)), keyword.term_idf)
+
+
+def test_a_passage_that_names_code_is_scored_by_the_code_scorer() -> None:
+    prose, code = LineScorer.load(), LineScorer.load(CODE_SCORER_FILE)
+    picker = LinePicker(prose, code_scorer=code)
+    docs, wiki = prepare(DOCS_LINES), prepare(LINES)
+    assert docs.code.any() and not wiki.code.any()
+    assert picker.scorer_for(docs) is code and picker.scorer_for(wiki) is prose
+    pick = picker.pick(docs, None, _docs_query())
+    assert np.array_equal(pick.logits, code.logits(LinePicker.features(docs, None, _docs_query())))
+
+
+def test_the_reader_never_rereads_a_passage_that_names_code() -> None:
+    reader = FakeReader(favourite=DOCS_LINES[2], window=1)
+    picker = LinePicker(reader=reader)  # type: ignore[arg-type]
+    docs = prepare(DOCS_LINES)
+    pick = picker.pick(docs, None, _docs_query())
+    assert picker.reread(docs, pick, _docs_query()) is pick
+    assert reader.read_calls == []

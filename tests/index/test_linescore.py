@@ -12,6 +12,7 @@ from citebot.index.errors import CitebotError
 from citebot.index.keyword import KeywordIndex
 from citebot.index.linepick import LinePicker
 from citebot.index.linescore import (
+    CODE_SCORER_FILE,
     FEATURES,
     SCORER_FILE,
     LineScorer,
@@ -50,7 +51,7 @@ def test_features_are_one_row_per_line_in_features_order() -> None:
     lexical = line_coverage(passage, query)
     semantic = np.array([0.1, 0.9, 0.4, 0.0], dtype=np.float32)
     features = line_features(query, passage, lexical, semantic)
-    assert features.shape == (len(LINES), len(FEATURES)) == (4, 22)
+    assert features.shape == (len(LINES), len(FEATURES)) == (4, 23)
     assert features.dtype == np.float32
     assert len(set(FEATURES)) == len(FEATURES)
     assert np.array_equal(_column(features, "lex"), lexical)
@@ -109,16 +110,32 @@ def test_rare_question_words_beat_common_ones() -> None:
     assert pick.index == 1, pick.logits
 
 
-def test_the_shipped_weights_name_every_feature_and_say_where_they_came_from() -> None:
-    scorer = LineScorer.load()
-    data = json.loads(SCORER_FILE.read_text())
+@pytest.mark.parametrize(("path", "held_out"), [(SCORER_FILE, "held_out_line_accuracy"),
+                                                (CODE_SCORER_FILE, "held_out_docs")])
+def test_the_shipped_weights_name_every_feature_and_say_where_they_came_from(path: Path, held_out: str) -> None:
+    scorer = LineScorer.load(path)
+    data = json.loads(path.read_text())
     assert list(data["features"]) == list(FEATURES)
     assert scorer.weights.shape == (len(FEATURES),)
     assert scorer.weights[FEATURES.index("sem_rel")] == pytest.approx(data["features"]["sem_rel"])
     assert scorer.bias == data["bias"]
-    for key in ("fitted_by", "data", "held_out", "held_out_line_accuracy", "commit"):
+    for key in ("fitted_by", "data", held_out, "commit"):
         assert key in scorer.provenance
     assert LineScorer.from_json(scorer.to_json()).to_json() == scorer.to_json()
+
+
+@pytest.mark.parametrize(("line", "names_code"), [
+    ("Set `SHOW_STATUS_BAR = False` on the app.", True),  # inline code
+    ("Pass max_retries to the client.", True),  # a snake_case name
+    ("Call enable_log() once at start-up.", True),
+    ("Call run() to start the app.", True),  # a call
+    ("timeout = 30", True),  # an assignment
+    ("    client.run()", True),  # an indented code line
+    ("The U.S. branch of McDonald's opened a YouTube channel in 2005.", False),  # prose that only looks odd
+    ("The engineer (born 1950) designed the bridge.", False),
+])
+def test_a_line_names_code_by_its_shape(line: str, names_code: bool) -> None:
+    assert bool(prepare([line]).code[0]) is names_code
 
 
 def _write(tmp_path: Path, data: object) -> Path:

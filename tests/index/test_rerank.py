@@ -13,6 +13,7 @@ import pytest
 
 from citebot.index import CitebotError, Engine, Settings
 from citebot.index.rerank import ANSWER_FEATURES, FEATURES, RERANKER_FILE, Reranker, answer_features
+from citebot.index.search import _is_name
 
 from .conftest import RealIndex
 from .helpers import write_files
@@ -109,3 +110,11 @@ def test_a_chatty_question_is_answered_as_the_bare_one(real_index: RealIndex) ->
     assert chatty.question.startswith("hey all")  # the answer keeps the member's words
     assert [h.citation for h in chatty.hits] == [h.citation for h in bare.hits]
     assert chatty.hits[0].line == 12  # "Turn the heap every fortnight"
+
+
+def test_a_rare_name_is_told_from_a_common_word_the_tokenizer_splits(real_index: RealIndex) -> None:
+    """The bundled tokenizer splits names (MongoDB, Avro) and inflected common words (fetches, levelling)
+    alike; only the first mark a question about something the documents lack."""
+    count = Engine(real_index.settings()).embedder.count_tokens
+    assert all(_is_name(w, count) for w in ("mongodb", "avro", "protobuf", "cython", "jupyter", "tkinter"))
+    assert not any(_is_name(w, count) for w in ("fetches", "freezes", "levelling", "kettle"))

@@ -114,3 +114,19 @@ def test_hostile_questions_get_an_answer_or_an_abstention(engine: Engine, questi
 
 def test_clean_question_folds_control_characters_and_space() -> None:
     assert clean_question("  what\theats\x00the\r\ncabin?  ") == "what heats the cabin?"
+
+
+def test_the_reranker_sees_the_first_passages_of_both_rankings() -> None:
+    """Keyword search weighs double in fusion, so every keyword candidate outranks every dense-only one: the
+    candidates scored must still include the dense ranking's first, which paraphrased questions need."""
+    from citebot.index.search import _Candidate, _to_score
+
+    keyword_only = [_Candidate(None, fused=2.0 / (61 + r), keyword_rank=r) for r in range(40)]  # type: ignore[arg-type]
+    dense_only = [_Candidate(None, fused=1.0 / (61 + r), dense_rank=r) for r in range(40)]  # type: ignore[arg-type]
+    chosen = _to_score(keyword_only + dense_only, 30)
+    assert len(chosen) == 30
+    assert {c.dense_rank for c in chosen if c.dense_rank is not None} == set(range(15))
+    assert {c.keyword_rank for c in chosen if c.keyword_rank is not None} == set(range(15))
+    assert [c.fused for c in chosen] == sorted((c.fused for c in chosen), reverse=True)  # in fused order
+    both = _Candidate(None, fused=3.0 / 61, dense_rank=0, keyword_rank=0)  # type: ignore[arg-type]
+    assert _to_score([both, *keyword_only[1:], *dense_only[1:]], 5).count(both) == 1  # found by both, once

@@ -131,6 +131,9 @@ def test_index_ask_reindex_outage_and_recovery(tmp_path: Path, server: ChromaSer
     env = _cli_env(tmp_path, server)
     cli_answer = cli("ask", "how many containers does the crane lift", "--json", "-k", "1", env=env)
     assert cli_answer.returncode == 0, cli_answer.stderr
+    # Asked again, by another engine (this one's last question stays the first commit's, for stats below):
+    # a hit's score is its share among the passages scored, and the ferry passage changed.
+    answer = Engine(settings).ask("how many containers does the crane lift", 1).to_json()
     assert json.loads(cli_answer.stdout) == answer, "the CLI and the engine read the same server index"
 
     server.stop()
