@@ -22,8 +22,9 @@ LINES = [
 QUESTION = "Who designed the Kettleby footbridge?"
 
 
-def _query(question: str = QUESTION) -> Query:
-    keyword = KeywordIndex.build(["a", "b"], ["\n".join(LINES), "The river Aln floods in spring."])
+def _query(question: str = QUESTION, lines: Sequence[str] = LINES) -> Query:
+    """The question over an index of ``lines`` and one other passage, so that word weights differ."""
+    keyword = KeywordIndex.build(["a", "b"], ["\n".join(lines), "The river Aln floods in spring."])
     return Query.of(question, _unit(np.arange(1.0, 5.0)), keyword.term_idf)
 
 
@@ -141,25 +142,20 @@ DOCS_LINES = [
 DOCS_QUESTION = "how do I hide the status bar?"
 
 
-def _docs_query(question: str = DOCS_QUESTION) -> Query:
-    keyword = KeywordIndex.build(["a", "b"], ["\n".join(DOCS_LINES), "Screens hold widgets; apps hold screens."])
-    return Query.of(question, _unit(np.arange(1.0, 5.0)), keyword.term_idf)
-
-
 def test_a_passage_that_names_code_is_scored_by_the_code_scorer() -> None:
     prose, code = LineScorer.load(), LineScorer.load(CODE_SCORER_FILE)
     picker = LinePicker(prose, code_scorer=code)
     docs, wiki = prepare(DOCS_LINES), prepare(LINES)
     assert docs.code.any() and not wiki.code.any()
     assert picker.scorer_for(docs) is code and picker.scorer_for(wiki) is prose
-    pick = picker.pick(docs, None, _docs_query())
-    assert np.array_equal(pick.logits, code.logits(LinePicker.features(docs, None, _docs_query())))
+    pick = picker.pick(docs, None, _query(DOCS_QUESTION, DOCS_LINES))
+    assert np.array_equal(pick.logits, code.logits(LinePicker.features(docs, None, _query(DOCS_QUESTION, DOCS_LINES))))
 
 
 def test_the_reader_never_rereads_a_passage_that_names_code() -> None:
     reader = FakeReader(favourite=DOCS_LINES[2], window=1)
     picker = LinePicker(reader=reader)  # type: ignore[arg-type]
     docs = prepare(DOCS_LINES)
-    pick = picker.pick(docs, None, _docs_query())
-    assert picker.reread(docs, pick, _docs_query()) is pick
+    pick = picker.pick(docs, None, _query(DOCS_QUESTION, DOCS_LINES))
+    assert picker.reread(docs, pick, _query(DOCS_QUESTION, DOCS_LINES)) is pick
     assert reader.read_calls == []
