@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -113,6 +113,17 @@ def short_path(path: str, limit: int = PATH_CHARS) -> str:
         return path
     head = limit // 3
     return path[:head] + ELLIPSIS + path[-(limit - head - 1):]
+
+
+def full_path(shown: str, known: Iterable[str]) -> str | None:
+    """The path ``short_path`` shortened to ``shown``, found among ``known``; ``shown`` itself when it was not
+    shortened; None when no known path, or more than one, fits."""
+    paths = list(known)
+    if ELLIPSIS not in shown or shown in paths:  # not shortened (or a file name with an ellipsis of its own)
+        return shown
+    head, tail = shown.split(ELLIPSIS, 1)
+    fits = [p for p in paths if len(p) > len(shown) and p.startswith(head) and p.endswith(tail)]
+    return fits[0] if len(fits) == 1 else None
 
 
 def source_url(hit: Hit, template: str | None) -> str | None:

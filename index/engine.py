@@ -169,6 +169,12 @@ class Engine:
         also = list(chunk.units[at][1]) if chunk.units else []
         return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, chunk.text, text, lines, also, chunk.id)
 
+    def sources(self) -> list[str]:
+        """The committed files' paths, as hits cite them, sorted; empty before the first commit. Read-only: lets
+        the bot find the file behind a citation it showed shortened."""
+        manifest = self.commits.latest().manifest
+        return sorted(manifest.files) if manifest is not None else []
+
     def sections_near(self, question: str, n: int = 3) -> list[str]:
         """Heading paths (else file paths) of the passages nearest ``question`` however weak, nearest first and
         without repeats: what to offer a member when nothing answers. One query embedding and one vector search."""

@@ -32,12 +32,14 @@ from ..conversation import citations, is_answer, referenced_message, thread_turn
 from ..etiquette import is_small_talk, looks_like_question
 from ..render import (
     APOLOGY,
+    ELLIPSIS,
     LIMITS,
     NO_ANSWER,
     NO_MENTIONS,
     SUM_CHARS,
     answer_embed,
     fingerprint,
+    full_path,
     not_found_line,
     passage_embeds,
     trim,
@@ -108,8 +110,14 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAS
             return
         engine = bot.engine_for(interaction.guild_id)
         cited = cited[: bot.settings.max_sources]
-        found = await bot.asker.run(lambda: [engine.passage(c.source, c.line_start, c.line_end, c.line)
-                                             for c in cited])
+
+        def look_up() -> list[Hit | None]:
+            # A long path is shown shortened (render.short_path): the file is found again among those indexed.
+            known = engine.sources() if any(ELLIPSIS in c.source for c in cited) else []
+            paths = [full_path(c.source, known) for c in cited]
+            return [engine.passage(p, c.line_start, c.line_end, c.line) if p else None for p, c in zip(paths, cited)]
+
+        found = await bot.asker.run(look_up)
         sums = [self.sums[i : i + SUM_CHARS] for i in range(0, len(self.sums), SUM_CHARS)]
         hits: list[Hit] = []
         changed = False

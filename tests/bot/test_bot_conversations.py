@@ -16,7 +16,7 @@ from fake_discord import EPHEMERAL, FakeDiscord, pointed_at
 from citebot.bot import BotSettings, CitebotBot, create_bot
 from citebot.bot.etiquette import is_small_talk, looks_like_question
 from citebot.bot.exts.ask import CHANGED, DM_REDIRECT
-from citebot.bot.render import NO_ANSWER, READ_WITH
+from citebot.bot.render import NO_ANSWER, PATH_CHARS, READ_WITH
 from citebot.index import Engine, Settings
 from citebot.index.followup import Turn, answer_followup, contextual_query, is_elliptical
 
@@ -278,6 +278,34 @@ def test_show_passage_after_a_restart_and_after_the_file_changed(engine: Engine,
                 await fake.until(lambda: changed.replies, what="the passages of the changed file")
                 assert changed.replies[0]["content"] == CHANGED
                 assert "85 degrees" in changed.replies[0]["embeds"][0]["description"]
+            check_all_sent(fake)
+        finally:
+            await fake.stop()
+
+    run(scenario())
+
+
+def test_show_passage_after_a_restart_finds_a_file_cited_under_a_shortened_path(engine: Engine, corpus: Path) -> None:
+    """A path too long to show whole is cited with an ellipsis; after a restart the passage is still found."""
+    deep = corpus / "guides" / ("a-rather-long-section-name-" * 2) / ("and-a-subsection-" * 3) / "kombucha-brewing.md"
+    deep.parent.mkdir(parents=True)
+    deep.write_text("# Kombucha\n\nKombucha ferments for seven to ten days at room temperature.\n")
+    assert len(deep.relative_to(corpus).as_posix()) > PATH_CHARS
+    engine.index()
+
+    async def scenario() -> None:
+        fake = FakeDiscord(TOKEN)
+        await fake.start()
+        try:
+            async with bot_on(fake, engine, make_bot_settings()):
+                ask = await fake.slash("ask", {"question": "How many days does kombucha ferment?"}, member())
+                await fake.until(lambda: ask.messages, what="the answer")
+                assert "…" in _embed(ask.messages[0])["fields"][0]["value"]  # the path is shown shortened
+            async with bot_on(fake, engine, make_bot_settings()):  # restarted: the answer cache is empty
+                after = await fake.click(ask.messages[0])
+                await fake.until(lambda: after.replies, what="the passages after a restart")
+                assert not after.replies[0].get("content")  # neither "forgotten" nor "changed"
+                assert "seven to ten days" in after.replies[0]["embeds"][0]["description"]
             check_all_sent(fake)
         finally:
             await fake.stop()

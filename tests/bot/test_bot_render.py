@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 from citebot.bot.render import (
     LIMITS,
     NO_MENTIONS,
+    PATH_CHARS,
     answer_embed,
     citation,
     escape,
+    full_path,
     not_found_line,
     numbered_block,
     passage_embeds,
     quoted_span,
+    short_path,
     status_embed,
     trim,
 )
@@ -188,3 +191,16 @@ def test_status_shows_the_server_folder_only_to_admins_and_not_found_is_one_line
     line = not_found_line(["Roses", "Brewing *tea*", "x" * 500])
     assert line.startswith("I found nothing") and "**Roses**" in line and "\\*tea\\*" in line and "\n" not in line
     assert len(line) < 400 and not_found_line([]) == "I found nothing in the documents that answers this."
+
+
+def test_a_shortened_path_is_found_again_among_the_indexed_files() -> None:
+    deep = "guides/" + "very-long-section-name/" * 6 + "setting-up-the-bot.md"
+    twin = "guides/" + "very-long-section-name/" * 6 + "other-page.md"
+    shown = short_path(deep)
+    assert len(deep) > PATH_CHARS and "…" in shown
+    assert full_path(shown, [twin, deep, "README.md"]) == deep
+    assert full_path(shown, [twin]) is None  # the file is gone: no guessing
+    deeper = "guides/" + "very-long-section-name/" * 7 + "setting-up-the-bot.md"  # same start, same end
+    assert full_path(shown, [deep, deeper]) is None  # two files fit: no guessing either
+    assert full_path("README.md", []) == "README.md"  # not shortened: kept as shown
+    assert full_path("notes…draft.md", ["notes…draft.md"]) == "notes…draft.md"  # an ellipsis of its own
