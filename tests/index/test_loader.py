@@ -138,11 +138,12 @@ def test_walk_is_sorted_filters_extensions_and_skips_hidden_and_excluded(tmp_pat
     write_files(tmp_path, {
         "b.md": "b", "a.txt": "a", "sub/c.py": "c", "image.png": "x", "noext": "x",
         ".hidden.txt": "h", ".git/config.txt": "g", "node_modules/m.js": "m", "app.min.js": "m",
-        "sub/deeper/D.TXT": "upper-case extension",
+        "sub/deeper/D.TXT": "upper-case extension", "old/page.htm": "<p>an old site's page</p>",
     })
     items = list(iter_files(tmp_path, EXTS, EXCLUDE, False))
     assert all(not isinstance(i, Skipped) for i in items)
-    assert [rel for _, rel in items] == ["a.txt", "b.md", "sub/c.py", "sub/deeper/D.TXT"]  # type: ignore[misc]
+    assert [rel for _, rel in items] == [  # type: ignore[misc]
+        "a.txt", "b.md", "old/page.htm", "sub/c.py", "sub/deeper/D.TXT"]
 
 
 def test_names_with_spaces_and_non_ascii_are_indexed_under_their_own_name(tmp_path: Path) -> None:
