@@ -70,6 +70,9 @@ def is_rst(source: str) -> bool:
     return source.lower().endswith(RST_SUFFIXES)
 
 
+_LABEL_GAPS = re.compile(r"[_\-]+")
+
+
 def role_text(role: str, target: str) -> str:
     """What Sphinx shows for ``:role:`target```: an explicit title, else the target (``~`` keeps its last part,
     a leading ``.`` or ``!`` is dropped), with ``()`` after a function or method as Sphinx adds it."""
@@ -79,6 +82,11 @@ def role_text(role: str, target: str) -> str:
     if titled and titled.group(1):
         return titled.group(1)
     text = titled.group(2) if titled else target
+    if role == "ref":
+        # A bare label: Sphinx shows the title of the section it marks, which may live in another file (read
+        # alone here, so unknown); its words, as the label spells them, read better and search better than
+        # the label itself ("intents_primer" -> "intents primer"). An intersphinx prefix ("py:") goes.
+        return _LABEL_GAPS.sub(" ", text.rsplit(":", 1)[-1]).strip() or text
     short = text.startswith("~")
     text = text.lstrip("~!.")
     if short:

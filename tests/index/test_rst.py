@@ -134,7 +134,8 @@ def test_a_file_docutils_cannot_read_falls_back_to_plain(monkeypatch: pytest.Mon
     ("class", "discord.Client", "discord.Client"), ("class", "~discord.Client", "Client"),
     ("meth", "~.foo", "foo()"), ("func", "discord.utils.get", "discord.utils.get()"),
     ("ref", "the intents page <intents>", "the intents page"), ("attr", "!Client.user", "Client.user"),
-    ("issue", "1234", "#1234"),
+    ("issue", "1234", "#1234"), ("ref", "intents_primer", "intents primer"), ("ref", "discord-intro", "discord intro"),
+    ("ref", "py:slots", "slots"),
 ])
 def test_role_text(role: str, target: str, shown: str) -> None:
     assert rst.role_text(role, target) == shown
