@@ -8,13 +8,14 @@ from the answer's own embed. So both survive restarts, and memory stays bounded 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import discord
 
 from citebot.index.followup import MAX_CONTEXT_TURNS, Turn
 
-from .render import READ_WITH, SEE_ALSO
+from .render import ELLIPSIS, READ_WITH, SEE_ALSO, full_path
 
 # One cited source as render.py writes it: "`path:L3-L9` · line 5" (or "`path:3` · line 3"), perhaps a link.
 CITATION = re.compile(
@@ -58,6 +59,16 @@ def citations(message: discord.Message) -> list[Cited]:
             end = int(m["end"] or m["single"])
             out.append(Cited(m["path"].replace("ˋ", "`"), start, end, int(m["line"] or start)))
     return out
+
+
+def with_full_paths(turns: Sequence[Turn], indexed: Callable[[], list[str]]) -> list[Turn]:
+    """``turns`` with each source shown shortened replaced by the indexed file it stands for (``indexed`` is
+    called only when one is), so that a follow-up can tell it is answered from the same file. Blocking: call it
+    where the search runs."""
+    if not any(ELLIPSIS in s for t in turns for s in t.sources):
+        return list(turns)
+    known = indexed()
+    return [replace(t, sources=tuple(full_path(s, known) or s for s in t.sources)) for t in turns]
 
 
 def turns_of(message: discord.Message) -> list[Turn]:

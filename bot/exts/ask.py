@@ -28,7 +28,7 @@ from citebot.index.followup import FollowUp, Turn, answer_followup
 
 from .. import feedback
 from ..asking import ANSWER_KEY_BYTES, Refused, Throttled, strip_mentions
-from ..conversation import citations, is_answer, referenced_message, thread_turns, turns_of
+from ..conversation import citations, is_answer, referenced_message, thread_turns, turns_of, with_full_paths
 from ..etiquette import is_small_talk, looks_like_question
 from ..render import (
     APOLOGY,
@@ -250,7 +250,8 @@ class Ask(commands.Cog):
             return
         engine = self.bot.engine_for(guild_id)
         try:
-            search = asyncio.ensure_future(asker.run(lambda: answer_followup(engine.ask, question, turns)))
+            search = asyncio.ensure_future(asker.run(
+                lambda: answer_followup(engine.ask, question, with_full_paths(turns, engine.sources))))
             with contextlib.suppress(discord.HTTPException):  # "citebot is typing…" is a courtesy, not a must
                 await message.channel.typing()
             result: FollowUp = await search

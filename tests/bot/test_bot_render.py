@@ -204,3 +204,20 @@ def test_a_shortened_path_is_found_again_among_the_indexed_files() -> None:
     assert full_path(shown, [deep, deeper]) is None  # two files fit: no guessing either
     assert full_path("README.md", []) == "README.md"  # not shortened: kept as shown
     assert full_path("notes…draft.md", ["notes…draft.md"]) == "notes…draft.md"  # an ellipsis of its own
+
+
+def test_a_conversation_s_shortened_sources_are_read_as_the_indexed_files() -> None:
+    from citebot.bot.conversation import with_full_paths
+    from citebot.index.followup import Turn
+
+    deep = "guides/" + "very-long-section-name/" * 6 + "setting-up-the-bot.md"
+    calls: list[int] = []
+
+    def indexed() -> list[str]:
+        calls.append(1)
+        return ["README.md", deep]
+
+    turns = [Turn("and on Windows?"), Turn("how do I set it up?", (short_path(deep), "README.md"))]
+    assert with_full_paths(turns, indexed) == [turns[0], Turn("how do I set it up?", (deep, "README.md"))]
+    plain = [Turn("how do I set it up?", ("README.md",))]
+    assert with_full_paths(plain, indexed) == plain and len(calls) == 1  # nothing shortened: no lookup
