@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,56 +11,14 @@ from bot_harness import check_all_sent, discord_session, member, run
 from fake_discord import EPHEMERAL, MANAGE_GUILD
 
 from citebot.index import Engine, Settings
-
-CHROMA = Path(sys.executable).parent / "chroma"  # installed with chromadb beside the interpreter running the tests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ChromaServer:
-    """`chroma run` on 127.0.0.1 with a temporary path; started and stopped by its process id."""
-
-    def __init__(self, path: Path, port: int) -> None:
-        self.path, self.port = path, port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        log = open(self.path.parent / "chroma.log", "ab")  # noqa: SIM115 - the child keeps writing to it
-        self.proc = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
-            heartbeat = f"http://127.0.0.1:{self.port}/api/v2/heartbeat"
-            with contextlib.suppress(OSError), urllib.request.urlopen(heartbeat, timeout=1):
-                return
-            time.sleep(0.1)
-        raise TimeoutError("chroma run did not answer its heartbeat")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+from tests.chroma_server import CHROMA, ChromaServer, free_port
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     if not CHROMA.exists():
         pytest.skip("the chroma CLI is not installed")
-    server = ChromaServer(tmp_path / "chroma", free_port())
+    server = ChromaServer(tmp_path / "chroma", free_port(), tmp_path / "chroma.log")
     server.start()
     try:
         yield server

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot_harness import check_all_sent, discord_session, make_bot_settings, member, run, settled
-from fake_discord import EPHEMERAL, FakeDiscord, Interaction
+from fake_discord import EPHEMERAL, FakeDiscord
 
+from citebot.bot import BotSettings
 from citebot.index import Engine
 
 USERS = 20
@@ -42,29 +44,30 @@ async def ticker(stop: asyncio.Event, lateness: list[float], period: float = 0.0
         lateness.append(loop.time() - start - period)
 
 
-def test_200_asks_from_20_members(engine: Engine) -> None:
-    # As deployed: warm-up before going online and the start-up heap frozen out of the garbage collector's
-    # passes (without gc.freeze one full pass over this process's heap alone takes ~75 ms).
-    # Feedback on (every answer recorded with its question, buttons added) and threads on, as issue 11 deploys.
-    settings = make_bot_settings(cooldown_rate=RATE, cooldown_seconds=120, ask_concurrency=4, warm_up=True,
-                                 freeze_gc=True, store_questions=True, thread_mode=True)
+def _load(
+    engine: Engine, settings: BotSettings, send: Callable[[FakeDiscord, Any, str], Awaitable[Any]],
+    answered: Callable[[FakeDiscord, Any], Any], what: str,
+) -> tuple[list[Any], float, list[float], FakeDiscord]:
+    """USERS members each send PER_USER questions through ``send`` as fast as the loop lets them; waits until
+    ``answered`` holds for every one sent, then until every handler has finished; the loop's stalls are
+    recorded throughout. Returns what was sent, the seconds until all were answered, the stalls, the fake."""
 
-    async def scenario() -> tuple[list[Interaction], float, list[float], FakeDiscord]:
+    async def scenario() -> tuple[list[Any], float, list[float], FakeDiscord]:
         async with discord_session(engine, settings) as (fake, _bot):
             stop = asyncio.Event()
             lateness: list[float] = []
             watch = asyncio.create_task(ticker(stop, lateness))
             started = time.monotonic()
-            sent: list[Interaction] = []
+            sent: list[Any] = []
 
             async def asker(u: int) -> None:
                 user = member(1400000000000000000 + u, f"user{u}")
                 for n in range(PER_USER):
-                    sent.append(await fake.slash("ask", {"question": QUESTIONS[(u + n) % len(QUESTIONS)]}, user))
+                    sent.append(await send(fake, user, QUESTIONS[(u + n) % len(QUESTIONS)]))
                     await asyncio.sleep(0)  # let the other members in
 
             await asyncio.gather(*(asker(u) for u in range(USERS)))
-            await fake.until(lambda: all(i.replies for i in sent), timeout=60, what="a reply to every /ask")
+            await fake.until(lambda: all(answered(fake, item) for item in sent), timeout=60, what=what)
             elapsed = time.monotonic() - started
             await settled(timeout=30)  # every handler has finished: a late duplicate would have been sent by now
             stop.set()
@@ -73,9 +76,21 @@ def test_200_asks_from_20_members(engine: Engine) -> None:
             return sent, elapsed, lateness, fake
 
     try:
-        sent, elapsed, lateness, fake = run(scenario(), timeout=100)
+        return run(scenario(), timeout=100)
     finally:
         gc.unfreeze()  # give this test process's objects back to the collector
+
+
+def test_200_asks_from_20_members(engine: Engine) -> None:
+    # As deployed: warm-up before going online and the start-up heap frozen out of the garbage collector's
+    # passes (without gc.freeze one full pass over this process's heap alone takes ~75 ms).
+    # Feedback on (every answer recorded with its question, buttons added) and threads on, as issue 11 deploys.
+    settings = make_bot_settings(cooldown_rate=RATE, cooldown_seconds=120, ask_concurrency=4, warm_up=True,
+                                 freeze_gc=True, store_questions=True, thread_mode=True)
+
+    sent, elapsed, lateness, fake = _load(
+        engine, settings, lambda fake, user, question: fake.slash("ask", {"question": question}, user),
+        lambda fake, interaction: interaction.replies, "a reply to every /ask")
     callbacks = [c.path for c in fake.calls if c.path.endswith("/callback")]
     assert sorted(callbacks) == sorted(f"/api/v10/interactions/{i.id}/{i.token}/callback" for i in sent), (
         "each interaction acknowledged exactly once (the fake refuses a second one, so count the requests)"
@@ -109,34 +124,10 @@ def test_200_questions_in_an_ask_channel_answered_in_threads(engine: Engine) -> 
         reactions = [r for r in fake.reactions if str(r[0]) == mid]
         return len(in_thread) + len(replies) + len(reactions)
 
-    async def scenario() -> tuple[list[dict[str, Any]], float, list[float], FakeDiscord]:
-        async with discord_session(engine, settings) as (fake, _bot):
-            stop = asyncio.Event()
-            lateness: list[float] = []
-            watch = asyncio.create_task(ticker(stop, lateness))
-            started = time.monotonic()
-            sent: list[dict[str, Any]] = []
-
-            async def asker(u: int) -> None:
-                user = member(1400000000000000000 + u, f"user{u}")
-                for n in range(PER_USER):
-                    question = QUESTIONS[(u + n) % len(QUESTIONS)]
-                    sent.append(await fake.post_message(question, user, channel_id=FakeDiscord.ASK_CHANNEL_ID))
-                    await asyncio.sleep(0)
-
-            await asyncio.gather(*(asker(u) for u in range(USERS)))
-            await fake.until(lambda: all(responses(fake, m) for m in sent), timeout=60, what="a response to each")
-            elapsed = time.monotonic() - started
-            await settled(timeout=30)
-            stop.set()
-            await watch
-            check_all_sent(fake)
-            return sent, elapsed, lateness, fake
-
-    try:
-        sent, elapsed, lateness, fake = run(scenario(), timeout=100)
-    finally:
-        gc.unfreeze()
+    sent, elapsed, lateness, fake = _load(
+        engine, settings,
+        lambda fake, user, question: fake.post_message(question, user, channel_id=FakeDiscord.ASK_CHANNEL_ID),
+        responses, "a response to each")
     counts = [responses(fake, m) for m in sent]
     assert counts == [1] * len(sent), "exactly one response per question"
     threads = {p["channel_id"] for p in fake.channel_posts} & {m["id"] for m in sent}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from citebot.index import Settings
 
+from ..chroma_server import ChromaServer, free_port
 from . import faults
 from .helpers import clean_env, cli, hash_settings, write_files
 
@@ -103,3 +105,25 @@ def no_citebot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _reap_stalled_index_processes() -> Iterator[None]:
     yield
     faults.reap()
+
+
+# The server tests' Chroma server (test_server_mode.py, test_replicas.py): one per module.
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """One ``chroma run`` for the module (a start costs 1-2 s); each test keeps to a collection of its own."""
+    root = tmp_path_factory.mktemp("chroma")
+    srv = ChromaServer(root / "chroma-data", free_port(), root / "chroma.log")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def server(shared_server: ChromaServer) -> ChromaServer:
+    """The shared server, up and answering (a test that failed half way may have left it stopped)."""
+    if shared_server.proc is not None and shared_server.proc.poll() is None:
+        shared_server.proc.send_signal(signal.SIGCONT)  # in case a test stopped it with SIGSTOP
+    else:
+        shared_server.start()
+    return shared_server

@@ -5,11 +5,9 @@ server resumes."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,8 @@ from citebot.index import Engine, Settings, StoreUnavailable
 from citebot.index.cli import main
 from citebot.index.settings import get_settings
 
-from .helpers import CHROMA, clean_env, write_files
+from ..chroma_server import ChromaServer, free_port
+from .helpers import CHROMA, write_files
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma server binary is not installed")
 
@@ -29,41 +28,16 @@ START_WITHIN = 30.0  # seconds `chroma run` may take to answer its heartbeat
 POLL = 0.05
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``chroma run`` on 127.0.0.1 at a free port; resumed (if paused) and stopped by its pid afterwards."""
-    port = _free_port()
-    with (tmp_path / "chroma.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(tmp_path / "chroma-data"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
-        )
+    """``chroma run`` of this test alone (it pauses the process): the process and its port."""
+    srv = ChromaServer(tmp_path / "chroma-data", free_port(), tmp_path / "chroma.log")
+    srv.start(START_WITHIN)
+    assert srv.proc is not None
     try:
-        deadline = time.monotonic() + START_WITHIN
-        while True:
-            assert proc.poll() is None, (tmp_path / "chroma.log").read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, f"chroma run did not answer within {START_WITHIN} s"
-                time.sleep(POLL)
-        yield proc, port
+        yield srv.proc, srv.port
     finally:
-        proc.send_signal(signal.SIGCONT)
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+        srv.stop()
 
 
 def test_default_timeout_fits_a_bot() -> None:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,32 +23,15 @@ from citebot.index import indexer as indexer_module
 from citebot.index.errors import LeaseHeld
 from citebot.index.keyword import KeywordIndex
 
+from ..chroma_server import ChromaServer
 from .faults import QUESTIONS, V1, hooked_env, switch_to_v2, wait_for
 from .helpers import CHROMA, CITEBOT, clean_env, cli, write_files
-from .test_server_mode import ChromaServer, _collection, _free_port
+from .test_server_mode import _collection
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma server binary is not installed")
 LEASE = 2.0  # seconds: the lease length the tests' writers use (CITEBOT_LEASE_SECONDS), short to see it expire
 SEEN_WITHIN = 20.0  # seconds a replica may take to answer from a new commit (the pointer: 0.5 s; a rebuild: less)
 POLL = 0.1
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
-    root = tmp_path_factory.mktemp("chroma-replicas")
-    srv = ChromaServer(root / "chroma-data", _free_port(), root / "chroma.log")
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def server(shared_server: ChromaServer) -> ChromaServer:
-    if shared_server.proc is None or shared_server.proc.poll() is not None:
-        shared_server.start()
-    return shared_server
 
 
 def _settings(tmp_path: Path, server: ChromaServer, state: str, **extra: Any) -> Settings:

@@ -4,94 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from citebot.index import Engine, IndexMissing, Settings, StoreUnavailable
 
-from .faults import POLL, QUESTIONS, V1, hooked_env, release, start_index, switch_to_v2, wait_for
+from ..chroma_server import ChromaServer
+from .faults import QUESTIONS, V1, hooked_env, release, start_index, switch_to_v2, wait_for
 from .helpers import CHROMA, assert_one_line_error, clean_env, cli, write_files
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma server binary is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ChromaServer:
-    path: Path
-    port: int
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"chroma run exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://{self.address}/api/v2/heartbeat", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(POLL)
-        self.stop()
-        pytest.fail(f"chroma run did not answer within {timeout} s")
-
-    def stop(self) -> None:
-        """Stop the server we started, by its process id."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(15)
-        self.proc = None
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
-    """One ``chroma run`` for the module (a start costs 1-2 s); each test keeps to a collection of its own."""
-    root = tmp_path_factory.mktemp("chroma")
-    srv = ChromaServer(root / "chroma-data", _free_port(), root / "chroma.log")
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def server(shared_server: ChromaServer) -> ChromaServer:
-    """The shared server, up and answering (a test that failed half way may have left it stopped)."""
-    if shared_server.proc is not None and shared_server.proc.poll() is None:
-        shared_server.proc.send_signal(signal.SIGCONT)  # in case a test stopped it with SIGSTOP
-    else:
-        shared_server.start()
-    return shared_server
 
 
 def _collection(tmp_path: Path) -> str:
