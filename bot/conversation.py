@@ -15,7 +15,7 @@ import discord
 
 from citebot.index.followup import MAX_CONTEXT_TURNS, Turn
 
-from .render import ELLIPSIS, READ_WITH, SEE_ALSO, full_path
+from .render import READ_WITH, SEE_ALSO, full_paths
 
 # One cited source as render.py writes it: "`path:L3-L9` · line 5" (or "`path:3` · line 3"), perhaps a link.
 CITATION = re.compile(
@@ -65,10 +65,8 @@ def with_full_paths(turns: Sequence[Turn], indexed: Callable[[], list[str]]) -> 
     """``turns`` with each source shown shortened replaced by the indexed file it stands for (``indexed`` is
     called only when one is), so that a follow-up can tell it is answered from the same file. Blocking: call it
     where the search runs."""
-    if not any(ELLIPSIS in s for t in turns for s in t.sources):
-        return list(turns)
-    known = indexed()
-    return [replace(t, sources=tuple(full_path(s, known) or s for s in t.sources)) for t in turns]
+    found = iter(full_paths([s for t in turns for s in t.sources], indexed))
+    return [replace(t, sources=tuple(next(found) or s for s in t.sources)) for t in turns]
 
 
 def turns_of(message: discord.Message) -> list[Turn]:

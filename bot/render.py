@@ -126,6 +126,15 @@ def full_path(shown: str, known: Iterable[str]) -> str | None:
     return fits[0] if len(fits) == 1 else None
 
 
+def full_paths(shown: Sequence[str], indexed: Callable[[], list[str]]) -> list[str | None]:
+    """``full_path`` of each path shown, the indexed files listed (``indexed``, blocking) once and only when one
+    of them was shortened."""
+    if not any(ELLIPSIS in s for s in shown):
+        return list(shown)
+    known = indexed()
+    return [full_path(s, known) for s in shown]
+
+
 def source_url(hit: Hit, template: str | None) -> str | None:
     if not template:
         return None

@@ -32,14 +32,13 @@ from ..conversation import citations, is_answer, referenced_message, thread_turn
 from ..etiquette import is_small_talk, looks_like_question
 from ..render import (
     APOLOGY,
-    ELLIPSIS,
     LIMITS,
     NO_ANSWER,
     NO_MENTIONS,
     SUM_CHARS,
     answer_embed,
     fingerprint,
-    full_path,
+    full_paths,
     not_found_line,
     passage_embeds,
     trim,
@@ -113,8 +112,7 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAS
 
         def look_up() -> list[Hit | None]:
             # A long path is shown shortened (render.short_path): the file is found again among those indexed.
-            known = engine.sources() if any(ELLIPSIS in c.source for c in cited) else []
-            paths = [full_path(c.source, known) for c in cited]
+            paths = full_paths([c.source for c in cited], engine.sources)
             return [engine.passage(p, c.line_start, c.line_end, c.line) if p else None for p, c in zip(paths, cited)]
 
         found = await bot.asker.run(look_up)
