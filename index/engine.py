@@ -14,9 +14,9 @@ from .embedder import Embedder, make_embedder
 from .errors import CitebotError, StoreUnavailable, UsageError
 from .indexer import IndexReport, Progress, build
 from .reader import make_reader
-from .search import Answer, Hit, Mode, Searcher, clean_question
+from .search import Answer, Hit, Mode, Searcher, clean_question, joined
 from .settings import Settings, get_settings
-from .store import Store
+from .store import Store, StoredChunk
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,9 @@ class Engine:
             )
 
     def passage(self, source: str, line_start: int, line_end: int, line: int | None = None) -> Hit | None:
-        """The committed passage of ``source`` spanning exactly ``line_start``-``line_end``, else the one holding
-        ``line`` (or ``line_start``), else None: read-only, for showing a cited passage again after a restart.
+        """The committed passage of ``source`` spanning exactly ``line_start``-``line_end`` (one chunk, or the
+        chunks of one section that an answer joined into one citation), else the chunk holding ``line`` (or
+        ``line_start``), else None: read-only, for showing a cited passage again after a restart.
 
         The caller compares its text with what was cited (``Hit.text``) to tell whether the file changed since.
         """
@@ -159,15 +160,19 @@ class Engine:
         chunks = self.store.get(entry.chunks)
         want = line if line is not None else line_start
         exact = [c for c in chunks if (c.line_start, c.line_end) == (line_start, line_end)]
+        inside = sorted((c for c in chunks if line_start <= c.line_start and c.line_end <= line_end),
+                        key=lambda c: c.line_start)
         holding = sorted((c for c in chunks if c.line_start <= want <= c.line_end), key=lambda c: c.line_start)
-        if not (exact or holding):
-            return None
-        chunk = (exact or holding)[0]
-        lines = [(number, text) for (number, _), text in zip(chunk.units, chunk.text.split("\n"), strict=False)]
-        at = next((i for i, (number, _) in enumerate(lines) if number == want), 0)
-        number, text = lines[at] if lines else (chunk.line_start, chunk.text)
-        also = list(chunk.units[at][1]) if chunk.units else []
-        return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, chunk.text, text, lines, also, chunk.id)
+        if exact:
+            return _as_hit(exact[0], want)
+        if len(inside) > 1 and (inside[0].line_start, inside[-1].line_end) == (line_start, line_end):
+            first = next((c for c in inside if c.line_start <= want <= c.line_end), inside[0])
+            hit = _as_hit(first, want)
+            for chunk in inside:
+                if chunk is not first:
+                    hit = joined(hit, _as_hit(chunk, want))
+            return hit
+        return _as_hit(holding[0], want) if holding else None
 
     def sources(self) -> list[str]:
         """The committed files' paths, as hits cite them, sorted; empty before the first commit. Read-only: lets
@@ -219,3 +224,12 @@ class Engine:
         self.embedder.embed_queries(["warm up"])
         if self.searcher.reader is not None:
             self.searcher.reader.read("warm up", ["warm", "up"])
+
+
+def _as_hit(chunk: StoredChunk, want: int) -> Hit:
+    """A stored chunk as a hit pointing at line ``want`` (its first line when it does not hold it)."""
+    lines = [(number, text) for (number, _), text in zip(chunk.units, chunk.text.split("\n"), strict=False)]
+    at = next((i for i, (number, _) in enumerate(lines) if number == want), 0)
+    number, text = lines[at] if lines else (chunk.line_start, chunk.text)
+    also = list(chunk.units[at][1]) if chunk.units else []
+    return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, chunk.text, text, lines, also, chunk.id)

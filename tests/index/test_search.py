@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from citebot.index import MAX_QUESTION_CHARS, Engine, IndexMissing, Settings, UsageError, clean_question
+from citebot.index import MAX_QUESTION_CHARS, Engine, Hit, IndexMissing, Settings, UsageError, clean_question
 
 from .helpers import write_files
 
@@ -130,3 +130,73 @@ def test_the_reranker_sees_the_first_passages_of_both_rankings() -> None:
     assert [c.fused for c in chosen] == sorted((c.fused for c in chosen), reverse=True)  # in fused order
     both = _Candidate(None, fused=3.0 / 61, dense_rank=0, keyword_rank=0)  # type: ignore[arg-type]
     assert _to_score([both, *keyword_only[1:], *dense_only[1:]], 5).count(both) == 1  # found by both, once
+
+
+SPLIT_SECTION = {
+    "guide/harbour.md": (
+        "# Harbour\n"
+        "\n"
+        "## Tugboats\n"
+        "\n"
+        "Tugboats push tankers away from the quay before they turn in the basin.\n"  # 5
+        "Each tugboat carries a crew of four and a diesel engine of two thousand horsepower.\n"
+        "Pilots board the tanker from the tugboat while it still moves.\n"
+        "\n"
+        "The harbour master books tugboats a day ahead through the port office.\n"  # 9
+        "Late bookings pay a surcharge of forty euros per hour.\n"  # 10
+        "Tugboats refuel at the north pier every evening after the last tide.\n"
+        "\n"
+        "## Cranes\n"
+        "\n"
+        "Container cranes lift forty tonnes and run on rails along the quay.\n"  # 15
+    ),
+}
+
+
+@pytest.fixture
+def split_engine(settings: Settings) -> Engine:
+    """The Tugboats section cut into chunks at its blank line, the first chunk starting above its heading."""
+    write_files(settings.docs_dir, SPLIT_SECTION)
+    eng = Engine(settings.model_copy(update={"chunk_tokens": 48}))
+    eng.index()
+    return eng
+
+
+def test_a_section_cut_into_chunks_is_cited_once(split_engine: Engine) -> None:
+    """The pieces of one section all rank among the first: they make one citation spanning them, pointing at
+    the answering line, so the next section gets the second place instead of another piece. The chunk that
+    starts above the section's heading carries the outer heading path and still belongs with it."""
+    chunks = split_engine.store.get(sorted(split_engine.commits.latest().manifest.chunk_ids()))  # type: ignore[union-attr]
+    layout = sorted((c.line_start, c.line_end, c.context) for c in chunks)
+    assert layout == [(1, 6, "Harbour"), (6, 7, "Harbour > Tugboats"), (9, 11, "Harbour > Tugboats"),
+                      (13, 15, "Harbour > Cranes")], "the fixture must cut the section so"
+    answer = split_engine.ask("what surcharge do late tugboat bookings pay per hour?", k=3)
+    hit = answer.hits[0]
+    assert (hit.line, hit.line_text) == (10, "Late bookings pay a surcharge of forty euros per hour.")
+    assert (hit.line_start, hit.line_end) == (1, 11)
+    file_lines = (split_engine.settings.docs_dir / hit.source).read_text().splitlines()
+    assert [n for n, _ in hit.lines] == [n for n in range(1, 12) if file_lines[n - 1].strip()]
+    assert all(file_lines[n - 1] == text for n, text in hit.lines)
+    assert hit.text == "\n".join(text for _, text in hit.lines)
+    assert [(h.line_start, h.line_end) for h in answer.hits[1:]] == [(13, 15)], "a sibling section stays apart"
+    # Shown again after a restart: the same joined passage, from the chunks in the index.
+    again = Engine(split_engine.settings).passage(hit.source, hit.line_start, hit.line_end, hit.line)
+    assert again is not None and (again.text, again.line, again.lines) == (hit.text, hit.line, hit.lines)
+
+
+def test_joining_needs_the_same_file_a_gap_of_a_blank_line_at_most_and_a_bounded_span() -> None:
+    from citebot.index.search import JOIN_MAX_LINES, joined, joins
+
+    def hit(source: str, start: int, end: int, line: int) -> Hit:
+        lines = [(n, f"line {n}") for n in range(start, end + 1)]
+        return Hit(source, start, end, line, 0.5, "\n".join(t for _, t in lines), f"line {line}", lines)
+
+    a = hit("a.md", 10, 20, 12)
+    assert joins(a, hit("a.md", 22, 30, 25)) and joins(a, hit("a.md", 1, 8, 3))  # one blank line between
+    assert joins(a, hit("a.md", 20, 28, 25))  # chunks split inside a paragraph share a line
+    assert not joins(a, hit("a.md", 23, 30, 25))  # two lines between: another chunk may hold them
+    assert not joins(a, hit("b.md", 21, 30, 25))
+    assert not joins(a, hit("a.md", 21, 10 + JOIN_MAX_LINES, 25))
+    both = joined(a, hit("a.md", 20, 28, 25))
+    assert (both.line_start, both.line_end, both.line, both.score) == (10, 28, 12, 0.5)
+    assert [n for n, _ in both.lines] == list(range(10, 29)) and both.text.count("line 20") == 1
