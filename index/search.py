@@ -430,13 +430,16 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> l
     seen: set[str] = set()
     shown: list[set[str]] = []
     for rank, cand in enumerate(ranked):
+        full = len(distinct) >= k  # past k, a candidate of the first JOIN_DEPTH may still join a hit shown
+        if full and rank >= JOIN_DEPTH:
+            break
         line_no, line_text, also = _line_of(cand)
         keys = {cand.chunk.hash, normalize_line(line_text)}
         if keys & seen:
             continue
         seen |= keys
         hit = _hit(cand, line_no, line_text, also)
-        if rank < JOIN_DEPTH and _join_into(hit, cand.chunk.context, (distinct, echoes, weak), sections):
+        if rank < JOIN_DEPTH and _join_into(hit, cand.chunk.context, (distinct, echoes, weak), sections) or full:
             continue
         line_words = set(words(line_text))
         if any(len(line_words & w) >= NEAR_COPY * max(len(line_words | w), 1) for w in shown):
@@ -447,8 +450,6 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> l
             distinct.append(hit)
             shown.append(line_words)
         sections[_span(hit)] = (cand.chunk.context, cand.chunk.context)
-        if len(distinct) == k:
-            break
     return (distinct + echoes + weak)[:k]
 
 

@@ -179,6 +179,8 @@ def test_a_section_cut_into_chunks_is_cited_once(split_engine: Engine) -> None:
     assert all(file_lines[n - 1] == text for n, text in hit.lines)
     assert hit.text == "\n".join(text for _, text in hit.lines)
     assert [(h.line_start, h.line_end) for h in answer.hits[1:]] == [(13, 15)], "a sibling section stays apart"
+    only = split_engine.ask("what surcharge do late tugboat bookings pay per hour?", k=1).hits
+    assert [(h.line_start, h.line_end, h.line) for h in only] == [(1, 11, 10)], "pieces ranked past k join too"
     # Shown again after a restart: the same joined passage, from the chunks in the index.
     again = Engine(split_engine.settings).passage(hit.source, hit.line_start, hit.line_end, hit.line)
     assert again is not None and (again.text, again.line, again.lines) == (hit.text, hit.line, hit.lines)
