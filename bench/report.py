@@ -59,12 +59,13 @@ def quality_rows(results: Sequence[SystemResult]) -> list[list[str]]:
     return [
         [r.system, fmt(r.metrics.get("hit@1")), fmt(r.metrics.get("hit@5")), fmt(r.metrics.get("mrr@10")),
          fmt(r.metrics.get("precise@1")), fmt(r.metrics.get("abstain")), _share(r.dropped, r.metrics.get("answerable")),
-         fmt(r.p50_ms, 1), fmt(r.p95_ms, 1)]
+         fmt(r.metrics.get("lines@1"), 0), fmt(r.p50_ms, 1), fmt(r.p95_ms, 1)]
         for r in results
     ]
 
 
-QUALITY_HEADERS = ("system", "hit@1", "hit@5", "MRR@10", "precise@1", "abstain", "dropped", "p50 ms", "p95 ms")
+QUALITY_HEADERS = ("system", "hit@1", "hit@5", "MRR@10", "precise@1", "abstain", "dropped", "lines@1", "p50 ms",
+                   "p95 ms")
 
 
 def cost_rows(results: Sequence[SystemResult]) -> list[list[str]]:
@@ -293,7 +294,8 @@ def render(run: Run, plot_name: str | None = None) -> str:
             "Columns: hit@k = the gold line lies inside one of the first k hits; MRR@10 = mean reciprocal rank of "
             "the first such hit; precise@1 = the top hit's answering line is a gold line (LangChain names no line, "
             "so only spans of at most 2 lines count); abstain = share of unanswerable questions given no hits; "
-            "dropped = share of answerable questions given no hits (wrong abstentions). Scored with "
+            "dropped = share of answerable questions given no hits (wrong abstentions); lines@1 = the median number "
+            "of lines the top hit spans (a wider span covers a gold line more often). Scored with "
             "`index.evaluate.score`"
             + (", cross-checked against `../shared/eval/score.py` on the same hits."
                if any(r.score_py_agrees for r in run.systems) else "."),

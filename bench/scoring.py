@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -22,9 +23,14 @@ def per_question(data: Any, passes: Sequence[Sequence[float]]) -> Timings:
 
 
 def evaluate(questions: Sequence[Mapping[str, Any]], hits: Hits) -> tuple[dict[str, Any], int]:
-    """The score and how many answerable questions got no hits at all (wrongly dropped)."""
+    """The score, plus ``lines@1`` (the median number of lines the top hit cites: a hit counts when its span
+    covers a gold line, so wider spans would score higher, and this shows how wide each system's are), and
+    how many answerable questions got no hits at all (wrongly dropped)."""
     dropped = sum(1 for q in questions if q["gold"] and not hits.get(q["question"]))
-    return score(questions, cast(Mapping[str, list[Mapping[str, Any]]], hits)), dropped
+    metrics = score(questions, cast(Mapping[str, list[Mapping[str, Any]]], hits))
+    tops = [found[0] for q in questions if q["gold"] and (found := hits.get(q["question"]))]
+    spans = [h["line_end"] - h["line_start"] + 1 for h in tops]
+    return {**metrics, "lines@1": float(statistics.median(spans)) if spans else None}, dropped
 
 
 def by_style(questions: Sequence[Mapping[str, Any]], hits: Hits) -> dict[str, dict[str, Any]]:

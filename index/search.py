@@ -56,12 +56,15 @@ WEAK_PASSAGE = 0.05
 # A hit that continues one already shown (same file and section, overlapping it or with at most JOIN_GAP lines
 # between them: the blank line where the chunker cut one section between paragraphs) joins it as one citation,
 # the stronger's line still pointed at, so that one section split in two does not take two of the five places.
-# Only the first JOIN_DEPTH candidates join, and never past JOIN_MAX_LINES lines. A wider gap could skip a line
-# that only a third, unscored chunk holds (the tail a chunk split inside a paragraph leaves), and the citation
-# would then show its span with a line missing. Set from one simulation over the docs dev sets and 300 SQuAD
-# questions (gap 1 or 3, depth 5 or 10, cap 40 or 60 lines; issue 10): with these, hit@1 rose 0.562 -> 0.625
-# (pydantic), 0.833 -> 0.854 (Textual), 0.830 -> 0.870 (SQuAD), hit@5 by 0 to 0.03; the cited spans' median
-# grew by 1 to 2 lines. A 40-line cap kept only the SQuAD and Textual gains.
+# Only the first JOIN_DEPTH candidates join (those ranked past the k-th hit too), and never past JOIN_MAX_LINES
+# lines. A wider gap could skip a line that only a third, unscored chunk holds (the tail a chunk split inside a
+# paragraph leaves), and the citation would then show its span with a line missing. Chosen from a simulation
+# over the docs dev sets and 300 SQuAD questions (gap 1 or 3, depth 5, 10 or 20, cap 40 or 60 lines; issue 10):
+# depth 20 gained one more pydantic question but made SQuAD's median cited span 18 lines instead of 13, and a
+# 40-line cap lost the pydantic gain. Measured at the default k=5 (the issue 10 note of 2026-12-02 has the
+# script): hit@1 0.562 -> 0.625 (pydantic), 0.833 -> 0.854 (Textual), 0.830 -> 0.870 (SQuAD sample),
+# discord.py unchanged, precise@1 unchanged (the pointed line is the same); cited spans' median 20 / 19 / 18 / 13
+# lines against 18 / 17 / 15 / 11.
 JOIN_GAP = 1
 JOIN_DEPTH = 10
 JOIN_MAX_LINES = 60

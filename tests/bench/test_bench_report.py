@@ -62,7 +62,7 @@ def test_targets_report_met_missed_and_signed_margin() -> None:
 def test_render_has_the_command_tables_and_extrapolation_flag() -> None:
     text = render(_run(), "benchmarks.png")
     assert "```sh\nmake bench\n```" in text
-    assert "| citebot-default system | 0.800 | 0.900 | 0.850 | 0.600 | — | 0.100 | 35.0 | 90.0 |" in text
+    assert "| citebot-default system | 0.800 | 0.900 | 0.850 | 0.600 | — | 0.100 | — | 35.0 | 90.0 |" in text
     assert "| citebot-default system | 123 | 11.5 | 10.0 | 15 % | 50 % | 0.40 | 35.0 / 90.0 | 30.0 / 70.0 |" in text
     assert "1,000,000 (extrapolated)" in text
     assert "![quality against latency](benchmarks.png)" in text
