@@ -135,6 +135,18 @@ def clean_question(question: str, limit: int = MAX_QUESTION_CHARS) -> str:
 
 
 @dataclass
+class _Ranked:
+    """Where one chunk stands in the two rankings, before anything of it but its id is fetched."""
+
+    cid: str
+    fused: float = 0.0
+    cosine: float | None = None  # from dense search; None when only keyword search returned it
+    dense_rank: int | None = None  # 0-based rank in the dense ranking, None when not returned by it
+    keyword_rank: int | None = None
+    keyword_score: float = 0.0  # BM25
+
+
+@dataclass
 class _Candidate:
     chunk: StoredChunk
     fused: float = 0.0
@@ -147,6 +159,14 @@ class _Candidate:
     features: np.ndarray | None = None  # its row of rerank.FEATURES; set when scored
     relevance: float = 0.0  # its share of the reranker's softmax over the scored candidates: the hit's score
     final: float = 0.0  # the reranker's log-odds: the order of the hits
+
+    @classmethod
+    def of(cls, ranked: _Ranked, chunk: StoredChunk, q_vec: np.ndarray) -> _Candidate:
+        """A chosen candidate with its chunk; a keyword-only one's cosine from its stored vector."""
+        cosine = ranked.cosine
+        if cosine is None and chunk.embedding is not None:
+            cosine = float(chunk.embedding @ q_vec)
+        return cls(chunk, ranked.fused, cosine, ranked.dense_rank, ranked.keyword_rank, ranked.keyword_score)
 
 
 class Searcher:
@@ -311,29 +331,25 @@ class Searcher:
         the probability that the best one answers the question."""
         s = self.settings
         valid, keyword = self._refresh()
-        pool: dict[str, _Candidate] = {}
+        pool: dict[str, _Ranked] = {}
         n = s.candidates
         if mode != "keyword":
             committed = self._loaded.manifest if self._loaded is not None else None  # what _refresh loaded
             generation = committed.generation if committed is not None else None
-            dense = [(c, cos) for c, cos in self.store.query(q_vec, n, valid, generation) if c.id in valid][:n]
-            for rank, (chunk, cos) in enumerate(dense):
-                pool[chunk.id] = _Candidate(chunk, s.dense_weight / (s.rrf_k + rank + 1), cos, dense_rank=rank)
+            dense = [(cid, cos) for cid, cos in self.store.nearest(q_vec, n, valid, generation) if cid in valid][:n]
+            for rank, (cid, cos) in enumerate(dense):
+                pool[cid] = _Ranked(cid, s.dense_weight / (s.rrf_k + rank + 1), cos, dense_rank=rank)
         if mode != "dense":
             ranked = [(cid, score) for cid, score in keyword.search(terms(question), n) if cid in valid]
-            missing = [cid for cid, _ in ranked if cid not in pool]
-            fetched = {c.id: c for c in self.store.get(missing, embeddings=True)}
             for rank, (cid, score) in enumerate(ranked):
-                if cid not in pool and cid in fetched:
-                    chunk = fetched[cid]
-                    cosine = float(chunk.embedding @ q_vec) if chunk.embedding is not None else None
-                    pool[cid] = _Candidate(chunk, 0.0, cosine)
-                if cid in pool:
-                    cand = pool[cid]
-                    cand.fused += s.keyword_weight / (s.rrf_k + rank + 1)
-                    cand.keyword_rank, cand.keyword_score = rank, score
+                found = pool.setdefault(cid, _Ranked(cid))
+                found.fused += s.keyword_weight / (s.rrf_k + rank + 1)
+                found.keyword_rank, found.keyword_score = rank, score
         query = Query.of(question, q_vec, keyword.term_idf)
-        scored = _to_score(pool.values(), max(RERANK_PER_HIT * k, RERANK_MIN))
+        # Only the candidates scored are fetched, in one call: the rankings need ids alone.
+        chosen = _to_score(pool.values(), max(RERANK_PER_HIT * k, RERANK_MIN))
+        fetched = {c.id: c for c in self.store.fetch([r.cid for r in chosen], embeddings=True)}
+        scored = [_Candidate.of(r, fetched[r.cid], q_vec) for r in chosen if r.cid in fetched]
         for cand in scored:
             cand.passage = self._passage(cand.chunk)
             cand.pick = self.picker.pick(cand.passage, cand.chunk.lines_matrix(), query, cand.chunk.markup)
@@ -373,7 +389,7 @@ class Searcher:
         return share, float(any(_is_name(w, self.embedder.count_tokens) for w in named))
 
 
-def _to_score(pool: Iterable[_Candidate], size: int) -> list[_Candidate]:
+def _to_score(pool: Iterable[_Ranked], size: int) -> list[_Ranked]:
     """The candidates worth scoring: the first of each ranking in turn (dense, keyword, dense, ...), so that
     neither retriever crowds out the other, in fused order. Fusion alone would hand the reranker the
     keyword ranking's first 30: with keyword search weighted double, every keyword candidate outranks every
@@ -381,7 +397,7 @@ def _to_score(pool: Iterable[_Candidate], size: int) -> list[_Candidate]:
     cands = list(pool)
     dense = sorted((c for c in cands if c.dense_rank is not None), key=lambda c: c.dense_rank or 0)
     keyword = sorted((c for c in cands if c.keyword_rank is not None), key=lambda c: c.keyword_rank or 0)
-    chosen: dict[int, _Candidate] = {}
+    chosen: dict[int, _Ranked] = {}
     for pair in zip_longest(dense, keyword):
         for c in pair:
             if c is not None and len(chosen) < size:

@@ -635,8 +635,25 @@ class Store:
     def query(
         self, vector: np.ndarray, n: int, trusted: Collection[str] | None = None, generation: int | None = None,
     ) -> list[tuple[StoredChunk, float]]:
-        """The ``n`` nearest chunks with their cosine similarity, best first; with ``trusted`` (the ids of the
-        committed chunks), the ``n`` nearest trusted ones, exactly, whatever else the collection holds.
+        """The ``n`` nearest chunks with their cosine similarity, best first (``nearest``, then the chunks)."""
+        picked = self.nearest(vector, n, trusted, generation)
+        chunks = {c.id: c for c in self.fetch([cid for cid, _ in picked])}
+        return [(chunks[cid], cos) for cid, cos in picked if cid in chunks]
+
+    def fetch(self, ids: Sequence[str], embeddings: bool = False) -> list[StoredChunk]:
+        """``get`` for readers: chunks another process deleted since this one loaded the directory are left
+        out now, and the directory is read afresh for the next question."""
+        found = self.get(ids, embeddings)
+        if len(found) < len(set(ids)) and not self.settings.chroma_host:
+            self._drop(keep_role=True)
+        return found
+
+    def nearest(
+        self, vector: np.ndarray, n: int, trusted: Collection[str] | None = None, generation: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """The ids of the ``n`` nearest chunks with their cosine similarity, best first; with ``trusted`` (the
+        ids of the committed chunks), the ``n`` nearest trusted ones, exactly, whatever else the collection holds.
+        Ids only: a question fetches just the few it goes on to score.
 
         A re-index in progress (or a killed one) leaves uncommitted chunks in Chroma, and a commit leaves the
         stale ones it deletes next: any number of them may sit nearer a question than every committed chunk
@@ -675,12 +692,7 @@ class Store:
                 if len(picked) >= n or len(found) < reach or reach >= total:
                     break
                 reach = min(reach * REACH_GROWTH, total)
-        chunks = {c.id: c for c in self.get([cid for cid, _ in picked])}
-        if len(chunks) < len(picked) and not self.settings.chroma_host:
-            # Vectors of chunks another process deleted since this one loaded the directory: skip them now,
-            # read the directory afresh for the next question.
-            self._drop(keep_role=True)
-        return [(chunks[cid], 1.0 - dist) for cid, dist in picked if cid in chunks]
+        return [(cid, 1.0 - dist) for cid, dist in picked]
 
     def _nearest(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
         """Ids and cosine distances of the ``k`` nearest chunks, nearest first and ties by id (ids only: the few

@@ -119,16 +119,16 @@ def test_clean_question_folds_control_characters_and_space() -> None:
 def test_the_reranker_sees_the_first_passages_of_both_rankings() -> None:
     """Keyword search weighs double in fusion, so every keyword candidate outranks every dense-only one: the
     candidates scored must still include the dense ranking's first, which paraphrased questions need."""
-    from citebot.index.search import _Candidate, _to_score
+    from citebot.index.search import _Ranked, _to_score
 
-    keyword_only = [_Candidate(None, fused=2.0 / (61 + r), keyword_rank=r) for r in range(40)]  # type: ignore[arg-type]
-    dense_only = [_Candidate(None, fused=1.0 / (61 + r), dense_rank=r) for r in range(40)]  # type: ignore[arg-type]
+    keyword_only = [_Ranked(f"k{r}", fused=2.0 / (61 + r), keyword_rank=r) for r in range(40)]
+    dense_only = [_Ranked(f"d{r}", fused=1.0 / (61 + r), dense_rank=r) for r in range(40)]
     chosen = _to_score(keyword_only + dense_only, 30)
     assert len(chosen) == 30
     assert {c.dense_rank for c in chosen if c.dense_rank is not None} == set(range(15))
     assert {c.keyword_rank for c in chosen if c.keyword_rank is not None} == set(range(15))
     assert [c.fused for c in chosen] == sorted((c.fused for c in chosen), reverse=True)  # in fused order
-    both = _Candidate(None, fused=3.0 / 61, dense_rank=0, keyword_rank=0)  # type: ignore[arg-type]
+    both = _Ranked("both", fused=3.0 / 61, dense_rank=0, keyword_rank=0)
     assert _to_score([both, *keyword_only[1:], *dense_only[1:]], 5).count(both) == 1  # found by both, once
 
 
@@ -202,3 +202,26 @@ def test_joining_needs_the_same_file_a_gap_of_a_blank_line_at_most_and_a_bounded
     both = joined(a, hit("a.md", 20, 28, 25))
     assert (both.line_start, both.line_end, both.line, both.score) == (10, 28, 12, 0.5)
     assert [n for n, _ in both.lines] == list(range(10, 29)) and both.text.count("line 20") == 1
+
+
+def test_a_question_fetches_only_the_passages_it_scores_in_one_call(settings: Settings) -> None:
+    """The two rankings need ids alone: of the 40 + 40 candidates they return, only the 30 scored are read
+    from the vector store, in one call (a call costs milliseconds of a warm ask)."""
+    from citebot.index.search import RERANK_MIN
+
+    write_files(settings.docs_dir, {f"note{i:02d}.md": f"Note {i} about cranes, ferries and harbour tugboats.\n"
+                                    for i in range(60)})
+    eng = Engine(settings)
+    eng.index()
+    eng.ask("which note is about cranes?")  # the first question loads the keyword index
+    calls: list[int] = []
+    real_get = eng.store.get
+
+    def counting_get(ids: list[str], embeddings: bool = False) -> list[object]:
+        calls.append(len(ids))
+        return real_get(ids, embeddings)  # type: ignore[return-value]
+
+    eng.store.get = counting_get  # type: ignore[method-assign, assignment]
+    answer = eng.ask("which note is about ferries and tugboats?", k=5)
+    assert len(answer.hits) == 5
+    assert calls == [RERANK_MIN], "one fetch, of the scored candidates only"
