@@ -45,9 +45,10 @@ KEYWORD_RETRY_PAUSE = 0.05  # seconds: lets a burst of back-to-back commits sett
 # asks for 10 hits, so 30 candidates): with a floor of 15 the default 5 hits were ranked from fewer candidates than
 # the fit saw. Raising it to 30 lifted hit@5 at k=5 from 0.719 to 0.750 (pydantic) and 0.771 to 0.792
 # (discord.py), Textual unchanged, for about 11 % more warm-ask time (line scoring of 15 more passages; one run
-# alternating both, issue 10). Taking them from both rankings in turn, instead of the first by fused score, put
-# the answering passage among the 30 scored for 29 / 43 / 48 of the 32 / 48 / 48 answerable docs dev questions
-# (pydantic / discord.py / Textual), against 28 / 42 / 46.
+# alternating both, issue 10), which fetching only the scored candidates, in one call, won back (``_scored``).
+# Taking them from both rankings in turn, instead of the first by fused score, put the answering passage among
+# the 30 scored for 29 / 43 / 48 of the 32 / 48 / 48 answerable docs dev questions (pydantic / discord.py /
+# Textual), against 28 / 42 / 46.
 RERANK_PER_HIT = 3
 RERANK_MIN = 30
 # A hit with less than this share of the reranker's softmax waits behind every stronger one, near copies
