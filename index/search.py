@@ -62,7 +62,7 @@ WEAK_PASSAGE = 0.05
 # paragraph leaves), and the citation would then show its span with a line missing. Chosen from a simulation
 # over the docs dev sets and 300 SQuAD questions (gap 1 or 3, depth 5, 10 or 20, cap 40 or 60 lines; issue 10):
 # depth 20 gained one more pydantic question but made SQuAD's median cited span 18 lines instead of 13, and a
-# 40-line cap lost the pydantic gain. `make bench` (docs/benchmarks.md, 07:42 run against 02:39, with the
+# 40-line cap lost the pydantic gain. `make bench` (docs/benchmarks.md, 08:17 run against 02:39, with the
 # 30-candidate floor above): hit@1 0.562 -> 0.625 (pydantic), 0.833 -> 0.854 (Textual), 0.823 -> 0.856 (SQuAD),
 # discord.py unchanged, precise@1 unchanged (the pointed line is the same). Its lines@1 column shows the cost:
 # the top hit's median span is 28 / 19 / 24 lines on pydantic / discord.py / Textual (plain BM25's splits: 24 /
