@@ -6,8 +6,10 @@ import json
 import logging
 import math
 import shutil
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -55,6 +57,29 @@ class KeywordIndex:
     def knows(self, term: str) -> bool:
         """Whether any indexed passage uses ``term`` (a stem, as ``terms`` gives it)."""
         return term in self.idf
+
+    def extends(self, term: str) -> bool:
+        """Whether an indexed passage uses a longer word that starts with ``term`` ("mac" in "macos")."""
+        known = self._sorted_terms
+        i = bisect_right(known, term)
+        return i < len(known) and known[i].startswith(term)
+
+    def near(self, term: str) -> bool:
+        """Whether an indexed passage uses a word one edit from ``term`` (a letter added, dropped, changed or two
+        swapped): how a misspelling ("seperating", "priciple") finds the word meant. Tries every such edit (a
+        few hundred lookups), faster than any walk over the vocabulary."""
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        splits = [(term[:i], term[i:]) for i in range(len(term) + 1)]
+        edits = {a + b[1:] for a, b in splits if b}
+        edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
+        edits |= {a + c + b for a, b in splits for c in letters}
+        edits.discard(term)
+        return any(e in self.idf for e in edits)
+
+    @cached_property
+    def _sorted_terms(self) -> list[str]:
+        return sorted(self.idf)
 
     def term_idf(self, term: str) -> float:
         """Rare words weigh more when scoring lines; unseen words weigh as the rarest."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import unicodedata
@@ -78,8 +79,16 @@ RARE_NAME_PIECES = 2
 # English morphology, not tuned; with it, the held-out abstention of the docs dev sets rose (pydantic 0.25 to
 # 0.375, discord.py 0.25 to 0.333) and no answerable question more was dropped.
 WORD_ENDINGS = ("s", "es", "ed", "d", "ing", "er", "ers", "ly", "ling", "ness", "ment", "able", "ful", "less",
-                "ion", "ions", "ist", "ity", "ize", "ise", "ish", "al", "y")
+                "ion", "ions", "ist", "ity", "ize", "ise", "ish", "al", "y", "est")
+# Prefixes that make a common word of a common word ("subfolder", "misbehave", "unpinned"), by the same rule.
+WORD_PREFIXES = ("un", "re", "sub", "mis", "pre", "non", "dis", "over", "under", "out", "super")
 MIN_STEM_CHARS = 4
+# Shorter words start too many longer ones to tell anything ("qt", "xp").
+MIN_EXTENDED_CHARS = 3
+# Shorter names lie one letter from common words (Cython: python), so only longer words count as misspelt.
+MIN_TYPO_CHARS = 7
+_CASED_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+SENTENCE_ENDS = ".!?:;\"'(`"
 
 
 @dataclass(frozen=True)
@@ -381,13 +390,30 @@ class Searcher:
     def _unknown(self, question: str, keyword: KeywordIndex, query: Query) -> tuple[float, float]:
         """What the question asks about that no passage mentions: the share of its term weight absent from the
         index, and whether one of those words is a rare name (``_is_name``: a library, a file format, a
-        service), the usual mark of a question about something the docs lack."""
+        service; or a word capitalized inside a sentence, ``capitalized``), the usual mark of a question about
+        something the docs lack. Misspellings of indexed words and shortened forms of them are not names."""
         absent = {t for t in query.idf if not keyword.knows(t)}
         share = sum(query.idf[t] for t in absent) / query.total
         if not absent:
             return share, 0.0
         named = [w for w in set(words(question)) if w not in STOPWORDS and stem_words([w])[0] in absent]
-        return share, float(any(_is_name(w, self.embedder.count_tokens) for w in named))
+        # A long word one letter from a word the docs use is a misspelling of it, not a name they lack.
+        named = [w for w in named if len(w) < MIN_TYPO_CHARS or not keyword.near(stem_words([w])[0])]
+        # A capitalized word the docs use only in a longer form is no unknown name: "Mac" where they say "macOS".
+        proper = {w for w in capitalized(question)
+                  if len(w) < MIN_EXTENDED_CHARS or not keyword.extends(stem_words([w])[0])}
+        return share, float(any(w in proper or _is_name(w, self.embedder.count_tokens) for w in named))
+
+
+def capitalized(question: str) -> frozenset[str]:
+    """Words written with a capital inside a sentence ("Pillow", "XP", "MongoDB"), lower-cased: how a
+    member names a product, a library or a service. The first word of each sentence does not count."""
+    found = set()
+    for match in _CASED_WORD.finditer(question):
+        before = question[: match.start()].rstrip()
+        if before and before[-1] not in SENTENCE_ENDS and any(ch.isupper() for ch in match.group()):
+            found.add(match.group().lower())
+    return frozenset(found)
 
 
 def _to_score(pool: Iterable[_Ranked], size: int) -> list[_Ranked]:
@@ -410,11 +436,21 @@ def _to_score(pool: Iterable[_Ranked], size: int) -> list[_Ranked]:
 
 def _is_name(word: str, count: Callable[[Sequence[str]], list[int]]) -> bool:
     """Whether ``word`` is a rare name: the tokenizer splits it into word pieces, and it is not a common word
-    with an English ending (the tokenizer splits "fetches" and "levelling" too, as fetch + es, level + ling)."""
-    if count([word])[0] < RARE_NAME_PIECES:
+    with an English ending or prefix (the tokenizer splits "fetches", "spinner", "quickest" and "subfolder"
+    too, as fetch + es, spin-n + er, quick + est, sub + folder), nor a number ("100x50", "24")."""
+    if word[:1].isdigit() or count([word])[0] < RARE_NAME_PIECES:
         return False
-    stems = [word[: -len(e)] for e in WORD_ENDINGS if word.endswith(e) and len(word) - len(e) >= MIN_STEM_CHARS]
-    return not stems or min(count(stems)) > 1
+    bases = [word] + [word[len(p):] for p in WORD_PREFIXES
+                      if word.startswith(p) and len(word) - len(p) >= MIN_STEM_CHARS]
+    forms = [w for w in bases if w != word]
+    for w in bases:
+        for e in WORD_ENDINGS:
+            stem = w[: -len(e)]
+            if w.endswith(e) and len(stem) >= MIN_STEM_CHARS:
+                forms.append(stem)
+                if stem[-1] == stem[-2] and stem[-1] not in "aeiou":  # a doubled consonant: spinner, levelling
+                    forms.append(stem[:-1])
+    return not forms or min(count(forms)) > 1
 
 
 def features(ranked: list[_Candidate], query: Query, unknown: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

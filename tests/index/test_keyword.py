@@ -93,3 +93,10 @@ def test_saving_again_replaces_the_previous_files(tmp_path: Path) -> None:
     assert loaded.ids == ["only"]
     assert not (folder / "terms.json").exists()
     assert [cid for cid, _ in loaded.search(terms("sourdough"), 3)] == ["only"]
+
+
+def test_extends_and_near_find_longer_forms_and_misspellings() -> None:
+    index = KeywordIndex.build(["a", "b"], ["runs on macOS and Linux", "the principle of separation"])
+    assert index.extends("mac") and not index.extends("maco") and not index.extends("avro")
+    assert index.near("pricipl")  # "priciple": one letter from "principl"
+    assert index.near("seper") and not index.near("avro")

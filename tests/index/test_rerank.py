@@ -13,7 +13,7 @@ import pytest
 
 from citebot.index import CitebotError, Engine, Settings
 from citebot.index.rerank import ANSWER_FEATURES, FEATURES, RERANKER_FILE, Reranker, answer_features
-from citebot.index.search import _is_name
+from citebot.index.search import _is_name, capitalized
 
 from .conftest import RealIndex
 from .helpers import write_files
@@ -118,3 +118,11 @@ def test_a_rare_name_is_told_from_a_common_word_the_tokenizer_splits(real_index:
     count = Engine(real_index.settings()).embedder.count_tokens
     assert all(_is_name(w, count) for w in ("mongodb", "avro", "protobuf", "cython", "jupyter", "tkinter"))
     assert not any(_is_name(w, count) for w in ("fetches", "freezes", "levelling", "kettle"))
+    # An English prefix, a superlative, a doubled consonant and a number are common words too; each was
+    # flagged before and pushed an answerable docs question under the abstention threshold.
+    assert not any(_is_name(w, count) for w in ("subfolder", "misbehave", "quickest", "spinner", "100x50"))
+
+
+def test_a_capitalized_word_inside_a_sentence_is_a_name() -> None:
+    assert capitalized("can we draw the card with Pillow? Or MongoDB") == {"pillow", "mongodb"}
+    assert capitalized("How do I start. Then what?") == frozenset()  # sentence starts do not count
