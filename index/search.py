@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import unicodedata
@@ -26,7 +25,7 @@ from .rerank import FEATURES, Reranker
 from .settings import Settings
 from .store import Store, StoredChunk
 from .structure import PATH_SEPARATOR
-from .textproc import STOPWORDS, normalize_line, stem_words, terms, words
+from .textproc import STOPWORDS, WORD, normalize_line, stem_words, terms, words
 
 log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "keyword"]
@@ -87,7 +86,6 @@ MIN_STEM_CHARS = 4
 MIN_EXTENDED_CHARS = 3
 # Shorter names lie one letter from common words (Cython: python), so only longer words count as misspelt.
 MIN_TYPO_CHARS = 7
-_CASED_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 SENTENCE_ENDS = ".!?:;\"'(`"
 
 
@@ -409,7 +407,7 @@ def capitalized(question: str) -> frozenset[str]:
     """Words written with a capital inside a sentence ("Pillow", "XP", "MongoDB"), lower-cased: how a
     member names a product, a library or a service. The first word of each sentence does not count."""
     found = set()
-    for match in _CASED_WORD.finditer(question):
+    for match in WORD.finditer(question):  # as written: the case is the point
         before = question[: match.start()].rstrip()
         if before and before[-1] not in SENTENCE_ENDS and any(ch.isupper() for ch in match.group()):
             found.add(match.group().lower())

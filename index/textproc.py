@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import Stemmer
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+WORD = re.compile(r"[^\W_]+", re.UNICODE)  # a word: letters and digits, as written
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
@@ -27,7 +27,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, punctuation dropped."""
-    return _WORD.findall(text.lower())
+    return WORD.findall(text.lower())
 
 
 def stem_words(tokens: list[str]) -> list[str]:
