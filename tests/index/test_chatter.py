@@ -17,6 +17,8 @@ from citebot.index.chatter import core
     ("Sorry for the noob question, but what is a cog?", "what is a cog?"),
     ("Hello all. I'm new to this, how do I validate emails? Thanks!", "how do I validate emails?"),
     ("okay so how do intents work", "how do intents work"),
+    ("how do I get the member's avatar? ty", "how do I get the member's avatar?"),
+    ("is my bot's token a secret?tia", "is my bot's token a secret?"),
 ])
 def test_wrappers_are_peeled_from_both_ends(message: str, question: str) -> None:
     assert core(message) == question
@@ -28,6 +30,11 @@ def test_wrappers_are_peeled_from_both_ends(message: str, question: str) -> None
     "Which help command does the library ship?",
     "is `so` a keyword?",
     "Hello world example for a slash command?",
+    # A closer's words must stand alone: "ty" and "tia" end these words, and peeling them cut the question
+    "the text of every message comes through empty",
+    "What law connects relative velocities with inertia?",
+    "Who wrote the Lisbon Treaty?",
+    "why can't I add a @property?",
 ])
 def test_ordinary_questions_are_left_alone(question: str) -> None:
     assert core(question) == question
