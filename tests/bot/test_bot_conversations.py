@@ -72,9 +72,14 @@ def test_a_self_contained_follow_up_is_searched_alone(engine: Engine) -> None:
     assert elliptical.answer.hits[0].source == "garden/roses.md" and elliptical.answer.hits[0].line == 4
 
 
-def test_the_earlier_question_does_not_pull_a_follow_up_back_to_the_earlier_answer(engine: Engine) -> None:
+def test_the_earlier_question_does_not_pull_a_follow_up_back_to_the_earlier_answer(index_settings: Settings) -> None:
     """Searched with "When should roses be pruned?", "what about watering them?" lands on the pruning line; the
-    bare search already answers from the conversation's file (roses.md), so that answer is kept."""
+    bare search already answers from the conversation's file (roses.md), so that answer is kept.
+
+    The abstention threshold is pinned: the hash model's bare answer scores 0.43, near the shipped threshold
+    (fitted for the real model), and this test is about choosing between two answers, not about abstaining."""
+    engine = Engine(index_settings.model_copy(update={"min_relevance": 0.3}))
+    engine.index()
     turns = [Turn(ROSES_Q, ("garden/roses.md",))]
     contextual = engine.ask(contextual_query("what about watering them?", turns))
     assert contextual.hits[0].line == 3, "the pull this guards against (hash model: the earlier words dominate)"
