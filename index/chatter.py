@@ -20,7 +20,7 @@ _SEP = r"[\s,.!:;\-–—~]*"  # what follows a peeled phrase: punctuation and s
 _WHO = r"(?:\s+(?:there|all|everyone|everybody|folks|guys|team|people|friends|y'?all|devs|gang))?"
 OPENERS = tuple(re.compile(p + _SEP, re.IGNORECASE) for p in (
     r"^(?:hey|hi|hello|heya|hiya|yo|howdy|greetings|sup|good\s+(?:morning|afternoon|evening))" + _WHO
-    + r"\b(?!\s+world\b)",  # "hello world" names a program, not a greeting
+    + r"\b(?!\s+world\b)(?!-\w)",  # "hello world" names a program, not a greeting; "Hi-DPI" is no "hi"
     r"^(?:(?:a|one)\s+)?(?:quick|dumb|stupid|silly|noob|newbie|beginner|simple|small|basic)\s+(?:question|q)\b",
     r"^(?:i\s+have|i'?ve\s+got|got)\s+a\s+(?:(?:quick|small|simple|dumb|noob)\s+)?question\b(?:\s+about\s+\w+)?",
     r"^(?:sorry|apologies)\s+(?:if|for)\b[^,:;]{0,60}?(?:[,:;]|\s+but\b)(?:\s*but\b)?",

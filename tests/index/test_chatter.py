@@ -35,6 +35,9 @@ def test_wrappers_are_peeled_from_both_ends(message: str, question: str) -> None
     "What law connects relative velocities with inertia?",
     "Who wrote the Lisbon Treaty?",
     "why can't I add a @property?",
+    # nor a greeting's word joined to the next by a hyphen
+    "Hi-DPI scaling looks blurry, how do I fix it?",
+    "hello-world example for a slash command?",
 ])
 def test_ordinary_questions_are_left_alone(question: str) -> None:
     assert core(question) == question
