@@ -30,12 +30,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from .rst import CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text
 from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths, line_structure
 
 __all__ = ["MARKDOWN_SUFFIXES", "PATH_SEPARATOR", "PLAIN", "LineInfo", "is_markdown", "line_structure",
            "markdown_structure", "strip_tags"]
 
-MARKDOWN_SUFFIXES = (".md", ".markdown")
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")  # .mdx: Docusaurus/Mintlify pages, Markdown with JSX
 # Python-Markdown's admonition and content-tab bodies are indented by four spaces (a tab counts as four).
 CONTAINER_INDENT = 4
 
@@ -47,6 +48,26 @@ _INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\})\s*$")
 _AUTODOC = re.compile(r"^(\s*):::\s+\S")  # mkdocstrings: "::: pkg.Object", then indented YAML options
 _ANCHOR_ONLY = re.compile(r"^\s*\[\]\(\)\{[^}]*\}\s*$")  # mkdocs-autorefs: "[](){#name}"
 _HEADING_ATTRS = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*(?=#*\s*$)")  # "## Title { #anchor .class }"
+# Colon-fenced containers, closed by a line of colons: Docusaurus (":::tip[Title]", ":::note Title"),
+# VitePress ("::: details Click me") and MyST (":::{warning} Title"). Bare "::: name" is also how mkdocstrings
+# asks for an API page ("::: pkg.Object"), so without braces only the container names below open one.
+_COLON_CLOSE = re.compile(r"^\s*:{3,}\s*$")
+_COLON_OPEN = re.compile(r"^\s*:{3,}\s*(?:\{([\w:.+-]+)\}|([\w-]+)(?![\w.:-]))(?:\[([^\]]*)\])?\s*(.*?)\s*$")
+COLON_CONTAINERS = frozenset({
+    "note", "tip", "info", "warning", "danger", "caution", "important", "details", "hint", "seealso", "attention",
+    "error", "abstract", "summary", "example", "question", "quote", "success", "failure", "bug", "todo",
+    "dropdown", "aside", "callout", "admonition", "code-group", "tab-set", "tab-item", "secondary", "experimental",
+})
+# A MyST directive written as a fence ("```{note}"): an admonition's body is prose, not code.
+_DIRECTIVE_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{([\w:.+-]+)\}\s*(.*?)\s*$")
+MYST_CODE_DIRECTIVES = CODE_DIRECTIVES | {"code-cell", "eval-rst", "mermaid", "graphviz", "plantuml"}
+_OPTION = re.compile(r"^\s*:[\w-]+:(?:\s.*)?$")  # a MyST directive's option line (":class: dropdown")
+_TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$")  # a MyST label: "(install-guide)="
+# MDX: ES module lines ("import Tabs from '@theme/Tabs';", "export const x = 1;") and JSX comments.
+_ESM = re.compile(r"^(?:import\s+(?:[\w*{}\s,]+?\s+from\s+)?[\"'][^\"']+[\"'];?"
+                  r"|export\s+(?:(?:default|const|let|var|function)\b|\{).*)\s*$")
+_JSX_COMMENT = re.compile(r"^\s*\{/\*.*\*/\}\s*$")
+_MYST_ROLE = re.compile(r"\{([\w:.+-]+)\}`([^`]+)`")  # "{ref}`the guide <install>`", "{py:class}`~pkg.Model`"
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->")
 _CODE_SPAN = re.compile(r"(`+).*?\1")
 # An inline link or image shows its text: "[Dataclasses](dataclasses.md)", "[`BaseModel`][pydantic.BaseModel]".
@@ -97,7 +118,9 @@ def strip_tags(line: str) -> str:
 
 
 def inline_text(line: str) -> str:
-    """A prose line as a reader sees it: tags dropped, links and images shown as their text."""
+    """A prose line as a reader sees it: tags dropped, links and images shown as their text, MyST roles as
+    Sphinx shows them."""
+    line = _MYST_ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), line)
     return _LINK.sub(lambda m: m.group(1), strip_tags(line))
 
 
@@ -128,47 +151,101 @@ def _marker_text(line: str) -> str | None:
     return None
 
 
+def _closes(body: str, mark: str) -> bool:
+    """Whether a line closes the fence opened by ``mark``: the same character, at least as many, nothing else."""
+    m = _FENCE.match(body)
+    if not m:
+        return False
+    return m.group(1)[0] == mark[0] and len(m.group(1)) >= len(mark) and not body.strip().strip(mark[0])
+
+
+def _colon_opener(body: str) -> str | None:
+    """The reader text of a colon-fenced container's opening line, or None when the line opens none."""
+    m = _COLON_OPEN.match(body)
+    if not m or not (m.group(1) or m.group(2).lower() in COLON_CONTAINERS):
+        return None
+    name = (m.group(1) or m.group(2)).lower()
+    return admonition_text(name, inline_text(m.group(3) or m.group(4)))
+
+
 def _extensions(lines: Sequence[str]) -> _Extensions:
-    """Find the MkDocs/Material markers outside fences and dedent the bodies of indented containers."""
+    """Find the MkDocs/Material, Docusaurus/VitePress, MyST and MDX markers outside fences, and dedent the
+    bodies of indented containers."""
     fed = [line.replace("\r", " ").replace("\n", " ") for line in lines]
     dedented = list(fed)
     markup = [False] * len(lines)
     text: list[str | None] = [None] * len(lines)
-    fence = ""  # the open fence's marker, "" outside fences
+    fence = ""  # the open code fence's marker, "" outside fences
+    hidden = ""  # the fence of an open MyST directive that only steers the build ("```{toctree}")
+    directives: list[str] = []  # the fences of open MyST admonition directives ("```{note}"), innermost last
+    colons = 0  # how many colon-fenced containers are open
     opened: list[int] = []  # the indentation of each open admonition or tab marker, outermost first
     options = -1  # the indentation of an open "::: object" whose option lines follow (-1: none)
+    directive_options = False  # the line above opened a MyST directive (or was one of its options)
+
+    def hide(k: int, shown: str | None = "") -> None:
+        markup[k], text[k], fed[k] = True, shown, ""
+
     for k, line in enumerate(fed):
         if options >= 0 and (not line.strip() or _indent(line) > options):
-            markup[k], text[k], fed[k] = True, "", ""  # an option of the autodoc line above: never seen
+            hide(k)  # an option of the autodoc line above: never seen
             continue
         options = -1
+        if hidden:
+            hide(k)
+            hidden = "" if _closes(line, hidden) else hidden
+            continue
         if line.strip() and opened:
             while opened and _indent(line) < opened[-1] + CONTAINER_INDENT:
                 opened.pop()
         depth = CONTAINER_INDENT * len(opened)
         body = line.expandtabs(CONTAINER_INDENT)[depth:] if depth and line.strip() else line
         fed[k] = dedented[k] = body
-        if m := _FENCE.match(body):
-            mark = m.group(1)
-            if not fence:
-                fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence) and not body.strip().strip(mark[0]):
-                fence = ""
+        if directive_options and _OPTION.match(body):
+            hide(k)
             continue
+        directive_options = False
         if fence:
+            fence = "" if _closes(body, fence) else fence
+            continue
+        if directives and _closes(body, directives[-1]):
+            directives.pop()
+            hide(k)
+            continue
+        if m := _DIRECTIVE_FENCE.match(body):
+            name = m.group(2).lower()
+            if name in HIDDEN_DIRECTIVES or name.startswith("auto"):
+                hidden = m.group(1)
+                hide(k)
+                continue
+            if name not in MYST_CODE_DIRECTIVES:
+                directives.append(m.group(1))
+                hide(k, admonition_text(name, inline_text(m.group(3))))
+                directive_options = True
+                continue
+        if m := _FENCE.match(body):
+            fence = m.group(1)
             continue
         shown = _marker_text(body)
         if shown is not None:
-            markup[k], text[k], fed[k] = True, shown, ""
+            hide(k, shown)
             if _ADMONITION.match(body) or _TAB.match(body):
                 opened.append(depth + _indent(body))
+        elif colons and _COLON_CLOSE.match(body):
+            colons -= 1
+            hide(k)
+        elif (opener := _colon_opener(body)) is not None:
+            colons += 1
+            hide(k, opener)
+            directive_options = True
         elif _INCLUDE.match(body):
             markup[k], fed[k] = True, ""
         elif m := _AUTODOC.match(body):
             markup[k], fed[k] = True, ""
             options = _indent(line)
-        elif _ANCHOR_ONLY.match(body):
-            markup[k], text[k], fed[k] = True, "", ""
+        elif _ANCHOR_ONLY.match(body) or _TARGET.match(body) or _JSX_COMMENT.match(body) or (
+                not depth and _ESM.match(body)):
+            hide(k)
     return _Extensions(fed, dedented, markup, text)
 
 

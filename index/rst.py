@@ -96,6 +96,14 @@ def role_text(role: str, target: str) -> str:
     return text
 
 
+def admonition_text(name: str, argument: str) -> str:
+    """What a reader sees for an admonition's marker line: its label and its argument ("Note: Title",
+    "New in version 2.0"); an unknown name is its own label ("details" -> "Details")."""
+    label = ADMONITIONS.get(name, name.replace("-", " ").capitalize())
+    joiner = " " if label.endswith("version") else ": "
+    return f"{label}{joiner}{argument}" if label and argument else label or argument
+
+
 def inline_text(line: str) -> str:
     """A line's words as a reader sees them: roles resolved, link targets and literal markers dropped."""
     line = _ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), line)
@@ -253,10 +261,8 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
             for k in range(d.body, min(d.end, n)):
                 markup[k], text[k] = True, ""
         if d.name in ADMONITIONS:
-            label = ADMONITIONS[d.name]
             inline = inline_text(_after_marker(lines[d.line]))
-            joiner = " " if label.endswith("version") else ": "
-            text[d.line] = f"{label}{joiner}{inline}" if label and inline else label or inline
+            text[d.line] = admonition_text(d.name, inline)
             markup[d.line] = not inline or d.name in ("admonition", "rubric")
             is_heading[d.line] = d.name == "rubric"
         elif d.name not in CODE_DIRECTIVES and d.name not in HIDDEN_DIRECTIVES:

@@ -182,3 +182,114 @@ def test_marker_lookalikes_inside_a_fence_are_code() -> None:
 def test_strip_tags_leaves_code_spans_alone() -> None:
     assert strip_tags("a <b>bold</b> `List<int>` <br/>") == "a bold `List<int>` "
     assert strip_tags("<https://example.org> 1 < 2") == "<https://example.org> 1 < 2"
+
+
+# A Docusaurus page (.mdx): ES module lines, colon-fenced admonitions, JSX tabs (line numbers are the file's).
+DOCUSAURUS = [
+    "---",                                            # 1  front matter
+    "sidebar_position: 2",                            # 2
+    "---",                                            # 3
+    "import Tabs from '@theme/Tabs';",                # 4  ES module lines: never seen
+    "import TabItem from '@theme/TabItem';",          # 5
+    "",                                               # 6
+    "# Install",                                      # 7
+    "",                                               # 8
+    ":::tip[Before you start]",                       # 9  Docusaurus v3 admonition with a title
+    "Install Node 18 or newer first.",                # 10 its body: prose
+    ":::",                                            # 11
+    "",                                               # 12
+    ":::warning Root",                                # 13 Docusaurus v2 title
+    "",                                               # 14
+    "Never run the installer as root.",               # 15
+    "",                                               # 16
+    ":::",                                            # 17
+    "",                                               # 18
+    "<Tabs>",                                         # 19 JSX: tags only
+    '  <TabItem value="npm" label="npm">',            # 20
+    "",                                               # 21
+    "```bash",                                        # 22
+    "npm install crane",                              # 23
+    ":::",                                            # 24 a colon line inside a fence is code
+    "```",                                            # 25
+    "",                                               # 26
+    "  </TabItem>",                                   # 27
+    "</Tabs>",                                        # 28
+    "",                                               # 29
+    "::: details Offline installs",                   # 30 VitePress container
+    "Copy the tarball and run `npm install ./crane.tgz`.",  # 31
+    ":::",                                            # 32
+    "{/* TODO: yarn */}",                             # 33 JSX comment
+    "export { Highlight } from './highlight';",       # 34
+    "",                                               # 35
+    "::: crane.Client",                               # 36 not a container name: mkdocstrings' API page
+]
+
+# MyST Markdown (Sphinx): directive fences, colon fences with options, labels and roles.
+MYST = [
+    "(install-guide)=",                               # 1  a label
+    "# Install",                                      # 2
+    "",                                               # 3
+    "```{note}",                                      # 4  an admonition written as a fence
+    "Cranes need a licence.",                         # 5  prose, not code
+    "```",                                            # 6
+    "",                                               # 7
+    ":::{warning} Heavy loads",                       # 8
+    ":class: dropdown",                               # 9  an option: never seen
+    "Check the load chart first.",                    # 10
+    ":::",                                            # 11
+    "",                                               # 12
+    "```{code-block} python",                         # 13 a code directive stays code
+    "crane.lift()",                                   # 14
+    "```",                                            # 15
+    "",                                               # 16
+    "```{toctree}",                                   # 17 build-only: never seen
+    ":maxdepth: 2",                                   # 18
+    "usage",                                          # 19
+    "```",                                            # 20
+    "",                                               # 21
+    "````{versionadded} 2.0",                         # 22 a longer fence holds a code fence
+    "Lifting now takes `speed`:",                     # 23
+    "```python",                                      # 24
+    "crane.lift(speed=2)",                            # 25
+    "```",                                            # 26
+    "````",                                           # 27
+    "See {ref}`the usage page <usage>` and {py:class}`~crane.Crane`.",  # 28 roles as Sphinx shows them
+]
+
+
+def _facts(lines: list[str]) -> tuple[set[int], set[int], dict[int, str | None]]:
+    infos = markdown_structure(lines)
+    markup = {k + 1 for k, i in enumerate(infos) if i.markup}
+    code = {k + 1 for k, i in enumerate(infos) if i.code_block is not None}
+    return markup, code, {k + 1: i.text for k, i in enumerate(infos)}
+
+
+def test_docusaurus_and_vitepress_markers_are_markup_and_their_bodies_prose() -> None:
+    assert is_markdown("docs/intro.MDX")
+    markup, code, text = _facts(DOCUSAURUS)
+    assert markup == {4, 5, 9, 11, 13, 17, 19, 20, 22, 25, 27, 28, 30, 32, 33, 34, 36}
+    assert code == {22, 23, 24, 25}, "a colon line inside a fence is code, and closes nothing"
+    assert text[9] == "Tip: Before you start" and text[13] == "Warning: Root"
+    assert text[30] == "Details: Offline installs"
+    assert text[4] == text[5] == text[11] == text[33] == text[34] == ""
+    assert text[10] is None and text[15] is None, "a body line is shown as written"
+    assert text[36] is None, "an API page line is not a container"
+    assert [k + 1 for k, i in enumerate(markdown_structure(DOCUSAURUS)) if i.is_heading] == [7]
+
+
+def test_myst_directives_are_markup_and_admonition_bodies_prose() -> None:
+    markup, code, text = _facts(MYST)
+    assert markup == {1, 4, 6, 8, 9, 11, 13, 15, 17, 18, 19, 20, 22, 24, 26, 27}
+    assert code == {13, 14, 15, 24, 25, 26}, "a note's body is prose; code directives and fences inside are code"
+    assert text[4] == "Note" and text[8] == "Warning: Heavy loads" and text[22] == "New in version 2.0"
+    assert text[1] == text[9] == text[18] == text[19] == ""
+    assert text[28] == "See the usage page and Crane."
+    infos = markdown_structure(MYST)
+    assert infos[4].heading == "Install" and [k + 1 for k, i in enumerate(infos) if i.is_heading] == [2]
+
+
+def test_container_lookalikes_are_left_alone() -> None:
+    lines = ["Ratio 3:::1 is fine.", "::: pydantic.BaseModel", "    options:", "        members: true", "Next."]
+    markup, _, text = _facts(lines)
+    assert markup == {2, 3, 4} and text[1] is None and text[5] is None
+    assert _facts(["import os", "export PATH=/bin", "Use `{ref}`."])[0] == set(), "not ES modules, not a role"

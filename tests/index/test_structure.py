@@ -19,7 +19,7 @@ from citebot.index.structure import PLAIN, line_structure, reader_text
 
 from .helpers import committed, hash_settings, write_files
 from .test_html import HTML
-from .test_markdown import MKDOCS
+from .test_markdown import DOCUSAURUS, MKDOCS, MYST
 from .test_rst import RST
 
 EMBEDDER = HashEmbedder()
@@ -74,7 +74,8 @@ def test_unknown_formats_are_plain() -> None:
         assert line_structure(source, lines) == [PLAIN] * 3
 
 
-FIXTURES = {"page.md": MKDOCS, "guide.rst": RST, "page.html": HTML, "crane.py": PYTHON}
+FIXTURES = {"page.md": MKDOCS, "intro.mdx": DOCUSAURUS, "myst.md": MYST, "guide.rst": RST, "page.html": HTML,
+            "crane.py": PYTHON}
 
 
 @pytest.mark.parametrize("source", sorted(FIXTURES))
@@ -135,6 +136,8 @@ def test_markup_lands_in_the_stored_chunks_flag(tmp_path: Path) -> None:
         for index, (line, _) in enumerate(chunk.units):
             assert (index in chunk.markup) == (infos[line - 1].markup or infos[line - 1].is_heading)
     assert flagged["page.md"] >= {4, 6, 13, 16, 18, 32}
+    assert flagged["intro.mdx"] >= {7, 9, 13, 22, 30} and not flagged["intro.mdx"] & {10, 15, 31}
+    assert flagged["myst.md"] >= {2, 4, 8, 22} and not flagged["myst.md"] & {5, 10, 23}
     assert flagged["guide.rst"] >= {6, 27, 30, 32}
     assert flagged["page.html"] >= {7, 10, 18}
     assert "crane.py" not in flagged
@@ -167,3 +170,17 @@ def test_release_notes_score_low_and_prose_high() -> None:
     assert prose_score([]) == 1.0 and prose_score([("A heading", True)]) == 1.0
     assert is_listy("https://example.org/a/very/long/link") and not is_listy("Python 3.8 or higher is required to "
                                                                              "run the bot on any machine.")
+
+
+def test_an_admonition_body_is_cited_never_its_marker(tmp_path: Path) -> None:
+    """Through the engine, with the default extensions: a Docusaurus page (.mdx) and a MyST page are indexed,
+    and a question answered inside an admonition cites the body line, at its own number."""
+    settings = hash_settings(tmp_path)
+    write_files(settings.docs_dir, {"intro.mdx": "\n".join(DOCUSAURUS) + "\n", "myst.md": "\n".join(MYST) + "\n"})
+    engine = Engine(settings, HashEmbedder())
+    engine.index()
+    for question, source, line in (("never run the installer as root?", "intro.mdx", 15),
+                                   ("do cranes need a licence?", "myst.md", 5),
+                                   ("check the load chart first?", "myst.md", 10)):
+        hits = engine.ask(question, 3).hits
+        assert hits and (hits[0].source, hits[0].line) == (source, line), (question, hits[:1])
