@@ -3,7 +3,9 @@
 The standard library's HTML parser reports where every tag and every run of text starts (line and column),
 so each piece of text is put back on the line of the file it came from: a citation still points at the
 file's own lines. What a page never shows as content is hidden: scripts, styles, templates and the page's
-furniture (``<nav>``, ``<header>``, ``<footer>``, ``<aside>``, ``<head>``), and lines that hold only tags.
+furniture (``<nav>``, ``<header>``, ``<footer>``, ``<aside>``, ``<head>``, and what generated sites mark as
+such: navigation roles, permalink anchors, ``hidden`` and ``aria-hidden`` elements), and lines that hold only
+tags.
 Headings (``<h1>``..``<h6>``) make heading paths exactly as Markdown's do; ``<pre>`` is a code block.
 """
 
@@ -17,6 +19,12 @@ from .structure import LineInfo, heading_paths
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "nav", "header", "footer", "aside",
                          "svg", "button", "select", "iframe"})
+# Generated pages mark their furniture with attributes as often as with tags: Sphinx's sidebar and related
+# links are <div role="navigation">, permalinks beside headings are <a class="headerlink">¶</a> (Sphinx,
+# MkDocs), "hash-link" (Docusaurus), "header-anchor" (VitePress) or aria-hidden icons.
+HIDDEN_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
+HIDDEN_CLASSES = frozenset({"headerlink", "hash-link", "header-anchor", "anchor-link", "anchorjs-link",
+                            "sphinxsidebar", "related", "breadcrumbs", "toc", "skip-link"})
 HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 # Elements that start a new block: their text never runs into the text before them ("<h2>Use</h2><p>Ask").
 BLOCK_TAGS = frozenset({"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "td", "th", "br", "section",
@@ -30,6 +38,18 @@ def is_html(source: str) -> bool:
     return source.lower().endswith(HTML_SUFFIXES)
 
 
+def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether an element is never shown as the page's content, by its tag or its attributes."""
+    if tag in HIDDEN_TAGS:
+        return True
+    for name, value in attrs:
+        if name == "hidden" or (name, value) == ("aria-hidden", "true") or (name == "role" and value in HIDDEN_ROLES):
+            return True
+        if name == "class" and value and not HIDDEN_CLASSES.isdisjoint(value.split()):
+            return True
+    return False
+
+
 class _Reader(HTMLParser):
     """Collects, per 0-based line, the visible text, and where headings and ``<pre>`` blocks start and end."""
 
@@ -37,7 +57,7 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[list[str]] = [[] for _ in range(n)]
         self.hidden = 0  # depth inside hidden elements
-        self.open: list[str] = []
+        self.open: list[tuple[str, bool]] = []  # each open element's tag, and whether it hides its content
         self.pre: list[tuple[int, int]] = []  # (first, last) 0-based lines of each <pre>
         self.pre_start = -1
         self.headings: list[tuple[int, int, int, str]] = []  # (first, last, level, title)
@@ -55,8 +75,9 @@ class _Reader(HTMLParser):
         self._break(tag)
         if tag in VOID_TAGS:
             return
-        self.open.append(tag)
-        if tag in HIDDEN_TAGS:
+        hides = _hides(tag, attrs)
+        self.open.append((tag, hides))
+        if hides:
             self.hidden += 1
         elif self.hidden:
             return
@@ -67,11 +88,11 @@ class _Reader(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         self._break(tag)
-        if tag not in self.open:
+        if all(t != tag for t, _ in self.open):
             return  # a stray end tag closes nothing
         while self.open:  # an end tag closes every element left open inside it
-            closed = self.open.pop()
-            if closed in HIDDEN_TAGS:
+            closed, hid = self.open.pop()
+            if hid:
                 self.hidden -= 1
             elif closed == "pre" and self.pre_start >= 0 and not self.hidden:
                 self.pre.append((self.pre_start, self._line()))

@@ -55,3 +55,29 @@ def test_broken_html_still_maps_every_line() -> None:
     lines = ["<p>unclosed <b>bold", "</div></span> stray", "<h3>never closed", "text &bogus; <", "<!-- open"]
     assert len(line_structure("page.htm", lines)) == len(lines)
     assert html_structure([]) == []
+
+
+# A page as Sphinx builds it: furniture marked by attributes, not by tags.
+SPHINX = [
+    '<div class="related" role="navigation" aria-label="related navigation">',  # 1
+    '<a href="genindex.html">Index</a></div>',                                  # 2
+    '<div class="body" role="main">',                                          # 3
+    '<h1>Installing<a class="headerlink" href="#installing" title="Link">¶</a></h1>',  # 4
+    "<p>Run the installer once.</p>",                                          # 5
+    '<h2>Upgrading<a class="hash-link" href="#up">#</a></h2>',                 # 6
+    '<p>Upgrade with pip.<span aria-hidden="true">🔗</span></p>',              # 7
+    "<p hidden>Draft text.</p>",                                               # 8
+    "</div>",                                                                  # 9
+    '<div class="sphinxsidebar" role="navigation">',                           # 10
+    "<p>Quick search</p>",                                                     # 11
+    "</div>",                                                                  # 12
+]
+
+
+def test_furniture_marked_by_attributes_is_hidden() -> None:
+    infos = html_structure(SPHINX)
+    shown = {k + 1: (line if i.text is None else i.text) for k, (line, i) in enumerate(zip(SPHINX, infos))}
+    assert shown[4] == "Installing" and shown[6] == "Upgrading", "a permalink is not part of its heading"
+    assert shown[5] == "Run the installer once." and shown[7] == "Upgrade with pip."
+    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 3, 8, 9, 10, 11, 12}
+    assert infos[6].heading == "Installing > Upgrading"
