@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EXTENSIONS = (
-    ".md,.markdown,.mdx,.txt,.text,.rst,.adoc,.org,.py,.js,.ts,.tsx,.jsx,.go,.rs,.java,.kt,.c,.h,.cpp,.hpp,"
+    ".md,.markdown,.mdx,.txt,.text,.rst,.adoc,.asciidoc,.org,.py,.js,.ts,.tsx,.jsx,.go,.rs,.java,.kt,.c,.h,.cpp,.hpp,"
     ".cs,.rb,.php,.sh,.toml,.yaml,.yml,.ini,.cfg,.html,.htm,.css,.sql,.json"
 )
 DEFAULT_EXCLUDE = "node_modules,__pycache__,.venv,venv,dist,build,*.min.js,*.lock"

@@ -1,0 +1,166 @@
+"""What each line of an AsciiDoc file is: section titles, delimited blocks, admonitions, attributes, macros.
+
+AsciiDoc (Asciidoctor, Antora sites) is line-oriented: a section title, a block delimiter, an attribute list
+or an attribute entry is always one whole line, and a delimited block ends at the same delimiter line that
+opened it. So it is read here line by line, in the way the grammar itself is written, rather than through a
+converter: the only Python implementation (asciidoc-py) renders HTML and keeps no source line numbers.
+
+What a reader sees is kept on each line: ``== Install`` is a heading, ``----`` delimits code, ``[source,py]``
+and ``[[anchor]]`` are markup, ``NOTE: text`` reads ``Note: text``, ``<<install,the guide>>`` reads
+``the guide`` and ``{project}`` the value its ``:project: Crane`` entry gave it. Comments, attribute entries,
+page breaks and passthrough blocks are never seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .structure import LineInfo, heading_paths
+
+ASCIIDOC_SUFFIXES = (".adoc", ".asciidoc", ".asc")
+
+_TITLE = re.compile(r"^(={1,6}|#{1,6})\s+(\S.*?)(?:\s+\1)?\s*$")  # "== Install", "=== Install ==="
+# Delimited blocks: listing and literal hold code; passthrough and comment blocks are never shown; example,
+# sidebar, quote and open blocks hold prose (an admonition's "[NOTE]" + "====" among them).
+_VERBATIM = re.compile(r"^(-{4,}|\.{4,}|\+{4,}|/{4,})\s*$")
+_COMPOUND = re.compile(r"^(={4,}|\*{4,}|_{4,}|--)\s*$")
+_TABLE = re.compile(r"^[|,:!]={3,}\s*$")
+_ATTRIBUTE_LIST = re.compile(r"^\[\[?[^\[\]]*\]\]?\s*$")  # "[source,python]", "[NOTE]", "[[anchor]]", "[#id]"
+_SOURCE = re.compile(r"^\[(?:source|listing|literal)\b|^\[,\s*\w")  # "[source,py]", "[,python]"
+_BLOCK_TITLE = re.compile(r"^\.([^.\s].*)$")  # ".Optional settings": a caption for the next block
+_ADMONITION = re.compile(r"^(NOTE|TIP|IMPORTANT|WARNING|CAUTION):\s+(.*)$")
+_ADMONITION_STYLE = re.compile(r"^\[(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\b[^\]]*\]\s*$")
+_COMMENT = re.compile(r"^//(?!//)")
+_ATTRIBUTE_ENTRY = re.compile(r"^:(!?[\w][\w-]*!?):(?:\s+(.*))?$")
+_HIDDEN_MACRO = re.compile(r"^(?:image|video|audio|toc)::[^\[]*\[.*\]\s*$|^(?:'{3,}|<{3})\s*$")
+_INCLUDE = re.compile(r"^include::[^\[]+\[.*\]\s*$")
+# Inline: cross references, links and UI macros read as their text; *strong* and _emphasis_ as their words.
+_XREF = re.compile(r"<<([^,<>]+?)(?:,\s*([^<>]+?))?>>")
+_LINK_MACRO = re.compile(r"\b(?:xref|link|mailto):([^\s\[]+)\[([^\]]*)\]|\b(https?://[^\s\[]+)\[([^\]]*)\]")
+_UI_MACRO = re.compile(r"\b(?:kbd|btn|pass|footnote):\[([^\]]*)\]")  # "kbd:[Ctrl+C]" reads "Ctrl+C"
+_STRONG = re.compile(r"(?<![\w*])\*{1,2}(\S(?:[^*]*?\S)?)\*{1,2}(?![\w*])")
+_EMPHASIS = re.compile(r"(?<![\w_])_{1,2}(\S(?:[^_]*?\S)?)_{1,2}(?![\w_])")
+_ATTRIBUTE_REF = re.compile(r"\{([\w][\w-]*)\}")
+_LABELS = {"NOTE": "Note", "TIP": "Tip", "IMPORTANT": "Important", "WARNING": "Warning", "CAUTION": "Caution"}
+
+
+def is_asciidoc(source: str) -> bool:
+    """Whether a file is read as AsciiDoc, by its name."""
+    return source.lower().endswith(ASCIIDOC_SUFFIXES)
+
+
+def inline_text(line: str, attributes: dict[str, str]) -> str:
+    """A prose line as a reader sees it: references and macros as their text, attribute values filled in."""
+    line = _ATTRIBUTE_REF.sub(lambda m: attributes.get(m.group(1), m.group(0)), line)
+    line = _XREF.sub(lambda m: m.group(2) or m.group(1).replace("-", " ").replace("_", " ").strip(), line)
+    line = _LINK_MACRO.sub(lambda m: (m.group(2) or m.group(1)) if m.group(1) else (m.group(4) or m.group(3)), line)
+    line = _UI_MACRO.sub(lambda m: m.group(1), line)
+    return _EMPHASIS.sub(r"\1", _STRONG.sub(r"\1", line))
+
+
+def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
+    """Per-line structure of an AsciiDoc document given as its lines (``lines[i]`` is line ``i + 1``)."""
+    n = len(lines)
+    is_heading = [False] * n
+    code_block: list[int | None] = [None] * n
+    header = [False] * n
+    markup = [False] * n
+    text: list[str | None] = [None] * n
+    starts: list[tuple[int, int, str]] = []
+    attributes: dict[str, str] = {}
+    compound: list[str] = []  # the delimiters of open prose blocks (example, sidebar, quote, open), innermost last
+    verbatim = ""  # the delimiter of the open listing, literal, passthrough or comment block
+    code_kind = False  # the open verbatim block is code (listing, literal), not hidden (passthrough, comment)
+    source_next = False  # "[source,python]" above: the next block is code, delimited or not
+    paragraph_code = False  # inside a "[source]" paragraph (no delimiters): code until a blank line
+    blocks = 0
+
+    def hide(k: int, shown: str = "") -> None:
+        markup[k], text[k] = True, shown
+
+    in_header = False
+    for k, raw in enumerate(lines):
+        line = raw.rstrip()
+        if verbatim:
+            if line == verbatim:
+                verbatim = ""
+                hide(k)
+                if code_kind:
+                    code_block[k] = blocks - 1
+                continue
+            if code_kind:
+                code_block[k] = blocks - 1
+            else:
+                hide(k)
+            continue
+        if in_header:
+            if not line:
+                in_header = False
+            elif m := _ATTRIBUTE_ENTRY.match(line):
+                attributes[m.group(1).strip("!")] = m.group(2) or ""
+                header[k] = True
+                continue
+            elif not _COMMENT.match(line):
+                header[k] = True  # the author and revision lines under the document title
+                continue
+        if paragraph_code:
+            if line:
+                code_block[k] = blocks - 1
+                continue
+            paragraph_code = False
+        if not line:
+            continue
+        if _COMMENT.match(line) or _HIDDEN_MACRO.match(line):
+            hide(k)
+        elif m := _VERBATIM.match(line):
+            verbatim = m.group(1)
+            code_kind = verbatim[0] in "-." or source_next
+            hide(k)
+            if code_kind:
+                code_block[k] = blocks
+                blocks += 1
+            source_next = False
+        elif source_next:
+            source_next, paragraph_code = False, True
+            code_block[k] = blocks
+            blocks += 1
+        elif compound and line == compound[-1]:
+            compound.pop()
+            hide(k)
+        elif m := _COMPOUND.match(line):
+            compound.append(m.group(1))
+            hide(k)
+        elif _TABLE.match(line):
+            hide(k)
+        elif m := _ATTRIBUTE_ENTRY.match(line):
+            attributes[m.group(1).strip("!")] = m.group(2) or ""
+            hide(k)
+        elif m := _ADMONITION_STYLE.match(line):
+            hide(k, _LABELS[m.group(1)])
+        elif _ATTRIBUTE_LIST.match(line):
+            source_next = bool(_SOURCE.match(line))
+            hide(k)
+        elif _INCLUDE.match(line):
+            markup[k] = True  # shown as written: the reader of the source sees where the text comes from
+        elif m := _TITLE.match(line):
+            level = len(m.group(1))
+            title = inline_text(m.group(2), attributes)
+            is_heading[k] = True
+            text[k] = title
+            starts.append((k, level, title))
+            in_header = level == 1 and len(starts) == 1  # "= Title" opens the document header
+        elif m := _BLOCK_TITLE.match(line):
+            hide(k, inline_text(m.group(1), attributes))
+        elif m := _ADMONITION.match(line):
+            text[k] = f"{_LABELS[m.group(1)]}: {inline_text(m.group(2), attributes)}"
+        else:
+            shown = inline_text(line, attributes)
+            if shown != raw:
+                text[k] = shown
+    for k in range(n):
+        if header[k]:
+            markup[k], text[k] = True, ""
+    paths = heading_paths(starts, n)
+    return [LineInfo(*facts) for facts in zip(paths, is_heading, code_block, [False] * n, markup, text,
+                                              strict=True)]
