@@ -52,6 +52,7 @@ EXIT_BAD_INPUT = 2
 EXIT_DAMAGED = IndexDamaged.exit_code  # 6: `check` found problems (or --repair left some)
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 OUTPUT_ERRORS = "citebot-json-escape"  # the codec error handler for output the terminal cannot encode
+SHOWN_LINE_CHARS = 160  # a passage line printed by `ask`: about two lines of a wide terminal
 
 
 def _positive(text: str) -> int:
@@ -193,8 +194,18 @@ def _print_answer(answer: Answer) -> None:
         print(f"{i}. {hit.citation}  (line {hit.line}, score {hit.score:.2f})")
         for number, text in hit.lines:
             mark = ">" if number == hit.line else " "
-            print(f"  {mark}{number:>5}  " + textwrap.shorten(text, 160, placeholder=" …"))
+            print(f"  {mark}{number:>5}  " + _shown_line(text))
         print()
+
+
+def _shown_line(text: str, limit: int = SHOWN_LINE_CHARS) -> str:
+    """A passage line for the terminal: its indentation kept (code reads by it), cut with an ellipsis when long."""
+    text = text.rstrip()
+    if len(text) <= limit:
+        return text
+    body = text.lstrip()
+    indent = text[: len(text) - len(body)][: limit // 2]
+    return indent + textwrap.shorten(body, max(limit - len(indent), 20), placeholder=" …")
 
 
 def _index(engine: Engine, args: argparse.Namespace) -> int:

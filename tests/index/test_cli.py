@@ -157,6 +157,19 @@ def indexed(tmp_path: Path, hash_env: dict[str, str]) -> Path:
     return tmp_path
 
 
+def test_ask_text_keeps_code_indentation_and_cuts_long_lines(tmp_path: Path, hash_env: dict[str, str]) -> None:
+    """Python reads by its indentation: the printed passage keeps it; a long line is cut with an ellipsis."""
+    code = ["# Lifting", "", "```python", "def lift(crane):", "    if crane.ready:", "        crane.hoist(load=2)",
+            "```", "", "Harbour " * 40]
+    write_files(tmp_path / "docs", {"lift.md": "\n".join(code) + "\n"})
+    assert cli("index", "docs", "--db", "db", env=hash_env, cwd=tmp_path).returncode == 0
+    proc = cli("ask", "crane hoist load ready lift harbour", "--db", tmp_path / "db", env=hash_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "    5      if crane.ready:\n" in proc.stdout and "    6          crane.hoist(load=2)\n" in proc.stdout
+    long_line = next(line for line in proc.stdout.splitlines() if "Harbour Harbour" in line)
+    assert long_line.endswith(" …") and len(long_line) < 200
+
+
 def test_missing_folder_exit_2(tmp_path: Path, hash_env: dict[str, str]) -> None:
     proc = cli("index", tmp_path / "nope", "--db", tmp_path / "db", env=hash_env)
     assert_one_line_error(proc, 2, "no such folder", "nope")
