@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EXTENSIONS = (
     ".md,.markdown,.mdx,.txt,.text,.rst,.adoc,.asciidoc,.org,.py,.js,.ts,.tsx,.jsx,.go,.rs,.java,.kt,.c,.h,.cpp,.hpp,"
-    ".cs,.rb,.php,.sh,.toml,.yaml,.yml,.ini,.cfg,.html,.htm,.css,.sql,.json"
+    ".cs,.rb,.php,.sh,.toml,.yaml,.yml,.ini,.cfg,.html,.htm,.css,.sql,.json,.ipynb"
 )
 DEFAULT_EXCLUDE = "node_modules,__pycache__,.venv,venv,dist,build,*.min.js,*.lock"
 # Chroma's rule for a collection name (chromadb 1.x: 3-512 characters from [a-zA-Z0-9._-], the first and the last

@@ -3,8 +3,9 @@
 Citations point at the file's own line numbers, so every format is read into one ``LineInfo`` per line of
 the file on disk, never into a re-flowed text. Each format has its module beside this one:
 ``markdown`` (markdown-it-py, with the MkDocs/Material, Docusaurus and MyST extensions), ``rst`` (docutils),
-``html`` (the standard library's HTML parser), ``asciidoc`` (line by line, as its grammar is) and ``code``
-(Python's ``ast``/``tokenize``, comment patterns for other languages). Anything else (plain text, data
+``html`` (the standard library's HTML parser), ``asciidoc`` (line by line, as its grammar is), ``notebook``
+(Jupyter's JSON, its cells read as Markdown) and ``code`` (Python's ``ast``/``tokenize``, comment patterns for
+other languages). Anything else (plain text, data
 files) has no structure: every line is ``PLAIN``.
 """
 
@@ -63,7 +64,7 @@ def line_structure(source: str, lines: Sequence[str]) -> list[LineInfo]:
     A parser that fails on a file (it never should, but files are untrusted) leaves it plain rather than
     losing it: plain lines still index and cite correctly.
     """
-    from . import asciidoc, code, html, markdown, rst  # the format modules import this one
+    from . import asciidoc, code, html, markdown, notebook, rst  # the format modules import this one
 
     name = source.lower()
     for reads, structure in (
@@ -71,6 +72,7 @@ def line_structure(source: str, lines: Sequence[str]) -> list[LineInfo]:
         (rst.is_rst, rst.rst_structure),
         (html.is_html, html.html_structure),
         (asciidoc.is_asciidoc, asciidoc.asciidoc_structure),
+        (notebook.is_notebook, notebook.notebook_structure),
         (code.is_code, lambda ls: code.code_structure(name, ls)),
     ):
         if reads(name):
