@@ -30,7 +30,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from .rst import CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text
+from .rst import BUILD_ONLY_CONTENT, CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text
 from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths, line_structure
 
 __all__ = ["MARKDOWN_SUFFIXES", "PATH_SEPARATOR", "PLAIN", "LineInfo", "is_markdown", "line_structure",
@@ -61,6 +61,8 @@ COLON_CONTAINERS = frozenset({
 # A MyST directive written as a fence ("```{note}"): an admonition's body is prose, not code.
 _DIRECTIVE_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{([\w:.+-]+)\}\s*(.*?)\s*$")
 MYST_CODE_DIRECTIVES = CODE_DIRECTIVES | {"code-cell", "eval-rst", "mermaid", "graphviz", "plantuml"}
+# Directives whose body is never shown as the page's text: a toctree's entries, an include's options.
+MYST_HIDDEN_CONTENT = BUILD_ONLY_CONTENT | {"include", "literalinclude", "raw", "image", "contents"}
 _OPTION = re.compile(r"^\s*:[\w-]+:(?:\s.*)?$")  # a MyST directive's option line (":class: dropdown")
 _TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$")  # a MyST label: "(install-guide)="
 # MDX: ES module lines ("import Tabs from '@theme/Tabs';", "export const x = 1;") and JSX comments.
@@ -165,7 +167,7 @@ def _colon_opener(body: str) -> str | None:
     if not m or not (m.group(1) or m.group(2).lower() in COLON_CONTAINERS):
         return None
     name = (m.group(1) or m.group(2)).lower()
-    return admonition_text(name, inline_text(m.group(3) or m.group(4)))
+    return "" if name in HIDDEN_DIRECTIVES else admonition_text(name, inline_text(m.group(3) or m.group(4)))
 
 
 def _extensions(lines: Sequence[str]) -> _Extensions:
@@ -214,13 +216,14 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
             continue
         if m := _DIRECTIVE_FENCE.match(body):
             name = m.group(2).lower()
-            if name in HIDDEN_DIRECTIVES or name.startswith("auto"):
+            if name in MYST_HIDDEN_CONTENT or name.startswith("auto"):
                 hidden = m.group(1)
                 hide(k)
                 continue
-            if name not in MYST_CODE_DIRECTIVES:
+            if name not in MYST_CODE_DIRECTIVES:  # an admonition, or a container whose body is prose
                 directives.append(m.group(1))
-                hide(k, admonition_text(name, inline_text(m.group(3))))
+                shown = "" if name in HIDDEN_DIRECTIVES else admonition_text(name, inline_text(m.group(3)))
+                hide(k, shown)
                 directive_options = True
                 continue
         if m := _FENCE.match(body):

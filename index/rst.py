@@ -37,6 +37,7 @@ HIDDEN_DIRECTIVES = frozenset({
     "rst-class", "container", "only", "sectionauthor", "moduleauthor", "codeauthor", "program", "option",
     "exception_hierarchy", "table", "list-table", "csv-table", "cssclass", "class-attributes", "title",
     "replace", "unicode", "date",  # substitution definitions: ".. |name| replace:: text"
+    "grid", "grid-item", "tab-set", "tabs", "card-carousel", "div",  # layout only (sphinx-design, sphinx-tabs)
 })
 ADMONITIONS = {
     "note": "Note", "warning": "Warning", "tip": "Tip", "hint": "Hint", "important": "Important",

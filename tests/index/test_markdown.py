@@ -288,6 +288,14 @@ def test_myst_directives_are_markup_and_admonition_bodies_prose() -> None:
     assert infos[4].heading == "Install" and [k + 1 for k, i in enumerate(infos) if i.is_heading] == [2]
 
 
+def test_myst_layout_containers_show_nothing_but_their_bodies() -> None:
+    lines = ["::::{grid} 2", ":gutter: 1", ":::{grid-item-card} Fast", "Very fast cranes.", ":::", "::::",
+             "```{image} crane.png", ":alt: a crane", "```"]
+    markup, code, text = _facts(lines)
+    assert markup == {1, 2, 3, 5, 6, 7, 8, 9} and not code
+    assert text[1] == text[2] == text[8] == "" and text[3] == "Grid item card: Fast" and text[4] is None
+
+
 def test_container_lookalikes_are_left_alone() -> None:
     lines = ["Ratio 3:::1 is fine.", "::: pydantic.BaseModel", "    options:", "        members: true", "Next."]
     markup, _, text = _facts(lines)

@@ -164,3 +164,12 @@ def test_every_discordpy_file_parses_with_sections() -> None:
 ])
 def test_inline_text(line: str, shown: str) -> None:
     assert rst.inline_text(line) == shown
+
+
+def test_layout_directives_are_no_headings_and_their_bodies_prose() -> None:
+    lines = [".. grid:: 2", "", "   .. grid-item::", "", "      Cranes lift.", "", ".. tab-set::", "",
+             "   .. tab-item:: Linux", "", "      Run it."]
+    infos = rst.rst_structure(lines)
+    assert [k + 1 for k, i in enumerate(infos) if i.is_heading] == [9], "a tab names its body; a grid does not"
+    assert infos[4].heading == "" and infos[4].text == "Cranes lift." and not infos[4].markup
+    assert infos[10].heading == "Linux" and infos[0].text == "" and infos[6].text == ""
