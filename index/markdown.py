@@ -222,8 +222,7 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
                 continue
             if name not in MYST_CODE_DIRECTIVES:  # an admonition, or a container whose body is prose
                 directives.append(m.group(1))
-                shown = "" if name in HIDDEN_DIRECTIVES else admonition_text(name, inline_text(m.group(3)))
-                hide(k, shown)
+                hide(k, "" if name in HIDDEN_DIRECTIVES else admonition_text(name, inline_text(m.group(3))))
                 directive_options = True
                 continue
         if m := _FENCE.match(body):
