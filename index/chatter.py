@@ -18,16 +18,23 @@ import re
 
 _SEP = r"[\s,.!:;\-–—~]*"  # what follows a peeled phrase: punctuation and spaces
 _WHO = r"(?:\s+(?:there|all|everyone|everybody|folks|guys|team|people|friends|y'?all|devs|gang))?"
+# A greeting or a filler word ("ok", "so", "well") is one only when punctuation or the start of a question
+# follows it: "Hello command never answers", "OK button does nothing", "Greetings message on join" and
+# "Well formatted JSON is rejected" name things, and "hello world" a program.
+_THEN = (r"(?=\s*(?:[,.!:;\-–—~…]|$)|\s+(?:how|what|what'?s|whats|why|when|where|which|who|is|are|was|can|could|"
+         r"would|should|does|do|did|has|have|i|i'?m|im|i'?ve|ive|my|we|our|so|ok|okay|now|then|any\s*one|"
+         r"some\s*one|any\s*body|quick|just|need|trying|please|pls|question|got|basically|um+|uh+)\b)")
 OPENERS = tuple(re.compile(p + _SEP, re.IGNORECASE) for p in (
     r"^(?:hey|hi|hello|heya|hiya|yo|howdy|greetings|sup|good\s+(?:morning|afternoon|evening))" + _WHO
-    + r"\b(?!\s+world\b)(?!-\w)",  # "hello world" names a program, not a greeting; "Hi-DPI" is no "hi"
+    + r"\b(?!-\w)" + _THEN,  # "Hi-DPI" is no "hi"
     r"^(?:(?:a|one)\s+)?(?:quick|dumb|stupid|silly|noob|newbie|beginner|simple|small|basic)\s+(?:question|q)\b",
     r"^(?:i\s+have|i'?ve\s+got|got)\s+a\s+(?:(?:quick|small|simple|dumb|noob)\s+)?question\b(?:\s+about\s+\w+)?",
     r"^(?:sorry|apologies)\s+(?:if|for)\b[^,:;]{0,60}?(?:[,:;]|\s+but\b)(?:\s*but\b)?",
     r"^(?:can|could|would)\s+(?:some\s*one|some\s*body|any\s*one|any\s*body|you)\s+(?:please\s+)?help"
     r"(?:\s+me)?(?:\s+out)?(?:\s+with\s+(?:this|something))?\s*\?",
     r"^(?:please|pls|plz)\s+help(?:\s+me)?\b",
-    r"^(?:so|ok|okay|well|um+|uh+|hm+|alright)\b(?=[\s,])",
+    r"^(?:so|ok|okay|well|alright)\b" + _THEN,
+    r"^(?:um+|uh+|hm+)\b(?=[\s,])",
     r"^(?:i'?m|i\s+am)\s+(?:new|a\s+beginner|a\s+noob)(?:\s+(?:to|at|with)\s+[^,.;:]{1,40})?(?=[,.;:])",
 )
 )

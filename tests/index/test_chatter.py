@@ -19,6 +19,11 @@ from citebot.index.chatter import core
     ("okay so how do intents work", "how do intents work"),
     ("how do I get the member's avatar? ty", "how do I get the member's avatar?"),
     ("is my bot's token a secret?tia", "is my bot's token a secret?"),
+    ("hey my bot is offline", "my bot is offline"),
+    ("Greetings! how do I add a cog?", "how do I add a cog?"),
+    ("ok, the embed has no colour", "the embed has no colour"),
+    ("well I tried sync() and nothing happened", "I tried sync() and nothing happened"),
+    ("yo what's a cog", "what's a cog"),
 ])
 def test_wrappers_are_peeled_from_both_ends(message: str, question: str) -> None:
     assert core(message) == question
@@ -38,6 +43,12 @@ def test_wrappers_are_peeled_from_both_ends(message: str, question: str) -> None
     # nor a greeting's word joined to the next by a hyphen
     "Hi-DPI scaling looks blurry, how do I fix it?",
     "hello-world example for a slash command?",
+    # nor a word that names a thing: a greeting or a filler word is one only before punctuation or a question
+    "Greetings message when a member joins?",
+    "Hello command never answers",
+    "OK button does nothing when clicked",
+    "Well formatted JSON is rejected",
+    "So many warnings on startup, can I hide them?",
 ])
 def test_ordinary_questions_are_left_alone(question: str) -> None:
     assert core(question) == question
