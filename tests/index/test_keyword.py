@@ -100,3 +100,13 @@ def test_extends_and_near_find_longer_forms_and_misspellings() -> None:
     assert index.extends("mac") and not index.extends("maco") and not index.extends("avro")
     assert index.near("pricipl")  # "priciple": one letter from "principl"
     assert index.near("seper") and not index.near("avro")
+
+
+def test_camel_case_names_are_found_by_their_words_and_by_name() -> None:
+    assert terms("client.on('messageCreate')") == ["client", "messagecr", "messag", "creat"]
+    assert terms("BaseModel and NASA") == ["basemodel", "nasa"], "class names and acronyms stay whole"
+    index = KeywordIndex.build(["event", "other"], ["Listen for `messageCreate` on the client.",
+                                                    "Messages sent by webhooks are created elsewhere."])
+    assert index.search(terms("event when a message is create"), 2)[0][0] == "event"
+    (best, top), (_, second) = index.search(terms("messageCreate"), 2)
+    assert best == "event" and top > 2 * second, "the exact name outweighs its words elsewhere"
