@@ -69,6 +69,10 @@ _TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$")  # a MyST label: "(install-guide)
 _ESM = re.compile(r"^(?:import\s+(?:[\w*{}\s,]+?\s+from\s+)?[\"'][^\"']+[\"'];?"
                   r"|export\s+(?:(?:default|const|let|var|function)\b|\{).*)\s*$")
 _JSX_COMMENT = re.compile(r"^\s*\{/\*.*\*/\}\s*$")
+# A JSX component's opening tag written over several lines ("<Tabs", "  groupId="os"", "  values={[...]}>").
+_JSX_OPEN = re.compile(r"^\s*<[A-Z][\w.]*(?:\s[^<>]*)?$")
+_TAG_END = re.compile(r"/?>\s*$")
+JSX_TAG_LINES = 20  # an opening tag longer than this is taken for prose: a stray "<Word" hides nothing
 _MYST_ROLE = re.compile(r"\{([\w:.+-]+)\}`([^`]+)`")  # "{ref}`the guide <install>`", "{py:class}`~pkg.Model`"
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->")
 _CODE_SPAN = re.compile(r"(`+).*?\1")
@@ -170,6 +174,16 @@ def _colon_opener(body: str) -> str | None:
     return "" if name in HIDDEN_DIRECTIVES else admonition_text(name, inline_text(m.group(3) or m.group(4)))
 
 
+def _jsx_end(lines: Sequence[str], start: int) -> int | None:
+    """The line that closes a JSX opening tag begun on ``start``, if one does within ``JSX_TAG_LINES``."""
+    for k in range(start + 1, min(start + 1 + JSX_TAG_LINES, len(lines))):
+        if "<" in lines[k] or not lines[k].strip():
+            return None  # another tag or a blank line: this was no tag, but prose that starts with "<"
+        if _TAG_END.search(lines[k]):
+            return k
+    return None
+
+
 def _extensions(lines: Sequence[str]) -> _Extensions:
     """Find the MkDocs/Material, Docusaurus/VitePress, MyST and MDX markers outside fences, and dedent the
     bodies of indented containers."""
@@ -184,6 +198,7 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
     opened: list[int] = []  # the indentation of each open admonition or tab marker, outermost first
     options = -1  # the indentation of an open "::: object" whose option lines follow (-1: none)
     directive_options = False  # the line above opened a MyST directive (or was one of its options)
+    jsx_end = -1  # the last line of a JSX opening tag that spans lines (-1: none open)
 
     def hide(k: int, shown: str | None = "") -> None:
         markup[k], text[k], fed[k] = True, shown, ""
@@ -196,6 +211,9 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
         if hidden:
             hide(k)
             hidden = "" if _closes(line, hidden) else hidden
+            continue
+        if k <= jsx_end:
+            hide(k)
             continue
         if line.strip() and opened:
             while opened and _indent(line) < opened[-1] + CONTAINER_INDENT:
@@ -248,6 +266,9 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
         elif _ANCHOR_ONLY.match(body) or _TARGET.match(body) or _JSX_COMMENT.match(body) or (
                 not depth and _ESM.match(body)):
             hide(k)
+        elif _JSX_OPEN.match(body) and (end := _jsx_end(fed, k)) is not None:
+            hide(k)
+            jsx_end = end
     return _Extensions(fed, dedented, markup, text)
 
 

@@ -296,6 +296,16 @@ def test_myst_layout_containers_show_nothing_but_their_bodies() -> None:
     assert text[1] == text[2] == text[8] == "" and text[3] == "Grid item card: Fast" and text[4] is None
 
 
+def test_a_jsx_tag_over_several_lines_is_never_seen() -> None:
+    lines = ["<Tabs", '  groupId="os"', "  values={[", "    {label: 'Linux', value: 'linux'},", "  ]}>",
+             "Pick your system.", "</Tabs>", "<Note> inline is fine </Note>"]
+    markup, _, text = _facts(lines)
+    assert markup == {1, 2, 3, 4, 5, 7} and all(text[k] == "" for k in (1, 2, 3, 4, 5, 7))
+    assert text[6] is None and text[8] == " inline is fine "
+    unclosed = ["<Foo is what we call it", "and it goes on", "", "Next paragraph."]
+    assert _facts(unclosed)[0] == set(), "a stray '<Word' that no tag end follows hides nothing"
+
+
 def test_container_lookalikes_are_left_alone() -> None:
     lines = ["Ratio 3:::1 is fine.", "::: pydantic.BaseModel", "    options:", "        members: true", "Next."]
     markup, _, text = _facts(lines)
