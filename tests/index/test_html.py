@@ -30,9 +30,14 @@ HTML = [
 ]
 
 
+def _shown(lines: list[str]) -> dict[int, str]:
+    """What a reader sees on each line (1-based), as the chunker will store it."""
+    infos = html_structure(lines)
+    return {k + 1: (line if i.text is None else i.text) for k, (line, i) in enumerate(zip(lines, infos))}
+
+
 def test_text_is_extracted_on_its_own_line() -> None:
-    infos = html_structure(HTML)
-    shown = {k + 1: (line if i.text is None else i.text) for k, (line, i) in enumerate(zip(HTML, infos))}
+    shown = _shown(HTML)
     assert shown[8] == "Cranes lift containers & crates" and shown[9] == "from the ships."
     assert shown[13] == "  crane --start <now>", "code keeps its spaces, entities decoded"
     assert shown[18] == "Use Ask the crane.", "block elements never run their words together"
@@ -76,7 +81,7 @@ SPHINX = [
 
 def test_furniture_marked_by_attributes_is_hidden() -> None:
     infos = html_structure(SPHINX)
-    shown = {k + 1: (line if i.text is None else i.text) for k, (line, i) in enumerate(zip(SPHINX, infos))}
+    shown = _shown(SPHINX)
     assert shown[4] == "Installing" and shown[6] == "Upgrading", "a permalink is not part of its heading"
     assert shown[5] == "Run the installer once." and shown[7] == "Upgrade with pip."
     assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 3, 8, 9, 10, 11, 12}
