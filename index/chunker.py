@@ -14,7 +14,7 @@ resolved, heading anchors and tags dropped), under the line's own number. A line
 sees (a section underline, a script, an option of a directive) is not chunked; a markup line (an
 admonition marker, a heading) is chunked as context and flagged so that it never answers.
 
-The work is three steps: structure (``structure.line_structure``: headings, code blocks, markup,
+The work is three steps: structure (``formats.line_structure``: headings, code blocks, markup,
 reader text, per format), units (kept lines, over-long ones cut, grouped into paragraphs) and
 packing (paragraphs into chunks that fit the window with their context).
 """
@@ -26,8 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .cleaner import Cleaned
+from .formats import line_structure
 from .prose import prose_score
-from .structure import PATH_SEPARATOR, LineInfo, line_structure, reader_text
+from .structure import PATH_SEPARATOR, LineInfo, reader_text
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

@@ -24,10 +24,11 @@ from .chunker import Chunk, chunk_document, embedded_text
 from .cleaner import clean
 from .embedder import Embedder
 from .errors import IndexDamaged, NoSpace, StoreUnavailable, UsageError
+from .formats import line_structure
 from .loader import Document, Skipped, scan
 from .settings import Settings
 from .store import Store, StoredChunk
-from .structure import line_structure, reader_text
+from .structure import reader_text
 
 log = logging.getLogger(__name__)
 # 2: Markdown parsed with markdown-it-py (fences, setext headings, front matter). 3: format-aware structure

@@ -31,9 +31,9 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from .rst import BUILD_ONLY_CONTENT, CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text
-from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths, line_structure
+from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths
 
-__all__ = ["MARKDOWN_SUFFIXES", "PATH_SEPARATOR", "PLAIN", "LineInfo", "is_markdown", "line_structure",
+__all__ = ["MARKDOWN_SUFFIXES", "PATH_SEPARATOR", "PLAIN", "LineInfo", "is_markdown",
            "markdown_structure", "strip_tags"]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")  # .mdx: Docusaurus/Mintlify pages, Markdown with JSX

@@ -1,21 +1,18 @@
 """What each line of a file is, whatever its format: one home for the per-line facts the chunker reads.
 
 Citations point at the file's own line numbers, so every format is read into one ``LineInfo`` per line of
-the file on disk, never into a re-flowed text. Each format has its module beside this one:
+the file on disk, never into a re-flowed text; ``formats.line_structure`` picks the reader by the file's name.
+Each format has its module beside this one:
 ``markdown`` (markdown-it-py, with the MkDocs/Material, Docusaurus and MyST extensions), ``rst`` (docutils),
 ``html`` (the standard library's HTML parser), ``asciidoc`` (line by line, as its grammar is), ``notebook``
 (Jupyter's JSON, its cells read as Markdown) and ``code`` (Python's ``ast``/``tokenize``, comment patterns for
-other languages). Anything else (plain text, data
-files) has no structure: every line is ``PLAIN``.
+other languages). Anything else (plain text, data files) has no structure: every line is ``PLAIN``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 PATH_SEPARATOR = " > "
 
@@ -56,30 +53,3 @@ def heading_paths(starts: Sequence[tuple[int, int, str]], n: int) -> list[str]:
         stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, title)]
         paths[start:stop] = [PATH_SEPARATOR.join(t for _, t in stack if t)] * (stop - start)
     return paths
-
-
-def line_structure(source: str, lines: Sequence[str]) -> list[LineInfo]:
-    """Per-line structure of ``lines``, read by the format the file's name says; plain for unknown kinds.
-
-    A parser that fails on a file (it never should, but files are untrusted) leaves it plain rather than
-    losing it: plain lines still index and cite correctly.
-    """
-    from . import asciidoc, code, html, markdown, notebook, rst  # the format modules import this one
-
-    name = source.lower()
-    for reads, structure in (
-        (markdown.is_markdown, markdown.markdown_structure),
-        (rst.is_rst, rst.rst_structure),
-        (html.is_html, html.html_structure),
-        (asciidoc.is_asciidoc, asciidoc.asciidoc_structure),
-        (notebook.is_notebook, notebook.notebook_structure),
-        (code.is_code, lambda ls: code.code_structure(name, ls)),
-    ):
-        if reads(name):
-            try:
-                infos = structure(lines)
-            except Exception as exc:  # noqa: BLE001 - any parser failure means "read it as plain text"
-                log.debug("%s: read as plain text (%s: %s)", source, type(exc).__name__, exc)
-                return [PLAIN] * len(lines)
-            return infos if len(infos) == len(lines) else [PLAIN] * len(lines)
-    return [PLAIN] * len(lines)

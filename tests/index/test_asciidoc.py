@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from citebot.index.asciidoc import asciidoc_structure, is_asciidoc
-from citebot.index.structure import line_structure
+from citebot.index.formats import line_structure
 
 # An Asciidoctor page (line numbers in the comments are the file's).
 ADOC = [

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from citebot.index import HashEmbedder
 from citebot.index.chunker import Chunk, chunk_document, embedded_text, split_long_line
 from citebot.index.cleaner import clean
-from citebot.index.structure import line_structure, reader_text
+from citebot.index.formats import line_structure
+from citebot.index.structure import reader_text
 
 EMBEDDER = HashEmbedder()
 _WORD_CHARS = re.compile(r"\w")

@@ -3,8 +3,8 @@ scripts, styles, navigation and tag-only lines hidden."""
 
 from __future__ import annotations
 
+from citebot.index.formats import line_structure
 from citebot.index.html import html_structure
-from citebot.index.structure import line_structure
 
 HTML = [
     "<!DOCTYPE html>",                                   # 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from citebot.index.markdown import PLAIN, LineInfo, is_markdown, line_structure, markdown_structure, strip_tags
+from citebot.index.formats import line_structure
+from citebot.index.markdown import PLAIN, LineInfo, is_markdown, markdown_structure, strip_tags
 
 
 def _paths(lines: list[str]) -> list[str]:

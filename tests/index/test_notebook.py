@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from citebot.index.formats import line_structure
 from citebot.index.notebook import is_notebook, notebook_structure
-from citebot.index.structure import PLAIN, line_structure
+from citebot.index.structure import PLAIN
 
 # A notebook as Jupyter writes it (json.dumps(indent=1, ensure_ascii=False)); line numbers are the file's.
 NOTEBOOK = [

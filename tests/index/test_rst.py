@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from citebot.index import rst
-from citebot.index.structure import PLAIN, line_structure
+from citebot.index.formats import line_structure
+from citebot.index.structure import PLAIN
 
 # Line numbers in the comments are the file's.
 RST = [

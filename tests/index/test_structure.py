@@ -13,9 +13,10 @@ from citebot.index import Engine, HashEmbedder
 from citebot.index.chunker import chunk_document
 from citebot.index.cleaner import clean
 from citebot.index.code import code_structure
+from citebot.index.formats import line_structure
 from citebot.index.prose import is_listy, prose_score
 from citebot.index.store import StoredChunk
-from citebot.index.structure import PLAIN, line_structure, reader_text
+from citebot.index.structure import PLAIN, reader_text
 
 from .helpers import committed, hash_settings, write_files
 from .test_asciidoc import ADOC
