@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # 4: the ``` / ~~~ lines of Markdown fences are markup (never the answering line). 5: a bare reST :ref: label
 # reads as its words ("intents primer"), not as the label. 6: Docusaurus/MDX, VitePress and MyST markup read as
 # such, HTML furniture found by its attributes, AsciiDoc and Jupyter notebooks read by their format, reST layout
-# directives (grid, tab-set) neither headings nor text, camelCase names also keyword-indexed by their words:
-# a file unchanged on disk is read again.
+# directives (grid, tab-set) neither headings nor text, GitBook/Jekyll/Hugo template tags markup, camelCase
+# names also keyword-indexed by their words: a file unchanged on disk is read again.
 PIPELINE_VERSION = "6"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

@@ -69,6 +69,15 @@ _TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$")  # a MyST label: "(install-guide)
 _ESM = re.compile(r"^(?:import\s+(?:[\w*{}\s,]+?\s+from\s+)?[\"'][^\"']+[\"'];?"
                   r"|export\s+(?:(?:default|const|let|var|function)\b|\{).*)\s*$")
 _JSX_COMMENT = re.compile(r"^\s*\{/\*.*\*/\}\s*$")
+# Static-site template tags on a line of their own: Liquid (Jekyll, GitBook: "{% hint style="info" %}",
+# "{% endhint %}", "{% include x.html %}") and Hugo shortcodes ("{{< notice tip >}}", "{{% /notice %}}").
+_TEMPLATE_TAG = re.compile(r"^\s*(?:\{%-?\s*(\w+)(.*?)-?%\}|\{\{[<%]-?\s*(/?[\w-]+)(.*?)-?[>%]\}\})\s*$")
+_TEMPLATE_KIND = re.compile(r"\b(?:style|type|kind|class)\s*=\s*[\"']?([\w-]+)|^\s*[\"']?([A-Za-z][\w-]*)")
+_TEMPLATE_TITLE = re.compile(r"\b(?:title|name)\s*=\s*[\"']([^\"']*)[\"']|^\s*[\"']([^\"']*)[\"']")
+TEMPLATE_CODE = frozenset({"highlight"})  # their body is code, as a fence's
+TEMPLATE_ADMONITIONS = frozenset({"hint", "notice", "alert", "callout", "admonition", "note", "tip", "warning",
+                                  "info", "danger", "caution", "important"})
+TEMPLATE_TABS = frozenset({"tab", "tab-item"})
 # A JSX component's opening tag written over several lines ("<Tabs", "  groupId="os"", "  values={[...]}>").
 _JSX_OPEN = re.compile(r"^\s*<[A-Z][\w.]*(?:\s[^<>]*)?$")
 _TAG_END = re.compile(r"/?>\s*$")
@@ -184,9 +193,32 @@ def _jsx_end(lines: Sequence[str], start: int) -> int | None:
     return None
 
 
+def _template_tag(body: str) -> tuple[str, str] | None:
+    """A template tag alone on its line: its name (a closing tag as "/name") and its arguments."""
+    m = _TEMPLATE_TAG.match(body)
+    if not m:
+        return None
+    name, args = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    name = name.lower()
+    if name.startswith("end") and len(name) > 3:  # Liquid closes "hint" with "endhint"
+        name = "/" + name[3:]
+    return name, args.strip()
+
+
+def _template_text(name: str, args: str) -> str:
+    """What a reader sees for an opening template tag: an admonition's label, a tab's title, else nothing."""
+    if name in TEMPLATE_ADMONITIONS:
+        kind = _TEMPLATE_KIND.search(args) if args else None
+        word = (kind.group(1) or kind.group(2)) if kind else ""
+        return admonition_text(word.lower() if word and name in ("hint", "notice", "alert", "callout") else name, "")
+    if name in TEMPLATE_TABS and (title := _TEMPLATE_TITLE.search(args)):
+        return title.group(1) or title.group(2) or ""
+    return ""
+
+
 def _extensions(lines: Sequence[str]) -> _Extensions:
-    """Find the MkDocs/Material, Docusaurus/VitePress, MyST and MDX markers outside fences, and dedent the
-    bodies of indented containers."""
+    """Find the MkDocs/Material, Docusaurus/VitePress, MyST, MDX and template (Liquid, Hugo) markers outside
+    fences, and dedent the bodies of indented containers."""
     fed = [line.replace("\r", " ").replace("\n", " ") for line in lines]
     dedented = list(fed)
     markup = [False] * len(lines)
@@ -199,6 +231,7 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
     options = -1  # the indentation of an open "::: object" whose option lines follow (-1: none)
     directive_options = False  # the line above opened a MyST directive (or was one of its options)
     jsx_end = -1  # the last line of a JSX opening tag that spans lines (-1: none open)
+    template_code = ""  # the name of an open template code tag ("{% highlight ruby %}"), "" when none
 
     def hide(k: int, shown: str | None = "") -> None:
         markup[k], text[k], fed[k] = True, shown, ""
@@ -227,6 +260,11 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
         directive_options = False
         if fence:
             fence = "" if _closes(body, fence) else fence
+            continue
+        if template_code:
+            if _template_tag(body) == ("/" + template_code, ""):
+                markup[k], text[k], fed[k] = True, "", "```"  # markdown-it reads a fence in its place
+                template_code = ""
             continue
         if directives and _closes(body, directives[-1]):
             directives.pop()
@@ -269,6 +307,13 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
         elif _JSX_OPEN.match(body) and (end := _jsx_end(fed, k)) is not None:
             hide(k)
             jsx_end = end
+        elif (tag := _template_tag(body)) is not None:
+            name, args = tag
+            if name in TEMPLATE_CODE:
+                markup[k], text[k], fed[k] = True, "", "```"
+                template_code = name
+            else:
+                hide(k, "" if name.startswith("/") else _template_text(name, args))
     return _Extensions(fed, dedented, markup, text)
 
 

@@ -312,3 +312,36 @@ def test_container_lookalikes_are_left_alone() -> None:
     markup, _, text = _facts(lines)
     assert markup == {2, 3, 4} and text[1] is None and text[5] is None
     assert _facts(["import os", "export PATH=/bin", "Use `{ref}`."])[0] == set(), "not ES modules, not a role"
+
+
+# GitBook and Jekyll (Liquid tags) and Hugo (shortcodes): tags on their own lines are markup.
+TEMPLATES = [
+    "# Deploy",                                       # 1
+    '{% hint style="warning" %}',                     # 2  GitBook hint: reads as its label
+    "Keep the token out of the repository.",          # 3  prose
+    "{% endhint %}",                                  # 4
+    "{% tabs %}",                                     # 5
+    '{% tab title="Linux" %}',                        # 6  a tab reads as its title
+    "Run the service with systemd.",                  # 7
+    "{% endtab %}",                                   # 8
+    "{% endtabs %}",                                  # 9
+    "{% highlight ruby %}",                           # 10 a highlight block is code
+    "bot.run(token)",                                 # 11
+    "# not a heading",                                # 12
+    "{% endhighlight %}",                             # 13
+    "{{< notice tip >}}",                             # 14 Hugo notice
+    "Restart after upgrading.",                       # 15
+    "{{< /notice >}}",                                # 16
+    "{% include footer.html %}",                      # 17
+    "Use {{ site.title }} in prose.",                 # 18 an inline expression is left as written
+]
+
+
+def test_template_tags_are_markup_and_highlight_blocks_code() -> None:
+    markup, code, text = _facts(TEMPLATES)
+    assert markup == {2, 4, 5, 6, 8, 9, 10, 13, 14, 16, 17}
+    assert code == {10, 11, 12, 13} and [k + 1 for k, i in enumerate(markdown_structure(TEMPLATES))
+                                          if i.is_heading] == [1]
+    assert text[2] == "Warning" and text[6] == "Linux" and text[14] == "Tip"
+    assert all(text[k] == "" for k in (4, 5, 8, 9, 10, 13, 16, 17))
+    assert text[3] is None and text[11] is None and text[18] is None

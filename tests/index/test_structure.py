@@ -21,7 +21,7 @@ from citebot.index.structure import PLAIN, reader_text
 from .helpers import committed, hash_settings, write_files
 from .test_asciidoc import ADOC
 from .test_html import HTML
-from .test_markdown import DOCUSAURUS, MKDOCS, MYST
+from .test_markdown import DOCUSAURUS, MKDOCS, MYST, TEMPLATES
 from .test_notebook import NOTEBOOK
 from .test_rst import RST
 
@@ -77,7 +77,8 @@ def test_unknown_formats_are_plain() -> None:
         assert line_structure(source, lines) == [PLAIN] * 3
 
 
-FIXTURES = {"page.md": MKDOCS, "intro.mdx": DOCUSAURUS, "myst.md": MYST, "guide.rst": RST, "page.html": HTML,
+FIXTURES = {"page.md": MKDOCS, "intro.mdx": DOCUSAURUS, "myst.md": MYST, "gitbook.md": TEMPLATES, "guide.rst": RST,
+            "page.html": HTML,
             "guide.adoc": ADOC, "tutorial.ipynb": NOTEBOOK, "crane.py": PYTHON}
 
 
@@ -145,6 +146,7 @@ def test_markup_lands_in_the_stored_chunks_flag(tmp_path: Path) -> None:
     assert flagged["page.html"] >= {7, 10, 18}
     assert flagged["guide.adoc"] >= {1, 7, 19, 24, 25, 31} and not flagged["guide.adoc"] & {9, 17, 21}
     assert flagged["tutorial.ipynb"] == {7, 36}, "a notebook's headings; its JSON is never stored"
+    assert flagged["gitbook.md"] >= {1, 2, 6, 14} and not flagged["gitbook.md"] & {3, 7, 15}
     assert "crane.py" not in flagged
 
 
@@ -178,17 +180,19 @@ def test_release_notes_score_low_and_prose_high() -> None:
 
 
 def test_an_admonition_body_is_cited_never_its_marker(tmp_path: Path) -> None:
-    """Through the engine, with the default extensions: a Docusaurus page (.mdx), a MyST page, an AsciiDoc page
-    and a notebook are indexed, and a question answered inside an admonition cites the body line, at its own number."""
+    """Through the engine, with the default extensions: a Docusaurus page (.mdx), a MyST page, a GitBook page,
+    an AsciiDoc page and a notebook are indexed, and a question answered inside an admonition cites the body
+    line, at its own number."""
     settings = hash_settings(tmp_path)
-    write_files(settings.docs_dir, {name: "\n".join(FIXTURES[name]) + "\n" for name in ("intro.mdx", "myst.md",
-                                                                                      "guide.adoc", "tutorial.ipynb")})
+    names = ("intro.mdx", "myst.md", "guide.adoc", "tutorial.ipynb", "gitbook.md")
+    write_files(settings.docs_dir, {name: "\n".join(FIXTURES[name]) + "\n" for name in names})
     engine = Engine(settings, HashEmbedder())
     engine.index()
     for question, source, line in (("never run the installer as root?", "intro.mdx", 15),
                                    ("do cranes need a licence?", "myst.md", 5),
                                    ("check the load chart first?", "myst.md", 10),
                                    ("never lift more than ten tonnes?", "guide.adoc", 21),
-                                   ("check the wind speed first?", "tutorial.ipynb", 37)):
+                                   ("check the wind speed first?", "tutorial.ipynb", 37),
+                                   ("keep the token out of the repository?", "gitbook.md", 3)):
         hits = engine.ask(question, 3).hits
         assert hits and (hits[0].source, hits[0].line) == (source, line), (question, hits[:1])
