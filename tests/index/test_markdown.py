@@ -345,3 +345,5 @@ def test_template_tags_are_markup_and_highlight_blocks_code() -> None:
     assert text[2] == "Warning" and text[6] == "Linux" and text[14] == "Tip"
     assert all(text[k] == "" for k in (4, 5, 8, 9, 10, 13, 16, 17))
     assert text[3] is None and text[11] is None and text[18] is None
+    hugo = ["{{< highlight go >}}", "# not a heading", "{{< /highlight >}}", "After."]
+    assert [i.code_block is not None for i in markdown_structure(hugo)] == [True, True, True, False]
