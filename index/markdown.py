@@ -75,8 +75,9 @@ _TEMPLATE_TAG = re.compile(r"^\s*(?:\{%-?\s*(\w+)(.*?)-?%\}|\{\{[<%]-?\s*(/?[\w-
 _TEMPLATE_KIND = re.compile(r"\b(?:style|type|kind|class)\s*=\s*[\"']?([\w-]+)|^\s*[\"']?([A-Za-z][\w-]*)")
 _TEMPLATE_TITLE = re.compile(r"\b(?:title|name)\s*=\s*[\"']([^\"']*)[\"']|^\s*[\"']([^\"']*)[\"']")
 TEMPLATE_CODE = frozenset({"highlight"})  # their body is code, as a fence's
-TEMPLATE_ADMONITIONS = frozenset({"hint", "notice", "alert", "callout", "admonition", "note", "tip", "warning",
-                                  "info", "danger", "caution", "important"})
+TEMPLATE_KINDED = frozenset({"hint", "notice", "alert", "callout"})  # their kind is an argument: style="warning"
+TEMPLATE_ADMONITIONS = TEMPLATE_KINDED | {"admonition", "note", "tip", "warning", "info", "danger", "caution",
+                                          "important"}
 TEMPLATE_TABS = frozenset({"tab", "tab-item"})
 # A JSX component's opening tag written over several lines ("<Tabs", "  groupId="os"", "  values={[...]}>").
 _JSX_OPEN = re.compile(r"^\s*<[A-Z][\w.]*(?:\s[^<>]*)?$")
@@ -210,7 +211,7 @@ def _template_text(name: str, args: str) -> str:
     if name in TEMPLATE_ADMONITIONS:
         kind = _TEMPLATE_KIND.search(args) if args else None
         word = (kind.group(1) or kind.group(2)) if kind else ""
-        return admonition_text(word.lower() if word and name in ("hint", "notice", "alert", "callout") else name, "")
+        return admonition_text(word.lower() if word and name in TEMPLATE_KINDED else name, "")
     if name in TEMPLATE_TABS and (title := _TEMPLATE_TITLE.search(args)):
         return title.group(1) or title.group(2) or ""
     return ""
