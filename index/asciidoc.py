@@ -64,7 +64,6 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
     n = len(lines)
     is_heading = [False] * n
     code_block: list[int | None] = [None] * n
-    header = [False] * n
     markup = [False] * n
     text: list[str | None] = [None] * n
     starts: list[tuple[int, int, str]] = []
@@ -99,10 +98,10 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
                 in_header = False
             elif m := _ATTRIBUTE_ENTRY.match(line):
                 attributes[m.group(1).strip("!")] = m.group(2) or ""
-                header[k] = True
+                hide(k)
                 continue
             elif not _COMMENT.match(line):
-                header[k] = True  # the author and revision lines under the document title
+                hide(k)  # the author and revision lines under the document title
                 continue
         if paragraph_code:
             if line:
@@ -158,9 +157,6 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
             shown = inline_text(line, attributes)
             if shown != raw:
                 text[k] = shown
-    for k in range(n):
-        if header[k]:
-            markup[k], text[k] = True, ""
     paths = heading_paths(starts, n)
     return [LineInfo(*facts) for facts in zip(paths, is_heading, code_block, [False] * n, markup, text,
                                               strict=True)]

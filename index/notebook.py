@@ -51,6 +51,11 @@ def _source_lines(cell: object) -> list[str] | None:
     return source
 
 
+def _json_value(line: str) -> str:
+    """A line of the file as one JSON value: without its indentation and the comma after it."""
+    return line.strip().rstrip(",").strip()
+
+
 def _literals(piece: str) -> set[str]:
     """How a source line is written in the file: as Jupyter writes it (non-ASCII kept), or escaped."""
     return {json.dumps(piece, ensure_ascii=False), json.dumps(piece)}
@@ -79,7 +84,7 @@ def notebook_structure(lines: Sequence[str]) -> list[LineInfo]:
             cursor += 1
         if cursor == n:
             return [PLAIN] * n
-        inline = lines[cursor].strip()[len(SOURCE_KEY):].strip().rstrip(",").strip()
+        inline = _json_value(lines[cursor].strip()[len(SOURCE_KEY):])
         cursor += 1
         kind = cell.get("cell_type")
         if kind not in ("markdown", "code") or not source:
@@ -90,7 +95,7 @@ def notebook_structure(lines: Sequence[str]) -> list[LineInfo]:
         else:
             for piece in source:
                 literals = _literals(piece)
-                while cursor < n and lines[cursor].strip().rstrip(",").strip() not in literals:
+                while cursor < n and _json_value(lines[cursor]) not in literals:
                     cursor += 1
                 if cursor == n:
                     return [PLAIN] * n
