@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 # reads as its words ("intents primer"), not as the label. 6: Docusaurus/MDX, VitePress and MyST markup read as
 # such, HTML furniture found by its attributes, AsciiDoc and Jupyter notebooks read by their format, reST layout
 # directives (grid, tab-set) neither headings nor text, GitBook/Jekyll/Hugo template tags markup, camelCase
-# names also keyword-indexed by their words: a file unchanged on disk is read again.
-PIPELINE_VERSION = "6"
+# names also keyword-indexed by their words: a file unchanged on disk is read again. 7: MyST ``{eval-rst}``
+# bodies read as reST, and a reST directive whose body is Python (``.. click:example::``) as code.
+PIPELINE_VERSION = "7"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.
 # Picked by hand, not tuned: small enough that progress moves.

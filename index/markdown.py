@@ -30,7 +30,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from .rst import BUILD_ONLY_CONTENT, CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text
+from .rst import BUILD_ONLY_CONTENT, CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text, rst_structure
 from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths
 
 __all__ = ["MARKDOWN_SUFFIXES", "PATH_SEPARATOR", "PLAIN", "LineInfo", "is_markdown",
@@ -41,7 +41,9 @@ MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")  # .mdx: Docusaurus/Mintlify pa
 CONTAINER_INDENT = 4
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s+([\w-]+)(?:\s+[\w\s-]*?)?(?:\s*\"([^\"]*)\")?\s*$")
+# As Python-Markdown reads them: the space after the marker is optional ("!!!note") and a title runs to the
+# line's last quote ('!!! note "the "jsonable" nature"').
+_ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s*([\w-]+)(?:\s+[\w\s-]*?)?(?:\s*\"(.*)\")?\s*$")
 _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
 _BLOCK = re.compile(r"^\s*///\s*([\w-]*)\s*(?:\|\s*(.*?))?\s*$")  # pymdownx blocks: "/// tip | Title", "///"
 _INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\})\s*$")
@@ -60,7 +62,9 @@ COLON_CONTAINERS = frozenset({
 })
 # A MyST directive written as a fence ("```{note}"): an admonition's body is prose, not code.
 _DIRECTIVE_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{([\w:.+-]+)\}\s*(.*?)\s*$")
-MYST_CODE_DIRECTIVES = CODE_DIRECTIVES | {"code-cell", "eval-rst", "mermaid", "graphviz", "plantuml"}
+MYST_CODE_DIRECTIVES = CODE_DIRECTIVES | {"code-cell", "mermaid", "graphviz", "plantuml"}
+# "```{eval-rst}": its body is reStructuredText (autodoc, Sphinx-only directives), read by the reST reader.
+MYST_RST = "eval-rst"
 # Directives whose body is never shown as the page's text: a toctree's entries, an include's options.
 MYST_HIDDEN_CONTENT = BUILD_ONLY_CONTENT | {"include", "literalinclude", "raw", "image", "contents"}
 _OPTION = re.compile(r"^\s*:[\w-]+:(?:\s.*)?$")  # a MyST directive's option line (":class: dropdown")
@@ -152,6 +156,7 @@ class _Extensions:
     dedented: list[str]  # each line without its containers' indentation (what a reader sees of it)
     markup: list[bool]
     text: list[str | None]
+    rst: list[tuple[int, int]]  # the [first, end) lines of each ``{eval-rst}`` body, fed to markdown-it blank
 
 
 def _marker_text(line: str) -> str | None:
@@ -233,6 +238,8 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
     directive_options = False  # the line above opened a MyST directive (or was one of its options)
     jsx_end = -1  # the last line of a JSX opening tag that spans lines (-1: none open)
     template_code = ""  # the name of an open template code tag ("{% highlight ruby %}"), "" when none
+    rst_fence, rst_start = "", 0  # an open "```{eval-rst}" fence and its body's first line
+    rst: list[tuple[int, int]] = []
 
     def hide(k: int, shown: str | None = "") -> None:
         markup[k], text[k], fed[k] = True, shown, ""
@@ -248,6 +255,15 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
             continue
         if k <= jsx_end:
             hide(k)
+            continue
+        if rst_fence:
+            if _closes(line.expandtabs(CONTAINER_INDENT)[CONTAINER_INDENT * len(opened):], rst_fence):
+                rst.append((rst_start, k))
+                rst_fence = ""
+                hide(k)
+            else:
+                dedented[k] = line.expandtabs(CONTAINER_INDENT)[CONTAINER_INDENT * len(opened):]
+                fed[k] = ""
             continue
         if line.strip() and opened:
             while opened and _indent(line) < opened[-1] + CONTAINER_INDENT:
@@ -275,6 +291,10 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
             name = m.group(2).lower()
             if name in MYST_HIDDEN_CONTENT or name.startswith("auto"):
                 hidden = m.group(1)
+                hide(k)
+                continue
+            if name == MYST_RST:
+                rst_fence, rst_start = m.group(1), k + 1
                 hide(k)
                 continue
             if name not in MYST_CODE_DIRECTIVES:  # an admonition, or a container whose body is prose
@@ -315,7 +335,9 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
                 template_code = name
             else:
                 hide(k, "" if name.startswith("/") else _template_text(name, args))
-    return _Extensions(fed, dedented, markup, text)
+    if rst_fence:  # never closed: CommonMark runs an unclosed fence to the end of the file
+        rst.append((rst_start, len(lines)))
+    return _Extensions(fed, dedented, markup, text, rst)
 
 
 def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
@@ -362,8 +384,9 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             markup[start + 1], text[start + 1] = True, ""  # the |---|:---:| rule under the header row
         elif token.type == "html_block":
             html_lines.update(range(start, end))
+    in_rst = {k for a, b in ext.rst for k in range(a, b)}
     for k in range(n):
-        if front_matter[k] or text[k] is not None:
+        if front_matter[k] or text[k] is not None or k in in_rst:
             continue
         # A container's indentation is not seen; raw HTML in prose (an html block, inline tags such as
         # <font color=...>) is shown as its text, and a link as its words.
@@ -374,7 +397,35 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
         elif k in html_lines and not shown.strip():
             markup[k] = True
     headings = heading_paths(starts, n)
+    for a, b in ext.rst:
+        blocks = _read_rst(lines, ext.dedented, a, b, headings, is_heading, code_block, markup, text, blocks)
     return [
         LineInfo(*facts)
         for facts in zip(headings, is_heading, code_block, front_matter, markup, text, strict=True)
     ]
+
+
+def _read_rst(
+    lines: Sequence[str], dedented: Sequence[str], a: int, b: int, headings: list[str], is_heading: list[bool],
+    code_block: list[int | None], markup: list[bool], text: list[str | None], blocks: int,
+) -> int:
+    """Read the ``{eval-rst}`` body ``dedented[a:b]`` as reStructuredText into the per-line lists (its API objects
+    nest under the Markdown heading above), and return the next free code block number.
+
+    A body docutils cannot read is one code block: it is shown as written and never answers as prose.
+    """
+    try:
+        infos = rst_structure(dedented[a:b])
+    except Exception:  # noqa: BLE001 - untrusted text; the block stays readable as code
+        infos = [LineInfo(code_block=0)] * (b - a)
+    used = -1
+    for k, info in zip(range(a, b), infos, strict=True):
+        if info.heading:
+            headings[k] = PATH_SEPARATOR.join(p for p in (headings[k], info.heading) if p)
+        is_heading[k], markup[k] = info.is_heading, info.markup
+        shown = dedented[k] if info.text is None else info.text
+        text[k] = None if shown == lines[k] else shown
+        if info.code_block is not None:
+            code_block[k] = blocks + info.code_block
+            used = max(used, info.code_block)
+    return blocks + used + 1

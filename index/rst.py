@@ -14,8 +14,11 @@ from the line itself with the patterns below, which only ever look at one line a
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,8 +49,14 @@ ADMONITIONS = {
     "deprecated": "Deprecated since version", "versionremoved": "Removed in version", "rubric": "",
 }
 BUILD_ONLY_CONTENT = frozenset({"toctree", "autosummary", "index", "meta", "tabularcolumns"})
+KNOWN_DIRECTIVES = CODE_DIRECTIVES | HIDDEN_DIRECTIVES | BUILD_ONLY_CONTENT | ADMONITIONS.keys()
+# Statements that make a directive's body code rather than words: a bare name or constant parses as Python too.
+_CODE_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+                    ast.AugAssign, ast.AnnAssign, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While,
+                    ast.If, ast.Try, ast.Return)
 
-_DIRECTIVE_NAME = re.compile(r"^\s*\.\.\s+(?:\|[^|]+\|\s+)?([\w:.+-]+)::", re.M)
+# A directive may open a list item ("*   .. autoclass:: Choice"): docutils reads it there too.
+_DIRECTIVE_NAME = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?\.\.\s+(?:\|[^|]+\|\s+)?([\w:.+-]+)::", re.M)
 _ROLE_NAME = re.compile(r":([\w:.+-]+):`")
 _EXPLICIT = re.compile(r"^(\s*)\.\.(?:\s+(.*))?$")
 _TARGET_OR_SUBST = re.compile(r"^(?:_[^:]*:|__\s|\|[^|]+\|\s|\[[^\]]+\]\s)")
@@ -60,6 +69,16 @@ _ESCAPE = re.compile(r"\\(.)")  # "\?" reads "?": a backslash escapes markup out
 _TRANSITION = re.compile(r"^([!-/:-@\[-`{-~])\1{3,}\s*$")  # docutils: four or more of one punctuation mark
 _TABLE_RULE = re.compile(r"^\s*(?:[=+\-|: ]*[=\-]{3,}[=+\-|: ]*)$")
 _FIELD = re.compile(r"^:[\w -]+:(?:\s.*)?$")
+# Sphinx's info fields in an API object's body, shown under labels ("Parameters", "Return type"), not as
+# ":rtype: bool": the reader's words are what is embedded and matched.
+_INFO_FIELD = re.compile(r"^:(\w+)(?:\s+([^:]+?))?:(?:\s+(.*))?$")
+INFO_FIELDS = {
+    "param": "Parameter", "parameter": "Parameter", "arg": "Parameter", "argument": "Parameter", "key": "Parameter",
+    "keyword": "Parameter", "kwarg": "Parameter", "kwparam": "Parameter", "type": "Type", "raises": "Raises",
+    "raise": "Raises", "except": "Raises", "exception": "Raises", "returns": "Returns", "return": "Returns",
+    "rtype": "Return type", "yields": "Yields", "yield": "Yields", "ytype": "Yield type", "var": "Variable",
+    "ivar": "Variable", "cvar": "Variable", "vartype": "Variable type", "value": "Value",
+}
 _FUNCTION_ROLES = frozenset({"func", "meth", "py:func", "py:meth"})
 _ISSUE_ROLES = frozenset({"issue", "pr", "pull", "gh", "ghissue", "bug"})  # shown as "#123", as extlinks do
 
@@ -256,8 +275,9 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
         for k in head:
             markup[k] = True
             text[k] = ""
-        if d.name in CODE_DIRECTIVES:
+        if d.name in CODE_DIRECTIVES or (d.name not in KNOWN_DIRECTIVES and _is_python(lines[d.body:d.end])):
             code(d.body, d.end)
+            continue
         elif d.name in BUILD_ONLY_CONTENT:
             for k in range(d.body, min(d.end, n)):
                 markup[k], text[k] = True, ""
@@ -279,6 +299,33 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
     headings = [_join(p, s) for p, s in zip(paths, suffixes)]
     return [LineInfo(*facts) for facts in zip(headings, is_heading, code_block, [False] * n, markup, text,
                                               strict=True)]
+
+
+def _field_text(line: str) -> str | None:
+    """An info field as Sphinx labels it (":type name: int" reads "Type name: int"); None for other lines."""
+    m = _INFO_FIELD.match(line)
+    if not m or m.group(1).lower() not in INFO_FIELDS:
+        return None
+    label = INFO_FIELDS[m.group(1).lower()]
+    name = f" {inline_text(m.group(2))}" if m.group(2) else ""
+    rest = inline_text(m.group(3) or "")
+    return f"{label}{name}: {rest}" if rest else f"{label}{name}"
+
+
+def _is_python(body: Sequence[str]) -> bool:
+    """Whether a directive's body is Python code: a project's own example directive (``.. click:example::``,
+    matplotlib's ``.. plot::``) shows code that a reader should see as code, with its indentation."""
+    source = textwrap.dedent("\n".join(body)).strip()
+    if not source:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "invalid escape sequence" in a prose-like body is not our business
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(node, _CODE_STATEMENTS) or isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+               for node in tree.body)
 
 
 def _join(path: str, objects: list[str]) -> str:
@@ -344,6 +391,6 @@ def _line_markup(
             markup[k], text[k] = True, ""  # a transition, a table's rule, a bare literal-block marker
         else:
             # Indentation in reST is structure (a directive's body, a definition), not something a reader sees.
-            shown = inline_text(line).strip()
+            shown = _field_text(line.strip()) or inline_text(line).strip()
             if shown != line:
                 text[k] = shown

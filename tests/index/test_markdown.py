@@ -173,6 +173,14 @@ def test_mkdocs_bodies_are_prose_and_fences_inside_them_code() -> None:
     assert [k + 1 for k, i in enumerate(infos) if i.front_matter] == [1, 2, 3]
 
 
+def test_admonition_markers_as_python_markdown_reads_them() -> None:
+    """No space after the marker, and quotes inside the title: both are admonitions to Python-Markdown."""
+    lines = ["!!!note", "    Body one.", "", '!!! note "on the "jsonable" nature"', "    Body two."]
+    infos = markdown_structure(lines)
+    assert [i.text for i in infos] == ["Note", "Body one.", None, 'Note: on the "jsonable" nature', "Body two."]
+    assert infos[0].markup and infos[3].markup and not infos[1].markup and infos[1].code_block is None
+
+
 def test_marker_lookalikes_inside_a_fence_are_code() -> None:
     lines = ["```md", '!!! note "x"', "    body", "///", "```"]
     infos = markdown_structure(lines)
@@ -258,6 +266,24 @@ MYST = [
 ]
 
 
+MYST_RST = [
+    "# Cranes",                                                 # 1  a Sphinx project written in MyST
+    "",                                                         # 2
+    "```{eval-rst}",                                            # 3  its body is reStructuredText
+    ".. autoclass:: crane.Crane",                               # 4  an API object: heads what it documents
+    "   :members:",                                             # 5
+    "",                                                         # 6
+    ".. note:: Cranes tip over in wind.",                       # 7  a reST admonition, read as one
+    "",                                                         # 8
+    ".. crane:example::",                                       # 9  a project's own directive whose body is Python
+    "",                                                         # 10
+    "    crane = Crane()",                                      # 11  code, as written
+    "    crane.lift()",                                         # 12
+    "```",                                                      # 13
+    "After the block, Markdown again: [the guide](guide.md).",  # 14
+]
+
+
 def _facts(lines: list[str]) -> tuple[set[int], set[int], dict[int, str | None]]:
     infos = markdown_structure(lines)
     markup = {k + 1 for k, i in enumerate(infos) if i.markup}
@@ -287,6 +313,21 @@ def test_myst_directives_are_markup_and_admonition_bodies_prose() -> None:
     assert text[28] == "See the usage page and Crane."
     infos = markdown_structure(MYST)
     assert infos[4].heading == "Install" and [k + 1 for k, i in enumerate(infos) if i.is_heading] == [2]
+
+
+def test_myst_eval_rst_bodies_are_read_as_restructuredtext() -> None:
+    """Sphinx projects written in MyST keep their autodoc and their own directives in ``{eval-rst}`` blocks:
+    read as a code block, a ``.. note::`` was never an admonition and an example's code read as one flat block
+    with its directive lines."""
+    markup, code, text = _facts(MYST_RST)
+    infos = markdown_structure(MYST_RST)
+    assert markup == {3, 4, 5, 9, 10, 13} and code == {11, 12}, "a reST directive's Python body is code"
+    assert text[4] == "crane.Crane" and infos[3].is_heading and infos[4].heading == "Cranes > crane.Crane"
+    assert text[7] == "Note: Cranes tip over in wind." and infos[6].heading == "Cranes"
+    assert text[3] == text[5] == text[9] == text[13] == "" and text[11] is None
+    assert text[14] == "After the block, Markdown again: the guide." and infos[13].heading == "Cranes"
+    unclosed = markdown_structure(["# T", "```{eval-rst}", ".. note:: Open to the end."])
+    assert unclosed[2].text == "Note: Open to the end."
 
 
 def test_myst_layout_containers_show_nothing_but_their_bodies() -> None:

@@ -174,3 +174,37 @@ def test_layout_directives_are_no_headings_and_their_bodies_prose() -> None:
     assert [k + 1 for k, i in enumerate(infos) if i.is_heading] == [9], "a tab names its body; a grid does not"
     assert infos[4].heading == "" and infos[4].text == "Cranes lift." and not infos[4].markup
     assert infos[10].heading == "Linux" and infos[0].text == "" and infos[6].text == ""
+
+
+def test_a_project_directive_whose_body_is_python_is_code() -> None:
+    """Sphinx extensions show examples through their own directives (``.. click:example::``, ``.. plot::``):
+    read as prose, their code lost its indentation and a line of it could be cited as the answer's words."""
+    lines = [".. click:example::", "", "    @click.command()", "    def hello():", "        click.echo('Hi')", "",
+             ".. click:run::", "", "    invoke(hello)", "", ".. describe:: greeting", "", "    Says hello.", "",
+             ".. describe:: name", "", "    name"]
+    infos = rst.rst_structure(lines)
+    code = {k + 1 for k, i in enumerate(infos) if i.code_block is not None}
+    assert code == {3, 4, 5, 9}, "a call or a definition is code; words (even one word) are not"
+    assert infos[3].text is None, "code is shown as written, indentation kept"
+    assert infos[0].text == "" and infos[0].markup and not infos[0].is_heading
+    assert infos[12].text == "Says hello." and infos[12].heading == "greeting" and infos[16].text == "name"
+
+
+def test_info_fields_read_as_sphinx_labels_them() -> None:
+    """An API object's ``:rtype: bool`` reads "Return type: bool", as the built page shows it; the raw field
+    name ("rtype") is a word no member types."""
+    lines = [".. attribute:: guild", "", "   The guild.", "", "   :type: Optional[:class:`Guild`]", "",
+             ".. method:: fetch(limit)", "", "   :param int limit: How many to fetch.",
+             "   :raises HTTPException: It failed.", "   :returns: The messages.", "   :rtype: list",
+             "   :orphan: not a field Sphinx labels"]
+    text = [i.text for i in rst.rst_structure(lines)]
+    assert text[4] == "Type: Optional[Guild]"
+    assert text[8:12] == ["Parameter int limit: How many to fetch.", "Raises HTTPException: It failed.",
+                          "Returns: The messages.", "Return type: list"]
+    assert text[12] == ":orphan: not a field Sphinx labels"
+
+
+def test_a_directive_opening_a_list_item_is_a_directive() -> None:
+    infos = rst.rst_structure(["Types:", "", "*   .. autoclass:: Choice", "       :noindex:", "", "*   Plain item."])
+    assert infos[2].text == "Choice" and infos[2].is_heading and infos[3].text == "" and infos[3].markup
+    assert infos[5].text is None and not infos[5].markup

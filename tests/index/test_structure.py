@@ -21,7 +21,7 @@ from citebot.index.structure import PLAIN, reader_text
 from .helpers import committed, hash_settings, write_files
 from .test_asciidoc import ADOC
 from .test_html import HTML
-from .test_markdown import DOCUSAURUS, MKDOCS, MYST, TEMPLATES
+from .test_markdown import DOCUSAURUS, MKDOCS, MYST, MYST_RST, TEMPLATES
 from .test_notebook import NOTEBOOK
 from .test_rst import RST
 
@@ -78,7 +78,7 @@ def test_unknown_formats_are_plain() -> None:
 
 
 FIXTURES = {"page.md": MKDOCS, "intro.mdx": DOCUSAURUS, "myst.md": MYST, "gitbook.md": TEMPLATES, "guide.rst": RST,
-            "page.html": HTML,
+            "page.html": HTML, "cranes.md": MYST_RST,
             "guide.adoc": ADOC, "tutorial.ipynb": NOTEBOOK, "crane.py": PYTHON}
 
 
@@ -180,17 +180,18 @@ def test_release_notes_score_low_and_prose_high() -> None:
 
 
 def test_an_admonition_body_is_cited_never_its_marker(tmp_path: Path) -> None:
-    """Through the engine, with the default extensions: a Docusaurus page (.mdx), a MyST page, a GitBook page,
-    an AsciiDoc page and a notebook are indexed, and a question answered inside an admonition cites the body
-    line, at its own number."""
+    """Through the engine, with the default extensions: a Docusaurus page (.mdx), two MyST pages (one with a
+    reST block), a GitBook page, an AsciiDoc page and a notebook are indexed, and a question answered inside an
+    admonition cites the body line, at its own number."""
     settings = hash_settings(tmp_path)
-    names = ("intro.mdx", "myst.md", "guide.adoc", "tutorial.ipynb", "gitbook.md")
+    names = ("intro.mdx", "myst.md", "cranes.md", "guide.adoc", "tutorial.ipynb", "gitbook.md")
     write_files(settings.docs_dir, {name: "\n".join(FIXTURES[name]) + "\n" for name in names})
     engine = Engine(settings, HashEmbedder())
     engine.index()
     for question, source, line in (("never run the installer as root?", "intro.mdx", 15),
                                    ("do cranes need a licence?", "myst.md", 5),
                                    ("check the load chart first?", "myst.md", 10),
+                                   ("do cranes tip over in wind?", "cranes.md", 7),
                                    ("never lift more than ten tonnes?", "guide.adoc", 21),
                                    ("check the wind speed first?", "tutorial.ipynb", 37),
                                    ("keep the token out of the repository?", "gitbook.md", 3)):
