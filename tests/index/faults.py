@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -111,6 +112,19 @@ def reap() -> None:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=30)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
+    """``proc``'s output once it ends (bounded). A stalled run that will not end fails the test with every
+    thread's stack (the hook prints them on SIGUSR1), not a bare timeout."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"citebot did not end within {timeout} s; its threads:\n{err[-6000:]}")
 
 
 def wait_for(marker: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:

@@ -13,8 +13,12 @@ import os
 
 _point = os.environ.get("TESTHOOK_POINT")
 if _point:
+    import faulthandler
+    import signal
     import time
     from pathlib import Path
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # faults.finish: where a run that will not end is
 
     _POLL = 0.02  # seconds between looks at the release file
 

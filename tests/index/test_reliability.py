@@ -28,6 +28,7 @@ from .faults import (
     V1,
     fault_env,
     fault_settings,
+    finish,
     hooked_env,
     records,
     release,
@@ -167,7 +168,7 @@ def test_interrupted_index_cleans_up_and_says_the_index_is_intact(v1: Path) -> N
     proc = start_index(v1, env)
     wait_for(marker, proc)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = finish(proc)
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "citebot: interrupted; the last committed index is intact"
     assert "Traceback" not in err
@@ -283,7 +284,7 @@ def test_queries_are_answered_while_another_process_re_indexes(v1: Path) -> None
     assert [bot.ask(q, 3).to_json() for q in QUESTIONS] == before, "mid re-index: the old index answers"
     assert _answers(v1) == cli_before
     release(marker)
-    _, err = proc.communicate(timeout=60)
+    _, err = finish(proc)
     assert proc.returncode == 0, err
     after = [bot.ask(q, 3).to_json() for q in QUESTIONS]
     assert "new.txt" in _cited_sources(after) and "gone.txt" not in _cited_sources(after)

@@ -11,7 +11,7 @@ import pytest
 from citebot.index import Engine, IndexMissing, Settings, StoreUnavailable
 
 from ..chroma_server import ChromaServer
-from .faults import QUESTIONS, V1, hooked_env, release, start_index, switch_to_v2, wait_for
+from .faults import QUESTIONS, V1, finish, hooked_env, release, start_index, switch_to_v2, wait_for
 from .helpers import CHROMA, assert_one_line_error, clean_env, cli, write_files
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma server binary is not installed")
@@ -105,7 +105,7 @@ def test_server_dying_during_a_re_index(tmp_path: Path, server: ChromaServer) ->
     wait_for(marker, proc)
     server.stop()  # during the stall: the run's next write finds no server
     release(marker)
-    _, err = proc.communicate(timeout=60)
+    _, err = finish(proc)
     assert proc.returncode == 3, err
     assert err.strip().splitlines()[-1] == f"citebot: cannot reach the Chroma server at {server.address}"
     assert "Traceback" not in err
