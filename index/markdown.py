@@ -91,7 +91,9 @@ _MYST_ROLE = re.compile(r"\{([\w:.+-]+)\}`([^`]+)`")  # "{ref}`the guide <instal
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->")
 _CODE_SPAN = re.compile(r"(`+).*?\1")
 # An inline link or image shows its text: "[Dataclasses](dataclasses.md)", "[`BaseModel`][pydantic.BaseModel]".
-_LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:\([^()\s]*(?:\s+\"[^\"]*\")?\)|\[[^\[\]]*\])")
+# An attribute list after it ("{.internal-link target=_blank}", attr_list) is never seen either.
+_LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:\([^()\s]*(?:\s+\"[^\"]*\")?\)|\[[^\[\]]*\])"
+                   r"(?:\{:?\s*(?:[#.][\w-]|[\w-]+=)[^{}]*\})?")
 
 
 def is_markdown(source: str) -> bool:
@@ -369,6 +371,8 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
         elif token.type in ("fence", "code_block"):
             for k in range(start, end):
                 code_block[k] = blocks
+                if _INCLUDE.match(ext.dedented[k]):  # "{!> ../x.py!}" in a fence: the build puts code there
+                    markup[k] = True
             blocks += 1
             if token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer
                 markup[start] = True

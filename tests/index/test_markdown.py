@@ -181,6 +181,19 @@ def test_admonition_markers_as_python_markdown_reads_them() -> None:
     assert infos[0].markup and infos[3].markup and not infos[1].markup and infos[1].code_block is None
 
 
+def test_an_include_inside_a_fence_is_markup_and_attribute_lists_are_never_seen() -> None:
+    """FastAPI's and Textual's docs put the example's file in a fence ("{!> ../x.py!}", '--8<-- "x.py"'): the
+    built page shows the code there, the source only the include, which must never be cited as the code."""
+    lines = ['```Python hl_lines="9"', "{!> ../../docs_src/query_params/tutorial001.py!}", "```", "",
+             "```python", '--8<-- "docs/examples/app.py"', "app.run()", "```", "",
+             "See [Path Parameters](path-params.md#values){.internal-link target=_blank} and "
+             "![a diagram](img/x.png){ loading=lazy }."]
+    infos = markdown_structure(lines)
+    assert [k + 1 for k, i in enumerate(infos) if i.markup] == [1, 2, 3, 5, 6, 8]
+    assert infos[6].code_block is not None and not infos[6].markup, "the code beside it still answers"
+    assert infos[9].text == "See Path Parameters and a diagram."
+
+
 def test_marker_lookalikes_inside_a_fence_are_code() -> None:
     lines = ["```md", '!!! note "x"', "    body", "///", "```"]
     infos = markdown_structure(lines)
