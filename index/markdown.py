@@ -45,7 +45,8 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 # line's last quote ('!!! note "the "jsonable" nature"').
 _ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s*([\w-]+)(?:\s+[\w\s-]*?)?(?:\s*\"(.*)\")?\s*$")
 _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
-_BLOCK = re.compile(r"^\s*///\s*([\w-]*)\s*(?:\|\s*(.*?))?\s*$")  # pymdownx blocks: "/// tip | Title", "///"
+# pymdownx blocks: "/// tip | Title", "///"; a block nested in another takes more slashes ("//// tab | Py 3.10+").
+_BLOCK = re.compile(r"^\s*/{3,}\s*([\w-]*)\s*(?:\|\s*(.*?))?\s*$")
 _INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\})\s*$")
 _AUTODOC = re.compile(r"^(\s*):::\s+\S")  # mkdocstrings: "::: pkg.Object", then indented YAML options
 _ANCHOR_ONLY = re.compile(r"^\s*\[\]\(\)\{[^}]*\}\s*$")  # mkdocs-autorefs: "[](){#name}"
@@ -169,6 +170,8 @@ def _marker_text(line: str) -> str | None:
     if m := _TAB.match(line):
         return m.group(2)
     if m := _BLOCK.match(line):
+        if m.group(1).lower() == "tab":  # a tab shows its title, as "=== \"Title\"" does
+            return m.group(2) or ""
         kind, title = m.group(1).replace("-", " ").capitalize(), m.group(2)
         return f"{kind}: {title}" if kind and title else kind or title or ""
     return None

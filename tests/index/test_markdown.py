@@ -194,6 +194,18 @@ def test_an_include_inside_a_fence_is_markup_and_attribute_lists_are_never_seen(
     assert infos[9].text == "See Path Parameters and a diagram."
 
 
+def test_nested_pymdownx_blocks_take_more_slashes() -> None:
+    """FastAPI's and SQLModel's docs put each tab in "//// tab | Python 3.10+" ... "////" around "/// tip" blocks:
+    with three slashes only, every tab's marker was read as a line of prose."""
+    lines = ["//// tab | Python 3.10+", "", "/// tip | Prefer Annotated", "", "Use `Annotated`.", "", "///", "",
+             "////", "", "/// details | Full file preview", "", "Body.", "", "///"]
+    infos = markdown_structure(lines)
+    assert [k + 1 for k, i in enumerate(infos) if i.markup] == [1, 3, 7, 9, 11, 15]
+    assert [infos[k].text for k in (0, 2, 8, 10)] == ["Python 3.10+", "Tip: Prefer Annotated", "",
+                                                      "Details: Full file preview"]
+    assert infos[4].text is None and infos[12].text is None and not infos[4].markup
+
+
 def test_marker_lookalikes_inside_a_fence_are_code() -> None:
     lines = ["```md", '!!! note "x"', "    body", "///", "```"]
     infos = markdown_structure(lines)
