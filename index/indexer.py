@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 # names also keyword-indexed by their words: a file unchanged on disk is read again. 7: MyST ``{eval-rst}``
 # bodies read as reST, and a reST directive whose body is Python (``.. click:example::``) as code. 8: an include
 # line inside a fence (``{!> ../x.py!}``, ``--8<-- "x.py"``) is markup; a link's attribute list is never shown;
-# pymdownx blocks nested with more slashes (``//// tab | Python 3.10+``) are markers, not prose.
+# pymdownx blocks nested with more slashes (``//// tab | Python 3.10+``) are markers, not prose; a Markdown
+# term's tooltip (``<abbr title="...">``) is read after it.
 PIPELINE_VERSION = "8"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

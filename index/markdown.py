@@ -90,6 +90,9 @@ _TAG_END = re.compile(r"/?>\s*$")
 JSX_TAG_LINES = 20  # an opening tag longer than this is taken for prose: a stray "<Word" hides nothing
 _MYST_ROLE = re.compile(r"\{([\w:.+-]+)\}`([^`]+)`")  # "{ref}`the guide <install>`", "{py:class}`~pkg.Model`"
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->")
+# A term with its tooltip ('<abbr title="Abstract Syntax Tree">AST</abbr>'): the page shows the gloss on hover,
+# and it is often the only plain-words meaning of the term, so it reads "AST (Abstract Syntax Tree)".
+_GLOSS = re.compile(r"<(abbr|dfn)\s[^<>]*?\btitle=([\"'])(.*?)\2[^<>]*>(.*?)</\1\s*>", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"(`+).*?\1")
 # An inline link or image shows its text: "[Dataclasses](dataclasses.md)", "[`BaseModel`][pydantic.BaseModel]".
 # An attribute list after it ("{.internal-link target=_blank}", attr_list) is never seen either.
@@ -131,12 +134,15 @@ def _plain_text(markup: str) -> str:
 
 def strip_tags(line: str) -> str:
     """A line with its HTML tags and comments removed, code spans left alone (``List<int>`` is code)."""
+    def prose(part: str) -> str:
+        return _TAG.sub("", _GLOSS.sub(lambda m: f"{m.group(4)} ({m.group(3)})" if m.group(3) else m.group(4), part))
+
     out, at = [], 0
     for span in _CODE_SPAN.finditer(line):
-        out.append(_TAG.sub("", line[at : span.start()]))
+        out.append(prose(line[at : span.start()]))
         out.append(span.group(0))
         at = span.end()
-    out.append(_TAG.sub("", line[at:]))
+    out.append(prose(line[at:]))
     return "".join(out)
 
 

@@ -206,6 +206,16 @@ def test_nested_pymdownx_blocks_take_more_slashes() -> None:
     assert infos[4].text is None and infos[12].text is None and not infos[4].markup
 
 
+def test_a_term_with_a_tooltip_reads_with_its_gloss() -> None:
+    """FastAPI's docs explain terms in tooltips ('<abbr title="...">'): the gloss is often the only plain words
+    for the term, the ones a member asks in."""
+    lines = ['* Data <abbr title="converting the string from a request into Python data">"parsing"</abbr>',
+             'A <dfn title="a store of computed values">cache</dfn>, `<abbr title="x">y</abbr>` is code.']
+    infos = markdown_structure(lines)
+    assert infos[0].text == '* Data "parsing" (converting the string from a request into Python data)'
+    assert infos[1].text == 'A cache (a store of computed values), `<abbr title="x">y</abbr>` is code.'
+
+
 def test_marker_lookalikes_inside_a_fence_are_code() -> None:
     lines = ["```md", '!!! note "x"', "    body", "///", "```"]
     infos = markdown_structure(lines)
