@@ -21,6 +21,7 @@ item belongs to that quote or item, not to the document's outline.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -90,6 +91,10 @@ _TAG_END = re.compile(r"/?>\s*$")
 JSX_TAG_LINES = 20  # an opening tag longer than this is taken for prose: a stray "<Word" hides nothing
 _MYST_ROLE = re.compile(r"\{([\w:.+-]+)\}`([^`]+)`")  # "{ref}`the guide <install>`", "{py:class}`~pkg.Model`"
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->")
+# Terminal sessions drawn in HTML inside console fences (FastAPI's termynal: '<font color="#4E9A06">INFO</font>',
+# '<span style="color: green;">', '&apos;'): the page shows colored text, so the tags and entities are not seen.
+CONSOLE_FENCES = frozenset({"console", "terminal", "shell-session", "sh-session"})
+_FORMAT_TAG = re.compile(r"</?(?:font|span|b|i|strong|em|u)(?:\s[^<>]*)?>", re.IGNORECASE)
 # A term with its tooltip ('<abbr title="Abstract Syntax Tree">AST</abbr>'): the page shows the gloss on hover,
 # and it is often the only plain-words meaning of the term, so it reads "AST (Abstract Syntax Tree)".
 _GLOSS = re.compile(r"<(abbr|dfn)\s[^<>]*?\btitle=([\"'])(.*?)\2[^<>]*>(.*?)</\1\s*>", re.IGNORECASE)
@@ -363,6 +368,7 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
     markup, text = ext.markup, ext.text
     starts: list[tuple[int, int, str]] = []  # (first line, level, text) of each top-level heading
     html_lines: set[int] = set()
+    console: set[int] = set()  # the lines inside console fences
     blocks = 0
     for i, token in enumerate(tokens):
         if token.map is None:
@@ -383,6 +389,8 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
                 if _INCLUDE.match(ext.dedented[k]):  # "{!> ../x.py!}" in a fence: the build puts code there
                     markup[k] = True
             blocks += 1
+            if token.type == "fence" and token.info.split()[:1] and token.info.split()[0].lower() in CONSOLE_FENCES:
+                console.update(range(start + 1, end - 1))
             if token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer
                 markup[start] = True
                 closing = lines[end - 1].strip()
@@ -404,6 +412,8 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
         # A container's indentation is not seen; raw HTML in prose (an html block, inline tags such as
         # <font color=...>) is shown as its text, and a link as its words.
         shown = ext.dedented[k] if code_block[k] is not None else inline_text(ext.dedented[k])
+        if k in console:
+            shown = html.unescape(_FORMAT_TAG.sub("", shown))
         if shown != lines[k]:
             text[k] = shown if shown.strip() else ""
             markup[k] = markup[k] or not shown.strip()

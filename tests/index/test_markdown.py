@@ -216,6 +216,17 @@ def test_a_term_with_a_tooltip_reads_with_its_gloss() -> None:
     assert infos[1].text == 'A cache (a store of computed values), `<abbr title="x">y</abbr>` is code.'
 
 
+def test_a_terminal_drawn_in_html_reads_as_its_text() -> None:
+    """FastAPI's console fences color their output with tags the page renders; an html fence's tags are code."""
+    lines = ["```console", "$ fastapi run main.py", '<font color="#4E9A06">INFO</font>:     Watching [&apos;/code&apos;]',
+             '<span style="color: green;">INFO</span>:  Running on <b>http://0.0.0.0:80</b>', "```", "",
+             "```html", "<b>kept</b> &amp;", "```"]
+    infos = markdown_structure(lines)
+    assert [i.text for i in infos[1:4]] == [None, "INFO:     Watching ['/code']", "INFO:  Running on http://0.0.0.0:80"]
+    assert infos[2].code_block is not None and not infos[2].markup, "still code, and it can answer"
+    assert infos[7].text is None
+
+
 def test_marker_lookalikes_inside_a_fence_are_code() -> None:
     lines = ["```md", '!!! note "x"', "    body", "///", "```"]
     infos = markdown_structure(lines)
