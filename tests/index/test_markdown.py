@@ -218,7 +218,8 @@ def test_a_term_with_a_tooltip_reads_with_its_gloss() -> None:
 
 def test_a_terminal_drawn_in_html_reads_as_its_text() -> None:
     """FastAPI's console fences color their output with tags the page renders; an html fence's tags are code."""
-    lines = ["```console", "$ fastapi run main.py", '<font color="#4E9A06">INFO</font>:     Watching [&apos;/code&apos;]',
+    lines = ["```console", "$ fastapi run main.py",
+             '<font color="#4E9A06">INFO</font>:     Watching [&apos;/code&apos;]',
              '<span style="color: green;">INFO</span>:  Running on <b>http://0.0.0.0:80</b>', "```", "",
              "```html", "<b>kept</b> &amp;", "```"]
     infos = markdown_structure(lines)
