@@ -188,8 +188,10 @@ def _starts_paragraph(shown: Sequence[str], infos: Sequence[LineInfo], prev: int
         return True  # a new section
     if here.is_heading:
         return not (before.is_heading and k == prev + 1)  # a setext title and its underline are one
-    if all(infos[j].is_heading or infos[j].markup for j in range(lead, prev + 1)):
-        return False  # a heading or a marker ("Note: ...", a tab's title) is packed with the block it introduces
+    if all(infos[j].is_heading or infos[j].markup and infos[j].code_block is None for j in range(lead, prev + 1)):
+        # A heading or a marker ("Note: ...", a tab's title) is packed with the block it introduces; a code block
+        # is its own paragraph even when no line of it can answer (a fence holding only an include).
+        return False
     if here.code_block != before.code_block:
         return True  # a code block is a paragraph of its own
     gap = range(prev + 1, k)

@@ -236,3 +236,23 @@ def test_plain_text_has_no_headings_or_fences() -> None:
         chunks = chunk_document(source, lines, clean(lines), 200, EMBEDDER.count_tokens)
         assert all(c.context == "" for c in chunks)
         assert {u.line for c in chunks for u in c.units} == {1, 3, 4, 6, 7}
+
+
+def test_a_fence_holding_only_an_include_chunks_like_any_code_block() -> None:
+    """Its lines are all markup (the include is never the answer), yet it is a paragraph of its own: packed
+    with the prose after it, as a heading is, it moved every chunk boundary of the page that followed."""
+    prose = [f"Crane {n} lifts cargo from the ships onto quay {n} every day of the week in the harbour."
+             for n in ("one", "two", "three", "four", "five", "six")]
+
+    def spans(inside: str, window: int) -> list[list[int]]:
+        lines = ["# Cranes", *prose[:2], "", "```python", inside, "```", "", *prose[2:4], "", *prose[4:]]
+        infos = line_structure("c.md", lines)
+        shown = [reader_text(x, i) for x, i in zip(lines, infos, strict=True)]
+        chunks = chunk_document("c.md", lines, clean(shown), window, EMBEDDER.count_tokens, infos=infos)
+        return [[u.line for u in c.units] for c in chunks]
+
+    include, code = '--8<-- "examples/lift.py"', "crane.lift(cargo, quay)"
+    assert EMBEDDER.count_tokens([include]) == EMBEDDER.count_tokens([code])
+    assert line_structure("c.md", ["```", include, "```"])[1].markup
+    for window in range(30, 90, 4):
+        assert spans(include, window) == spans(code, window), window
