@@ -273,13 +273,13 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
             hide(k)
             continue
         if rst_fence:
-            if _closes(line.expandtabs(CONTAINER_INDENT)[CONTAINER_INDENT * len(opened):], rst_fence):
+            inner = line.expandtabs(CONTAINER_INDENT)[CONTAINER_INDENT * len(opened):]
+            if _closes(inner, rst_fence):
                 rst.append((rst_start, k))
                 rst_fence = ""
                 hide(k)
             else:
-                dedented[k] = line.expandtabs(CONTAINER_INDENT)[CONTAINER_INDENT * len(opened):]
-                fed[k] = ""
+                dedented[k], fed[k] = inner, ""
             continue
         if line.strip() and opened:
             while opened and _indent(line) < opened[-1] + CONTAINER_INDENT:
@@ -389,7 +389,7 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
                 if _INCLUDE.match(ext.dedented[k]):  # "{!> ../x.py!}" in a fence: the build puts code there
                     markup[k] = True
             blocks += 1
-            if token.type == "fence" and token.info.split()[:1] and token.info.split()[0].lower() in CONSOLE_FENCES:
+            if token.type == "fence" and (token.info.split() or [""])[0].lower() in CONSOLE_FENCES:
                 console.update(range(start + 1, end - 1))
             if token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer
                 markup[start] = True
