@@ -389,9 +389,9 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
                 if _INCLUDE.match(ext.dedented[k]):  # "{!> ../x.py!}" in a fence: the build puts code there
                     markup[k] = True
             blocks += 1
-            if token.type == "fence" and (token.info.split() or [""])[0].lower() in CONSOLE_FENCES:
-                console.update(range(start + 1, end - 1))
             if token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer
+                if (token.info.split() or [""])[0].lower() in CONSOLE_FENCES:
+                    console.update(range(start + 1, end - 1))
                 markup[start] = True
                 closing = lines[end - 1].strip()
                 if end - 1 > start and closing.startswith(token.markup) and not closing.strip(token.markup[0]):

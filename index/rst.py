@@ -278,7 +278,7 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
         if d.name in CODE_DIRECTIVES or (d.name not in KNOWN_DIRECTIVES and _is_python(lines[d.body:d.end])):
             code(d.body, d.end)
             continue
-        elif d.name in BUILD_ONLY_CONTENT:
+        if d.name in BUILD_ONLY_CONTENT:
             for k in range(d.body, min(d.end, n)):
                 markup[k], text[k] = True, ""
         if d.name in ADMONITIONS:
@@ -286,7 +286,7 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
             text[d.line] = admonition_text(d.name, inline)
             markup[d.line] = not inline or d.name in ("admonition", "rubric")
             is_heading[d.line] = d.name == "rubric"
-        elif d.name not in CODE_DIRECTIVES and d.name not in HIDDEN_DIRECTIVES:
+        elif d.name not in HIDDEN_DIRECTIVES:
             # An API object (class, function, attribute, autodoc): its signature heads its body.
             name = d.argument.split("(")[0].strip()
             text[d.line] = inline_text(d.argument) if d.argument else ""

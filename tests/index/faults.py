@@ -123,7 +123,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
         proc.send_signal(signal.SIGUSR1)
         time.sleep(2)
         proc.kill()
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
         pytest.fail(f"citebot did not end within {timeout} s; its threads:\n{err[-6000:]}")
 
 

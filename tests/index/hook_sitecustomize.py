@@ -18,7 +18,7 @@ if _point:
     import time
     from pathlib import Path
 
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # faults.finish: where a run that will not end is
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # faults.finish asks where a stuck run is
 
     _POLL = 0.02  # seconds between looks at the release file
 
