@@ -389,7 +389,12 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
                 if _INCLUDE.match(ext.dedented[k]):  # "{!> ../x.py!}" in a fence: the build puts code there
                     markup[k] = True
             blocks += 1
-            if token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer
+            if token.type == "fence" and not token.content.strip():
+                # Nothing inside: a placeholder the build fills ('```{.textual path="app.py"}' is a screenshot
+                # of the app), or an empty block. A passage would show only its fence lines.
+                for k in range(start, end):
+                    markup[k], text[k] = True, ""
+            elif token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer
                 if (token.info.split() or [""])[0].lower() in CONSOLE_FENCES:
                     console.update(range(start + 1, end - 1))
                 markup[start] = True

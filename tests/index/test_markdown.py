@@ -194,6 +194,17 @@ def test_an_include_inside_a_fence_is_markup_and_attribute_lists_are_never_seen(
     assert infos[9].text == "See Path Parameters and a diagram."
 
 
+def test_an_empty_fence_is_never_seen() -> None:
+    """Textual's docs show each example's screenshot with an empty fence ('```{.textual path="app.py"}'); 137 of
+    580 passages cited for its dev questions showed one as two lines of markup."""
+    lines = ["Output", "", '```{.textual path="docs/examples/app.py"}', "```", "", "```python", "", "```", "",
+             "```python", "app.run()", "```"]
+    infos = markdown_structure(lines)
+    assert [k + 1 for k, i in enumerate(infos) if i.text == ""] == [3, 4, 6, 7, 8]
+    assert all(infos[k].markup for k in (2, 3, 5, 6, 7))
+    assert infos[10].text is None and not infos[10].markup, "a fence with code in it is shown as before"
+
+
 def test_nested_pymdownx_blocks_take_more_slashes() -> None:
     """FastAPI's and SQLModel's docs put each tab in "//// tab | Python 3.10+" ... "////" around "/// tip" blocks:
     with three slashes only, every tab's marker was read as a line of prose."""
