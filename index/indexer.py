@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 # pymdownx blocks nested with more slashes (``//// tab | Python 3.10+``) are markers, not prose; a Markdown
 # term's tooltip (``<abbr title="...">``) is read after it; a console fence's color tags are not seen. 9: a fence
 # whose lines are all markup is still a paragraph of its own (never packed with the prose after it). 10: an empty
-# Markdown fence (Textual's screenshot placeholder '```{.textual path="app.py"}') is never seen.
+# Markdown fence or one holding only includes, an include line, a block attribute list ("{#id}") and a
+# mkdocs-macros variable ("{{ table }}") are never seen (the build puts something else there).
 PIPELINE_VERSION = "10"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

@@ -49,6 +49,12 @@ _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
 # pymdownx blocks: "/// tip | Title", "///"; a block nested in another takes more slashes ("//// tab | Py 3.10+").
 _BLOCK = re.compile(r"^\s*/{3,}\s*([\w-]*)\s*(?:\|\s*(.*?))?\s*$")
 _INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\})\s*$")
+# The file an include names: '{* ../../docs_src/x.py hl[6] *}', '--8<-- "docs/x.py"', '{!> ../includes/x.md !}'.
+_INCLUDED = re.compile(r"^\s*(?:\{\*\s*|-+8<-+\s+[\"']?|\{!>?\s*)(?:\.\./)*([^\s\"'*!]+)")
+# An attribute list on a line of its own (attr_list: "{#field-after-validator}" gives the item above an id) and a
+# mkdocs-macros variable ("{{ conversion_table }}", a table the build writes there): nothing a reader sees.
+_BLOCK_ATTRS = re.compile(r"^\s*\{:?\s*[#.][\w-][^{}]*\}\s*$")
+_MACRO = re.compile(r"^\s*\{\{\s*[\w.]+\s*(?:\|[^{}]*)?\}\}\s*$")
 _AUTODOC = re.compile(r"^(\s*):::\s+\S")  # mkdocstrings: "::: pkg.Object", then indented YAML options
 _ANCHOR_ONLY = re.compile(r"^\s*\[\]\(\)\{[^}]*\}\s*$")  # mkdocs-autorefs: "[](){#name}"
 _HEADING_ATTRS = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*(?=#*\s*$)")  # "## Title { #anchor .class }"
@@ -103,6 +109,14 @@ _CODE_SPAN = re.compile(r"(`+).*?\1")
 # An attribute list after it ("{.internal-link target=_blank}", attr_list) is never seen either.
 _LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:\([^()\s]*(?:\s+\"[^\"]*\")?\)|\[[^\[\]]*\])"
                    r"(?:\{:?\s*(?:[#.][\w-]|[\w-]+=)[^{}]*\})?")
+
+
+def included_text(line: str) -> str:
+    """What a passage shows for an include line: the file the built page shows there, in words a member
+    reads ("(from docs_src/x.py)"), not the directive's syntax. Its words stay searchable (an example's file is
+    often named for what it shows: "test_rgb.py"); a bare snippet delimiter ("--8<--") shows nothing."""
+    m = _INCLUDED.match(line)
+    return f"(from {m.group(1)})" if m else ""
 
 
 def is_markdown(source: str) -> bool:
@@ -334,7 +348,9 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
             hide(k, opener)
             directive_options = True
         elif _INCLUDE.match(body):
-            markup[k], fed[k] = True, ""
+            hide(k, included_text(body))
+        elif _BLOCK_ATTRS.match(body) or _MACRO.match(body):
+            hide(k)
         elif m := _AUTODOC.match(body):
             markup[k], fed[k] = True, ""
             options = _indent(line)
@@ -387,11 +403,11 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             for k in range(start, end):
                 code_block[k] = blocks
                 if _INCLUDE.match(ext.dedented[k]):  # "{!> ../x.py!}" in a fence: the build puts code there
-                    markup[k] = True
+                    markup[k], text[k] = True, included_text(ext.dedented[k])
             blocks += 1
             if token.type == "fence" and not token.content.strip():
-                # Nothing inside: a placeholder the build fills ('```{.textual path="app.py"}' is a screenshot
-                # of the app), or an empty block. A passage would show only its fence lines.
+                # Nothing inside: a placeholder the build fills ('```{.textual path="app.py"}' is a screenshot of
+                # the app), or an empty block. A passage would show only its fence lines.
                 for k in range(start, end):
                     markup[k], text[k] = True, ""
             elif token.type == "fence":  # its ``` / ~~~ lines are shown with the code but never answer

@@ -140,6 +140,9 @@ def test_markup_lands_in_the_stored_chunks_flag(tmp_path: Path) -> None:
         for index, (line, _) in enumerate(chunk.units):
             assert (index in chunk.markup) == (infos[line - 1].markup or infos[line - 1].is_heading)
     assert flagged["page.md"] >= {4, 6, 13, 16, 18, 32}
+    shown = {line: text for chunk in stored if chunk.source == "page.md"
+             for (line, _), text in zip(chunk.units, chunk.text.split("\n"), strict=True)}
+    assert shown[18] == "(from docs_src/models/x.py)", "an include shows the file's name, not the directive"
     assert flagged["intro.mdx"] >= {7, 9, 13, 22, 30} and not flagged["intro.mdx"] & {10, 15, 31}
     assert flagged["myst.md"] >= {2, 4, 8, 22} and not flagged["myst.md"] & {5, 10, 23}
     assert flagged["guide.rst"] >= {6, 27, 30, 32}
