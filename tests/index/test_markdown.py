@@ -194,7 +194,8 @@ def test_an_include_inside_a_fence_is_markup_and_attribute_lists_are_never_seen(
     infos = markdown_structure(lines)
     assert [k + 1 for k, i in enumerate(infos) if i.markup] == [1, 2, 3, 5, 6, 8]
     assert infos[6].code_block is not None and not infos[6].markup, "the code beside it still answers"
-    assert (infos[1].text, infos[5].text) == ("(from docs_src/query_params/tutorial001.py)", "(from docs/examples/app.py)")
+    assert infos[1].text == "(from docs_src/query_params/tutorial001.py)"
+    assert infos[5].text == "(from docs/examples/app.py)"
     assert infos[9].text == "See Path Parameters and a diagram."
 
 
