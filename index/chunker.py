@@ -63,6 +63,7 @@ class Unit:
     markup: bool = False  # markup or a heading: context, never the answering line
     is_heading: bool = False
     code: bool = False  # inside a code block
+    code_block: int | None = None  # which one (``LineInfo.code_block``)
     piece: int = 0  # which piece of its line (0 unless the line was cut to fit the window)
 
 
@@ -83,6 +84,11 @@ class Chunk:
     @property
     def text(self) -> str:
         return "\n".join(u.text for u in self.units)
+
+    @property
+    def code_blocks(self) -> set[int]:
+        """The numbers (``LineInfo.code_block``) of the code blocks it holds lines of."""
+        return {u.code_block for u in self.units if u.code_block is not None}
 
     @property
     def markup(self) -> list[int]:
@@ -223,7 +229,8 @@ def _paragraphs(
         flags = (info.markup or info.is_heading, info.is_heading, info.code_block is not None)
         for piece, (text, tokens) in enumerate(pieces):
             paragraphs[-1].append(
-                Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ())), *flags, piece)
+                Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ())), *flags,
+                     code_block=info.code_block, piece=piece)
             )
     return paragraphs
 

@@ -14,7 +14,7 @@ from .embedder import Embedder, make_embedder
 from .errors import CitebotError, StoreUnavailable, UsageError
 from .indexer import IndexReport, Progress, build
 from .reader import make_reader
-from .search import Answer, Hit, Mode, Searcher, clean_question, joined
+from .search import Answer, Hit, Mode, Searcher, clean_question, complete_blocks, joined, shown_lines
 from .settings import Settings, get_settings
 from .store import Store, StoredChunk
 
@@ -163,16 +163,21 @@ class Engine:
         inside = sorted((c for c in chunks if line_start <= c.line_start and c.line_end <= line_end),
                         key=lambda c: c.line_start)
         holding = sorted((c for c in chunks if c.line_start <= want <= c.line_end), key=lambda c: c.line_start)
+        by_id = {c.id: c for c in chunks}
+
+        def completed(hit: Hit) -> Hit:  # as the answer completed the code blocks it cut (search.complete_blocks)
+            return complete_blocks([hit], by_id, manifest, lambda ids: [by_id[i] for i in ids if i in by_id])[0]
+
         if exact:
-            return _as_hit(exact[0], want)
+            return completed(_as_hit(exact[0], want))
         if len(inside) > 1 and (inside[0].line_start, inside[-1].line_end) == (line_start, line_end):
             first = next((c for c in inside if c.line_start <= want <= c.line_end), inside[0])
             hit = _as_hit(first, want)
             for chunk in inside:
                 if chunk is not first:
                     hit = joined(hit, _as_hit(chunk, want))
-            return hit
-        return _as_hit(holding[0], want) if holding else None
+            return completed(hit)
+        return completed(_as_hit(holding[0], want)) if holding else None
 
     def sources(self) -> list[str]:
         """The committed files' paths, as hits cite them, sorted; empty before the first commit. Read-only: lets
@@ -228,8 +233,10 @@ class Engine:
 
 def _as_hit(chunk: StoredChunk, want: int) -> Hit:
     """A stored chunk as a hit pointing at line ``want`` (its first line when it does not hold it)."""
-    lines = [(number, text) for (number, _), text in zip(chunk.units, chunk.text.split("\n"), strict=False)]
-    at = next((i for i, (number, _) in enumerate(lines) if number == want), 0)
-    number, text = lines[at] if lines else (chunk.line_start, chunk.text)
+    texts = chunk.text.split("\n")
+    at = next((i for i, (number, _) in enumerate(chunk.units) if number == want), 0)
+    number, text = (chunk.units[at][0], texts[at]) if chunk.units else (chunk.line_start, chunk.text)
     also = list(chunk.units[at][1]) if chunk.units else []
-    return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, chunk.text, text, lines, also, chunk.id)
+    lines = shown_lines(chunk, texts)
+    shown = "\n".join(t for _, t in lines) if chunk.repeats else chunk.text
+    return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, shown, text, lines, also, chunk.id)

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from .formats import line_structure
 from .loader import Document, Skipped, scan
 from .settings import Settings
 from .store import Store, StoredChunk
-from .structure import reader_text
+from .structure import LineInfo, reader_text
 
 log = logging.getLogger(__name__)
 # 2: Markdown parsed with markdown-it-py (fences, setext headings, front matter). 3: format-aware structure
@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 # term's tooltip (``<abbr title="...">``) is read after it; a console fence's color tags are not seen. 9: a fence
 # whose lines are all markup is still a paragraph of its own (never packed with the prose after it). 10: an empty
 # Markdown fence or one holding only includes, an include line, a block attribute list ("{#id}") and a
-# mkdocs-macros variable ("{{ table }}") are never seen (the build puts something else there).
-PIPELINE_VERSION = "10"
+# mkdocs-macros variable ("{{ table }}") are never seen (the build puts something else there). 11: a chunk
+# records the code blocks it holds only part of (``StoredChunk.cut_blocks``), which an answer completes; a line
+# of a code block (or any structure line) repeating an earlier one is kept, not collapsed into it.
+PIPELINE_VERSION = "11"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.
 # Picked by hand, not tuned: small enough that progress moves.
@@ -96,18 +98,69 @@ def signature(settings: Settings, model_name: str) -> str:
     )
 
 
-def _stored(chunk: Chunk, model_name: str) -> StoredChunk:
+@dataclass(frozen=True)
+class _Blocks:
+    """A document's code blocks, for what a chunk holds of them: each block's first and last line (1-based) by
+    its number (``LineInfo.code_block``), its lines that are chunked, and its lines collapsed into an earlier
+    copy (``cleaner.clean``: a repeated import), with their text."""
+
+    spans: dict[int, tuple[int, int]]
+    kept: dict[int, list[int]]
+    repeats: dict[int, list[tuple[int, str]]]
+
+    @classmethod
+    def of(cls, infos: Sequence[LineInfo], shown: Sequence[str], duplicate_of: Mapping[int, int],
+           keep: Sequence[bool]) -> _Blocks:
+        spans: dict[int, tuple[int, int]] = {}
+        kept: dict[int, list[int]] = {}
+        repeats: dict[int, list[tuple[int, str]]] = {}
+        for k, info in enumerate(infos):
+            block = info.code_block
+            if block is None:
+                continue
+            spans[block] = (spans.get(block, (k + 1, k + 1))[0], k + 1)
+            if k in duplicate_of:
+                repeats.setdefault(block, []).append((k + 1, shown[k]))
+            elif keep[k]:
+                kept.setdefault(block, []).append(k + 1)
+        return cls(spans, kept, repeats)
+
+    def shown_repeats(self, chunk: Chunk) -> list[tuple[int, str]]:
+        """The repeated lines of the blocks ``chunk`` holds that a reader of it must see: from its first line of
+        a block (the block's first line, if it holds the first chunked one) to the next chunked line after its
+        last (the block's last line, if it holds the last), so that the pieces of a cut block share none."""
+        found: list[tuple[int, str]] = []
+        for block in sorted(chunk.code_blocks):
+            mine = [u.line for u in chunk.units if u.code_block == block]
+            kept, (first, last) = self.kept.get(block, mine), self.spans[block]
+            lo = first if mine[0] == kept[0] else mine[0]
+            hi = last if mine[-1] == kept[-1] else min(n for n in kept if n > mine[-1]) - 1
+            found += [(n, text) for n, text in self.repeats.get(block, []) if lo <= n <= hi]
+        return found
+
+    def cut(self, first_line: int, last_line: int, held: set[int]) -> list[tuple[int, int]]:
+        """The spans of the blocks among ``held`` that reach past ``first_line`` .. ``last_line``."""
+        return sorted({self.spans[b] for b in held
+                       if not first_line <= self.spans[b][0] <= self.spans[b][1] <= last_line})
+
+
+def _stored(chunk: Chunk, model_name: str, blocks: _Blocks | None = None) -> StoredChunk:
     units = [(u.line, list(u.also_at)) for u in chunk.units]
     markup, prose = chunk.markup, round(chunk.prose, 4)
+    repeats = blocks.shown_repeats(chunk) if blocks else []
+    first = min([chunk.line_start, *(n for n, _ in repeats)])
+    last = max([chunk.line_end, *(n for n, _ in repeats)])
+    cut = blocks.cut(first, last, chunk.code_blocks) if blocks else []
+    extra = [json.dumps(cut), json.dumps(repeats)] if cut or repeats else []
     # The flags are part of what is stored, so they are part of the id: a chunk whose text is unchanged but
     # whose markup reading changed is a new chunk, never an old one reused with stale flags.
     digest = hashlib.sha256(
-        "\x1f".join([model_name, chunk.context, *(u.text for u in chunk.units), json.dumps(markup), str(prose)])
+        "\x1f".join([model_name, chunk.context, *(u.text for u in chunk.units), json.dumps(markup), str(prose), *extra])
         .encode()
     ).hexdigest()
     cid = hashlib.sha256(f"{chunk.source}\x00{json.dumps(units)}\x00{digest}".encode()).hexdigest()[:32]
-    return StoredChunk(cid, chunk.source, chunk.line_start, chunk.line_end, chunk.text, units, chunk.context, digest,
-                       markup=markup, prose=prose)
+    return StoredChunk(cid, chunk.source, first, last, chunk.text, units, chunk.context, digest,
+                       markup=markup, prose=prose, cut_blocks=cut, repeats=repeats)
 
 
 def _chunks_for(doc: Document, settings: Settings, embedder: Embedder) -> list[StoredChunk]:
@@ -122,8 +175,9 @@ def _chunks_for(doc: Document, settings: Settings, embedder: Embedder) -> list[S
                             infos)
     # Identical pieces of one over-long line (a line of repeated text) get identical ids: store each once.
     unique: dict[str, StoredChunk] = {}
+    blocks = _Blocks.of(infos, shown, cleaned.duplicate_of, cleaned.keep)
     for c in chunks:
-        stored = _stored(c, embedder.name)
+        stored = _stored(c, embedder.name, blocks)
         unique.setdefault(stored.id, stored)
     return list(unique.values())
 

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from typing import Literal
@@ -70,6 +70,14 @@ WEAK_PASSAGE = 0.05
 JOIN_GAP = 1
 JOIN_DEPTH = 10
 JOIN_MAX_LINES = 60
+# A code block too long for the window is split between chunks, and a cited piece of one showed half a block (the
+# JSON a schema call prints without the call). Such a hit is completed from the chunks beside it in its file
+# (``complete_blocks``), as long as the citation stays within COMPLETE_MAX_LINES lines; the answering line and the
+# score stay the piece's. Set by hand from the pydantic dev questions' hits (k=10): 25 cited pieces cut a block,
+# whose blocks were 3 to 113 lines long (median 35); with the prose the piece holds, 100 lines complete all but
+# the longest few. A block of 100 lines is split into at most COMPLETE_NEIGHBOURS more chunks on either side.
+COMPLETE_MAX_LINES = 100
+COMPLETE_NEIGHBOURS = 4
 # A word the model's WordPiece vocabulary splits into this many pieces or more is not common English: a name
 # (Avro, protobuf, MongoDB; "quietly" or "refuse" are one piece). Two is the smallest split there is.
 RARE_NAME_PIECES = 2
@@ -324,7 +332,9 @@ class Searcher:
         top = ranked[0]
         assert top.passage is not None and top.pick is not None  # every candidate of the pool was scored
         top.pick = self.picker.reread(top.passage, top.pick, query)
-        return Answer(question, _diverse(ranked, k), answerable)
+        committed = self._loaded.manifest if self._loaded is not None else None
+        hits = complete_blocks(_diverse(ranked, k), {c.chunk.id: c.chunk for c in ranked}, committed, self.store.fetch)
+        return Answer(question, hits, answerable)
 
     @property
     def min_answer(self) -> float:
@@ -557,6 +567,45 @@ def joined(first: Hit, other: Hit) -> Hit:
                    lines=numbered)
 
 
+def complete_blocks(hits: list[Hit], chunks: Mapping[str, StoredChunk], manifest: state.Manifest | None,
+                    fetch: Callable[[list[str]], list[StoredChunk]]) -> list[Hit]:
+    """``hits`` with each code block that a hit's chunk (``chunks[hit.chunk_id]``) holds only part of completed
+    from the chunks beside it in ``manifest``, where the citation stays within ``COMPLETE_MAX_LINES``; a later
+    hit that a completed one now covers is dropped. One ``fetch`` in all. Showing a cited passage again
+    (``Engine.passage``) completes it the same way."""
+    wanted: dict[int, tuple[list[tuple[int, int]], list[str]]] = {}
+    for i, hit in enumerate(hits):
+        chunk = chunks.get(hit.chunk_id)
+        entry = manifest.files.get(hit.source) if manifest is not None else None
+        if chunk is None or not chunk.cut_blocks or entry is None or chunk.id not in entry.chunks:
+            continue
+        lo, hi, blocks = hit.line_start, hit.line_end, []
+        for first, last in chunk.cut_blocks:  # in file order: the block above first, then the one below
+            if max(hi, last) - min(lo, first) + 1 <= COMPLETE_MAX_LINES:
+                lo, hi = min(lo, first), max(hi, last)
+                blocks.append((first, last))
+        if blocks:
+            at = entry.chunks.index(chunk.id)
+            wanted[i] = (blocks, entry.chunks[max(0, at - COMPLETE_NEIGHBOURS): at + 1 + COMPLETE_NEIGHBOURS])
+    if not wanted:
+        return hits
+    fetched = {c.id: c for c in fetch(sorted({cid for _, ids in wanted.values() for cid in ids}))}
+    done = list(hits)
+    for i, (blocks, ids) in wanted.items():
+        lines = [(n, text) for c in (fetched[cid] for cid in ids if cid in fetched)
+                 for n, text in shown_lines(c, c.text.split("\n"))
+                 if any(first <= n <= last for first, last in blocks)]
+        if lines:
+            done[i] = joined(done[i], replace(done[i], line_start=min(n for n, _ in lines),
+                                              line_end=max(n for n, _ in lines), lines=lines))
+    kept: list[Hit] = []
+    for hit in done:
+        if not any(k.source == hit.source and k.line_start <= hit.line_start and hit.line_end <= k.line_end
+                   for k in kept):
+            kept.append(hit)
+    return kept
+
+
 def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:
     """The answering line's number, text and the lines repeating it."""
     assert cand.passage is not None and cand.pick is not None  # only scored candidates become hits
@@ -567,6 +616,14 @@ def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:
 def _hit(cand: _Candidate, line_no: int, line_text: str, also: list[int]) -> Hit:
     c = cand.chunk
     assert cand.passage is not None
-    numbered = [(u[0], text) for u, text in zip(c.units, cand.passage.lines)]
-    return Hit(c.source, c.line_start, c.line_end, line_no, cand.relevance, c.text, line_text, numbered, also, c.id)
+    numbered = shown_lines(c, cand.passage.lines)
+    text = "\n".join(t for _, t in numbered) if c.repeats else c.text
+    return Hit(c.source, c.line_start, c.line_end, line_no, cand.relevance, text, line_text, numbered, also, c.id)
+
+
+def shown_lines(chunk: StoredChunk, texts: Sequence[str]) -> list[tuple[int, str]]:
+    """What a passage shows, numbered, in order: its units (``texts``, one each) and the repeated lines of its
+    code blocks (``StoredChunk.repeats``), which were searched as their first copy."""
+    numbered = [(u[0], text) for u, text in zip(chunk.units, texts, strict=False)]
+    return sorted([*numbered, *chunk.repeats], key=lambda line: line[0]) if chunk.repeats else numbered
 

@@ -96,6 +96,14 @@ class StoredChunk:
     # The share of the chunk's prose lines that are not list-shaped (release notes, link lists, version
     # headers: index/prose.py), 0..1; 1.0 for chunks written before it existed. ("prose" in Chroma.)
     prose: float = 1.0
+    # The code blocks it holds only part of, as (first line, last line) of each whole block: a block longer than
+    # the window is split between chunks, and an answer completes a cited piece from the others
+    # (``search.complete_blocks``). ("cut" in Chroma, JSON; [] if absent.)
+    cut_blocks: list[tuple[int, int]] = field(default_factory=list)
+    # Lines of its code blocks that repeat an earlier line of the file (an example's imports), as (number, text):
+    # collapsed into the first copy for embedding and search (``cleaner.clean``), but shown with the block, which
+    # would read as half a block without them. Not in ``units``. ("rep" in Chroma, JSON; [] if absent.)
+    repeats: list[tuple[int, str]] = field(default_factory=list)
 
     def lines_matrix(self) -> np.ndarray | None:
         """One unit vector per displayed line, or None when the store holds none."""
@@ -124,6 +132,10 @@ class StoredChunk:
         if self.markup:
             meta["markup"] = json.dumps(self.markup, separators=(",", ":"))
         meta["prose"] = float(self.prose)
+        if self.cut_blocks:
+            meta["cut"] = json.dumps(self.cut_blocks, separators=(",", ":"))
+        if self.repeats:
+            meta["rep"] = json.dumps(self.repeats, separators=(",", ":"), ensure_ascii=False)
         return meta
 
     @classmethod
@@ -135,6 +147,8 @@ class StoredChunk:
             None if embedding is None else np.asarray(embedding, dtype=np.float32),
             str(meta.get("lvec") or ""), int(meta.get("gen") or 0),
             [int(i) for i in json.loads(str(meta.get("markup") or "[]"))], float(meta.get("prose", 1.0)),
+            [(int(a), int(b)) for a, b in json.loads(str(meta.get("cut") or "[]"))],
+            [(int(n), str(t)) for n, t in json.loads(str(meta.get("rep") or "[]"))],
         )
 
 

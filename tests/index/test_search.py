@@ -225,3 +225,118 @@ def test_a_question_fetches_only_the_passages_it_scores_in_one_call(settings: Se
     answer = eng.ask("which note is about ferries and tugboats?", k=5)
     assert len(answer.hits) == 5
     assert calls == [RERANK_MIN], "one fetch, of the scored candidates only"
+
+
+CODE_PAGE = {
+    "cranes.md": "\n".join([
+        "# Crane scripts",  # 1
+        "",
+        "Lift a container with the crane API:",  # 3
+        "",
+        "```python",  # 5
+        "from harbour.cranes import Crane, Container, Quay",  # 6
+        'crane = Crane("north", operator="Ilse")',
+        'quay = Quay("west", berths=12)',
+        "crane.attach_spreader(width_feet=40)",
+        "crane.set_ballast(tonnes=12, side='landward')",  # 10
+        "box = Container.find(code='MSCU1234567')",
+        "crane.lift(box, height_metres=30)",
+        "crane.slew(degrees=90, speed='slow')",
+        "crane.lower(box, onto=quay.berth(7))",
+        "crane.release(box)",  # 15
+        "crane.detach_spreader()",
+        "```",  # 17
+        "",
+        "Park the crane at night:",  # 19
+        "",
+        "```python",  # 21
+        "from harbour.cranes import Crane, Container, Quay",  # 22: repeats line 6
+        'crane.park(berth="night-dock")',
+        "```",  # 24
+    ]) + "\n",
+}
+
+
+@pytest.fixture
+def code_engine(settings: Settings) -> Engine:
+    """cranes.md with 48-token chunks: its first code block is cut between chunks."""
+    write_files(settings.docs_dir, CODE_PAGE)
+    eng = Engine(settings.model_copy(update={"chunk_tokens": 48}))
+    eng.index()
+    return eng
+
+
+def _file_lines(eng: Engine, hit: Hit) -> list[tuple[int, str]]:
+    lines = (eng.settings.docs_dir / hit.source).read_text().splitlines()
+    return [(n, lines[n - 1]) for n in range(hit.line_start, hit.line_end + 1) if lines[n - 1].strip()]
+
+
+def test_a_cited_piece_of_a_cut_code_block_shows_the_whole_block(code_engine: Engine,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A code block longer than the window is split between chunks; the piece that answers is shown with the
+    rest of its block (from its opening fence to its closing one), once, and shown again the same way. No
+    piece joins another here (as when the others rank past the join depth): the block is completed from the
+    chunks beside it in the file."""
+    from citebot.index import search
+
+    monkeypatch.setattr(search, "JOIN_DEPTH", 0)
+    chunks = code_engine.store.get(sorted(code_engine.commits.latest().manifest.chunk_ids()))  # type: ignore[union-attr]
+    holding = [c for c in chunks if c.line_start <= 12 <= c.line_end]
+    assert holding and all((c.line_start, c.line_end) != (5, 17) and not c.line_start <= 5 < 17 <= c.line_end
+                           for c in holding), "the fixture must cut the block"
+    assert all(c.cut_blocks == [(5, 17)] for c in holding)
+    answer = code_engine.ask("how high does crane.lift raise the box in metres?", k=3)
+    hit = answer.hits[0]
+    assert hit.line == 12
+    assert hit.line_start <= 5 and hit.line_end >= 17
+    assert hit.lines == _file_lines(code_engine, hit), "every line of the span, as on disk"
+    assert hit.text == "\n".join(text for _, text in hit.lines)
+    assert not any(h.source == hit.source and hit.line_start <= h.line_start and h.line_end <= hit.line_end
+                   for h in answer.hits[1:]), "no later hit repeats a piece of the block"
+    again = code_engine.passage(hit.source, hit.line_start, hit.line_end, hit.line)
+    assert again is not None and (again.text, again.lines) == (hit.text, hit.lines)
+
+
+def test_a_code_line_repeating_an_earlier_one_is_shown_with_its_block(code_engine: Engine) -> None:
+    """The second example's import repeats the first's: it is searched as its first copy (embedded once), but
+    the second block is shown whole, the import at its own line."""
+    hit = code_engine.ask("how do I park the crane at the night dock?", k=1).hits[0]
+    assert hit.line == 23
+    assert (22, "from harbour.cranes import Crane, Container, Quay") in hit.lines
+    assert hit.lines == _file_lines(code_engine, hit)
+    again = code_engine.passage(hit.source, hit.line_start, hit.line_end, hit.line)
+    assert again is not None and again.text == hit.text
+
+
+def test_completing_a_block_adds_only_its_lines_and_never_past_the_cap() -> None:
+    """From the chunk above, only the block's own lines join (not the prose above it), in one fetch; a block
+    that would make the citation longer than COMPLETE_MAX_LINES is left cut, and nothing is fetched."""
+    from citebot.index.search import COMPLETE_MAX_LINES, complete_blocks
+    from citebot.index.state import FileEntry, Manifest
+    from citebot.index.store import StoredChunk
+
+    def chunk(cid: str, a: int, b: int, cut: list[tuple[int, int]]) -> StoredChunk:
+        return StoredChunk(cid, "a.md", a, b, "\n".join(f"line {n}" for n in range(a, b + 1)),
+                           [(n, []) for n in range(a, b + 1)], "", cid, cut_blocks=cut)
+
+    def hit_of(c: StoredChunk, line: int) -> Hit:
+        return Hit(c.source, c.line_start, c.line_end, line, 0.5, c.text, f"line {line}",
+                   list(zip(range(c.line_start, c.line_end + 1), c.text.split("\n"), strict=True)), [], c.id)
+
+    above, below, far = chunk("c1", 1, 50, [(20, 80)]), chunk("c2", 51, 80, [(20, 80)]), chunk("c3", 81, 90, [])
+    manifest = Manifest(generation=1, files={"a.md": FileEntry("x", ["c1", "c2", "c3"])})
+    fetched: list[list[str]] = []
+
+    def fetch(ids: list[str]) -> list[StoredChunk]:
+        fetched.append(ids)
+        return [c for c in (above, below, far) if c.id in ids]
+
+    hit = hit_of(below, 60)
+    done = complete_blocks([hit, hit_of(far, 85)], {"c2": below}, manifest, fetch)
+    assert [(h.line_start, h.line_end, h.line) for h in done] == [(20, 80, 60), (81, 90, 85)]
+    assert done[0].lines == [(n, f"line {n}") for n in range(20, 81)] and len(fetched) == 1
+    huge = (20, 20 + COMPLETE_MAX_LINES)
+    long_below = chunk("c2", 51, huge[1], [huge])
+    fetched.clear()
+    assert complete_blocks([hit_of(long_below, 60)], {"c2": long_below}, manifest, fetch) == [hit_of(long_below, 60)]
+    assert fetched == []
