@@ -43,10 +43,11 @@ log = logging.getLogger(__name__)
 # pymdownx blocks nested with more slashes (``//// tab | Python 3.10+``) are markers, not prose; a Markdown
 # term's tooltip (``<abbr title="...">``) is read after it; a console fence's color tags are not seen. 9: a fence
 # whose lines are all markup is still a paragraph of its own (never packed with the prose after it). 10: an empty
-# Markdown fence or one holding only includes, an include line, a block attribute list ("{#id}") and a
-# mkdocs-macros variable ("{{ table }}") are never seen (the build puts something else there). 11: a chunk
-# records the code blocks it holds only part of (``StoredChunk.cut_blocks``), which an answer completes; a line
-# of a code block (or any structure line) repeating an earlier one is kept, not collapsed into it.
+# Markdown fence, a block attribute list ("{#id}") and a mkdocs-macros variable ("{{ table }}") are never seen (the
+# build puts something else there); an include line reads as the file it includes ("(from docs_src/x.py)"). 11: a
+# chunk records the code blocks it holds only part of (``StoredChunk.cut_blocks``), which an answer completes, and
+# the repeated lines of its code blocks (``StoredChunk.repeats``), which it shows; a reST ``.. admonition:: Title``
+# hides its options.
 PIPELINE_VERSION = "11"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

@@ -202,7 +202,8 @@ def _parse(text: str, found: _Found, names: set[str], role_names: set[str]) -> A
 
     for name in names:
         short = name.lower().split(":")[-1]
-        directives.register_directive(name, Admonition if short in ADMONITIONS and short != "rubric" else Recorder)
+        directives.register_directive(name, Admonition if short in ADMONITIONS and short not in ("rubric", "admonition")
+                                     else Recorder)
     for name in role_names:
         roles.register_local_role(name, role)
     settings = docutils.frontend.get_default_settings(Parser)  # type: ignore[attr-defined]

@@ -208,3 +208,13 @@ def test_a_directive_opening_a_list_item_is_a_directive() -> None:
     infos = rst.rst_structure(["Types:", "", "*   .. autoclass:: Choice", "       :noindex:", "", "*   Plain item."])
     assert infos[2].text == "Choice" and infos[2].is_heading and infos[3].text == "" and infos[3].markup
     assert infos[5].text is None and not infos[5].markup
+
+
+def test_a_generic_admonition_takes_its_title_and_hides_its_options() -> None:
+    """``.. admonition:: Cogs`` names its box; its ``:class: helpful`` option was shown as a line of prose in the
+    passages cited from discord.py's docs."""
+    infos = rst.rst_structure([".. admonition:: Cogs", "    :class: helpful", "", "    Extensions go with cogs.",
+                               "", ".. note:: Inline words.", "    More words."])
+    assert [i.text for i in infos[:4]] == ["Cogs", "", "", "Extensions go with cogs."]
+    assert infos[0].markup and infos[1].markup and not infos[3].markup
+    assert infos[5].text == "Note: Inline words." and not infos[5].markup and infos[6].text == "More words."
