@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 # build puts something else there); an include line reads as the file it includes ("(from docs_src/x.py)"). 11: a
 # chunk records the code blocks it holds only part of (``StoredChunk.cut_blocks``), which an answer completes, and
 # the repeated lines of its code blocks (``StoredChunk.repeats``), which it shows; a reST ``.. admonition:: Title``
-# hides its options.
+# hides its options; a Markdown emoji shortcode reads as its emoji (":x:" is "❌").
 PIPELINE_VERSION = "11"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

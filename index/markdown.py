@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import emoji
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -105,6 +106,8 @@ _FORMAT_TAG = re.compile(r"</?(?:font|span|b|i|strong|em|u)(?:\s[^<>]*)?>", re.I
 # and it is often the only plain-words meaning of the term, so it reads "AST (Abstract Syntax Tree)".
 _GLOSS = re.compile(r"<(abbr|dfn)\s[^<>]*?\btitle=([\"'])(.*?)\2[^<>]*>(.*?)</\1\s*>", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"(`+).*?\1")
+_SHORTCODE = re.compile(r":([a-z0-9_+-]+):")
+ICON_SETS = ("material-", "octicons-", "fontawesome-", "simple-")  # Material for MkDocs' bundled icon sets
 # An inline link or image shows its text: "[Dataclasses](dataclasses.md)", "[`BaseModel`][pydantic.BaseModel]".
 # An attribute list after it ("{.internal-link target=_blank}", attr_list) is never seen either.
 _LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:\([^()\s]*(?:\s+\"[^\"]*\")?\)|\[[^\[\]]*\])"
@@ -167,9 +170,27 @@ def strip_tags(line: str) -> str:
 
 def inline_text(line: str) -> str:
     """A prose line as a reader sees it: tags dropped, links and images shown as their text, MyST roles as
-    Sphinx shows them."""
+    Sphinx shows them, emoji shortcodes as their emoji."""
     line = _MYST_ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), line)
-    return _LINK.sub(lambda m: m.group(1), strip_tags(line))
+    return emoji_text(_LINK.sub(lambda m: m.group(1), strip_tags(line)))
+
+
+def emoji_text(line: str) -> str:
+    """Shortcodes as pymdownx.emoji renders them, outside code spans: ":x: Bad" reads "❌ Bad" (the emoji
+    package's table, GitHub's aliases), and a theme icon (":material-check:", ":octicons-alert-16:") is a
+    picture with no words, not shown. Any other ":word:" stays as written."""
+    if line.count(":") < 2:
+        return line
+    spans = [(m.start(), m.end()) for m in _CODE_SPAN.finditer(line)]
+
+    def shown(m: re.Match[str]) -> str:
+        if any(a <= m.start() < b for a, b in spans):
+            return m.group(0)
+        if m.group(1).startswith(ICON_SETS):
+            return ""
+        return str(emoji.emojize(m.group(0), language="alias"))
+
+    return _SHORTCODE.sub(shown, line)
 
 
 def _indent(line: str) -> int:
@@ -193,7 +214,7 @@ def _marker_text(line: str) -> str | None:
         kind, title = m.group(2).replace("-", " ").capitalize(), m.group(3)
         return f"{kind}: {title}" if title else kind
     if m := _TAB.match(line):
-        return m.group(2)
+        return emoji_text(m.group(2))
     if m := _BLOCK.match(line):
         if m.group(1).lower() == "tab":  # a tab shows its title, as "=== \"Title\"" does
             return m.group(2) or ""

@@ -455,3 +455,13 @@ def test_template_tags_are_markup_and_highlight_blocks_code() -> None:
     assert text[3] is None and text[11] is None and text[18] is None
     hugo = ["{{< highlight go >}}", "# not a heading", "{{< /highlight >}}", "After."]
     assert [i.code_block is not None for i in markdown_structure(hugo)] == [True, True, True, False]
+
+
+def test_emoji_shortcodes_read_as_their_emoji() -> None:
+    """pydantic's docs title tabs ':x: Bad' and ':white_check_mark: Good' (pymdownx.emoji): a member sees the
+    emoji; a theme icon is a picture without words; a code span and any other ":word:" stay as written."""
+    lines = ['=== ":x: Bad"', "", "    Slow.", "", "Use :white_check_mark: here, not `:x:`; :material-check: and "
+             "a ratio of 1:2:3 or :param: stay."]
+    infos = markdown_structure(lines)
+    assert infos[0].text == "❌ Bad" and infos[0].markup
+    assert infos[4].text == "Use ✅ here, not `:x:`;  and a ratio of 1:2:3 or :param: stay."
