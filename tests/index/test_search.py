@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from citebot.index import MAX_QUESTION_CHARS, Engine, Hit, IndexMissing, Settings, UsageError, clean_question
@@ -153,13 +155,18 @@ SPLIT_SECTION = {
 }
 
 
-@pytest.fixture
-def split_engine(settings: Settings) -> Engine:
-    """The Tugboats section cut into chunks at its blank line, the first chunk starting above its heading."""
-    write_files(settings.docs_dir, SPLIT_SECTION)
+def small_chunks(settings: Settings, files: Mapping[str, str]) -> Engine:
+    """``files`` indexed with 48-token chunks: small enough to cut a short section or code block."""
+    write_files(settings.docs_dir, files)
     eng = Engine(settings.model_copy(update={"chunk_tokens": 48}))
     eng.index()
     return eng
+
+
+@pytest.fixture
+def split_engine(settings: Settings) -> Engine:
+    """The Tugboats section cut into chunks at its blank line, the first chunk starting above its heading."""
+    return small_chunks(settings, SPLIT_SECTION)
 
 
 def test_a_section_cut_into_chunks_is_cited_once(split_engine: Engine) -> None:
@@ -260,10 +267,7 @@ CODE_PAGE = {
 @pytest.fixture
 def code_engine(settings: Settings) -> Engine:
     """cranes.md with 48-token chunks: its first code block is cut between chunks."""
-    write_files(settings.docs_dir, CODE_PAGE)
-    eng = Engine(settings.model_copy(update={"chunk_tokens": 48}))
-    eng.index()
-    return eng
+    return small_chunks(settings, CODE_PAGE)
 
 
 def _file_lines(eng: Engine, hit: Hit) -> list[tuple[int, str]]:
