@@ -62,9 +62,13 @@ class Unit:
     also_at: tuple[int, ...] = ()  # later lines with the same text, embedded once
     markup: bool = False  # markup or a heading: context, never the answering line
     is_heading: bool = False
-    code: bool = False  # inside a code block
-    code_block: int | None = None  # which one (``LineInfo.code_block``)
+    code_block: int | None = None  # the code block holding it (``LineInfo.code_block``), None outside code
     piece: int = 0  # which piece of its line (0 unless the line was cut to fit the window)
+
+    @property
+    def code(self) -> bool:
+        """Inside a code block."""
+        return self.code_block is not None
 
 
 @dataclass(frozen=True)
@@ -226,11 +230,10 @@ def _paragraphs(
         budget = window - context_tokens[heading] - MARGIN
         pieces = split_long_line(shown[k], budget, count) if n > budget else [(shown[k], n)]
         info = infos[k]
-        flags = (info.markup or info.is_heading, info.is_heading, info.code_block is not None)
         for piece, (text, tokens) in enumerate(pieces):
             paragraphs[-1].append(
-                Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ())), *flags,
-                     code_block=info.code_block, piece=piece)
+                Unit(k + 1, text, tokens, len(paragraphs) - 1, heading, tuple(also.get(k, ())),
+                     info.markup or info.is_heading, info.is_heading, info.code_block, piece)
             )
     return paragraphs
 

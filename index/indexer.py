@@ -145,13 +145,13 @@ class _Blocks:
                        if not first_line <= self.spans[b][0] <= self.spans[b][1] <= last_line})
 
 
-def _stored(chunk: Chunk, model_name: str, blocks: _Blocks | None = None) -> StoredChunk:
+def _stored(chunk: Chunk, model_name: str, blocks: _Blocks) -> StoredChunk:
     units = [(u.line, list(u.also_at)) for u in chunk.units]
     markup, prose = chunk.markup, round(chunk.prose, 4)
-    repeats = blocks.shown_repeats(chunk) if blocks else []
+    repeats = blocks.shown_repeats(chunk)
     first = min([chunk.line_start, *(n for n, _ in repeats)])
     last = max([chunk.line_end, *(n for n, _ in repeats)])
-    cut = blocks.cut(first, last, chunk.code_blocks) if blocks else []
+    cut = blocks.cut(first, last, chunk.code_blocks)
     extra = [json.dumps(cut), json.dumps(repeats)] if cut or repeats else []
     # The flags are part of what is stored, so they are part of the id: a chunk whose text is unchanged but
     # whose markup reading changed is a new chunk, never an old one reused with stale flags.
