@@ -14,7 +14,7 @@ from .embedder import Embedder, make_embedder
 from .errors import CitebotError, StoreUnavailable, UsageError
 from .indexer import IndexReport, Progress, build
 from .reader import make_reader
-from .search import Answer, Hit, Mode, Searcher, clean_question, complete_blocks, joined, shown_lines
+from .search import Answer, Hit, Mode, Searcher, clean_question, complete_blocks, joined, shown_passage
 from .settings import Settings, get_settings
 from .store import Store, StoredChunk
 
@@ -237,6 +237,5 @@ def _as_hit(chunk: StoredChunk, want: int) -> Hit:
     at = next((i for i, (number, _) in enumerate(chunk.units) if number == want), 0)
     number, text = (chunk.units[at][0], texts[at]) if chunk.units else (chunk.line_start, chunk.text)
     also = list(chunk.units[at][1]) if chunk.units else []
-    lines = shown_lines(chunk, texts)
-    shown = "\n".join(t for _, t in lines) if chunk.repeats else chunk.text
+    lines, shown = shown_passage(chunk, texts)
     return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, shown, text, lines, also, chunk.id)

@@ -616,8 +616,7 @@ def _line_of(cand: _Candidate) -> tuple[int, str, list[int]]:
 def _hit(cand: _Candidate, line_no: int, line_text: str, also: list[int]) -> Hit:
     c = cand.chunk
     assert cand.passage is not None
-    numbered = shown_lines(c, cand.passage.lines)
-    text = "\n".join(t for _, t in numbered) if c.repeats else c.text
+    numbered, text = shown_passage(c, cand.passage.lines)
     return Hit(c.source, c.line_start, c.line_end, line_no, cand.relevance, text, line_text, numbered, also, c.id)
 
 
@@ -626,4 +625,11 @@ def shown_lines(chunk: StoredChunk, texts: Sequence[str]) -> list[tuple[int, str
     code blocks (``StoredChunk.repeats``), which were searched as their first copy."""
     numbered = [(u[0], text) for u, text in zip(chunk.units, texts, strict=False)]
     return sorted([*numbered, *chunk.repeats], key=lambda line: line[0]) if chunk.repeats else numbered
+
+
+def shown_passage(chunk: StoredChunk, texts: Sequence[str]) -> tuple[list[tuple[int, str]], str]:
+    """``shown_lines`` and the passage's text as shown (``Hit.text``): the chunk's own text unless it shows
+    repeated lines too."""
+    numbered = shown_lines(chunk, texts)
+    return numbered, "\n".join(t for _, t in numbered) if chunk.repeats else chunk.text
 
