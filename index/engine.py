@@ -238,4 +238,4 @@ def _as_hit(chunk: StoredChunk, want: int) -> Hit:
     number, text = (chunk.units[at][0], texts[at]) if chunk.units else (chunk.line_start, chunk.text)
     also = list(chunk.units[at][1]) if chunk.units else []
     lines, shown = shown_passage(chunk, texts)
-    return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, shown, text, lines, also, chunk.id)
+    return Hit(chunk.source, chunk.line_start, chunk.line_end, number, 0.0, shown, text, lines, also, (chunk.id,))

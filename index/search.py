@@ -110,7 +110,8 @@ class Hit:
     line_text: str
     lines: list[tuple[int, str]] = field(default_factory=list)
     also_at: list[int] = field(default_factory=list)
-    chunk_id: str = ""
+    # The chunks the passage is made of: one, or the pieces of a section an answer joined into one citation.
+    chunk_ids: tuple[str, ...] = ()
 
     @property
     def citation(self) -> str:
@@ -564,29 +565,34 @@ def joined(first: Hit, other: Hit) -> Hit:
     numbered = sorted(lines.items())
     return replace(first, line_start=min(first.line_start, other.line_start),
                    line_end=max(first.line_end, other.line_end), text="\n".join(t for _, t in numbered),
-                   lines=numbered)
+                   lines=numbered, chunk_ids=tuple(dict.fromkeys(first.chunk_ids + other.chunk_ids)))
 
 
 def complete_blocks(hits: list[Hit], chunks: Mapping[str, StoredChunk], manifest: state.Manifest | None,
                     fetch: Callable[[list[str]], list[StoredChunk]]) -> list[Hit]:
-    """``hits`` with each code block that a hit's chunk (``chunks[hit.chunk_id]``) holds only part of completed
-    from the chunks beside it in ``manifest``, where the citation stays within ``COMPLETE_MAX_LINES``; a later
-    hit that a completed one now covers is dropped. One ``fetch`` in all. Showing a cited passage again
-    (``Engine.passage``) completes it the same way."""
+    """``hits`` with each code block that a hit's chunks (``chunks[id]`` for ``Hit.chunk_ids``) hold only part
+    of completed from the chunks beside them in ``manifest``, where the citation stays within
+    ``COMPLETE_MAX_LINES``; a later hit that a completed one now covers is dropped. One ``fetch`` in all.
+    Showing a cited passage again (``Engine.passage``) completes it the same way. A joined citation is
+    completed from every piece: the block its second piece cuts is as much a half block as its first's."""
     wanted: dict[int, tuple[list[tuple[int, int]], list[str]]] = {}
     for i, hit in enumerate(hits):
-        chunk = chunks.get(hit.chunk_id)
         entry = manifest.files.get(hit.source) if manifest is not None else None
-        if chunk is None or not chunk.cut_blocks or entry is None or chunk.id not in entry.chunks:
+        pieces = [chunks[cid] for cid in hit.chunk_ids if cid in chunks]
+        if entry is None or not any(c.cut_blocks for c in pieces):
             continue
-        lo, hi, blocks = hit.line_start, hit.line_end, []
-        for first, last in chunk.cut_blocks:  # in file order: the block above first, then the one below
+        lo, hi, blocks, near = hit.line_start, hit.line_end, [], []
+        # In file order: the blocks above the passage first, then those below.
+        for first, last in sorted({b for c in pieces if c.id in entry.chunks for b in c.cut_blocks}):
             if max(hi, last) - min(lo, first) + 1 <= COMPLETE_MAX_LINES:
                 lo, hi = min(lo, first), max(hi, last)
                 blocks.append((first, last))
+        for c in pieces:
+            if c.cut_blocks and c.id in entry.chunks:
+                at = entry.chunks.index(c.id)
+                near += entry.chunks[max(0, at - COMPLETE_NEIGHBOURS): at + 1 + COMPLETE_NEIGHBOURS]
         if blocks:
-            at = entry.chunks.index(chunk.id)
-            wanted[i] = (blocks, entry.chunks[max(0, at - COMPLETE_NEIGHBOURS): at + 1 + COMPLETE_NEIGHBOURS])
+            wanted[i] = (blocks, list(dict.fromkeys(near)))
     if not wanted:
         return hits
     fetched = {c.id: c for c in fetch(sorted({cid for _, ids in wanted.values() for cid in ids}))}
@@ -617,7 +623,7 @@ def _hit(cand: _Candidate, line_no: int, line_text: str, also: list[int]) -> Hit
     c = cand.chunk
     assert cand.passage is not None
     numbered, text = shown_passage(c, cand.passage.lines)
-    return Hit(c.source, c.line_start, c.line_end, line_no, cand.relevance, text, line_text, numbered, also, c.id)
+    return Hit(c.source, c.line_start, c.line_end, line_no, cand.relevance, text, line_text, numbered, also, (c.id,))
 
 
 def shown_lines(chunk: StoredChunk, texts: Sequence[str]) -> list[tuple[int, str]]:

@@ -315,7 +315,7 @@ def test_a_code_line_repeating_an_earlier_one_is_shown_with_its_block(code_engin
 def test_completing_a_block_adds_only_its_lines_and_never_past_the_cap() -> None:
     """From the chunk above, only the block's own lines join (not the prose above it), in one fetch; a block
     that would make the citation longer than COMPLETE_MAX_LINES is left cut, and nothing is fetched."""
-    from citebot.index.search import COMPLETE_MAX_LINES, complete_blocks
+    from citebot.index.search import COMPLETE_MAX_LINES, complete_blocks, joined
     from citebot.index.state import FileEntry, Manifest
     from citebot.index.store import StoredChunk
 
@@ -325,7 +325,7 @@ def test_completing_a_block_adds_only_its_lines_and_never_past_the_cap() -> None
 
     def hit_of(c: StoredChunk, line: int) -> Hit:
         return Hit(c.source, c.line_start, c.line_end, line, 0.5, c.text, f"line {line}",
-                   list(zip(range(c.line_start, c.line_end + 1), c.text.split("\n"), strict=True)), [], c.id)
+                   list(zip(range(c.line_start, c.line_end + 1), c.text.split("\n"), strict=True)), [], (c.id,))
 
     above, below, far = chunk("c1", 1, 50, [(20, 80)]), chunk("c2", 51, 80, [(20, 80)]), chunk("c3", 81, 90, [])
     manifest = Manifest(generation=1, files={"a.md": FileEntry("x", ["c1", "c2", "c3"])})
@@ -339,6 +339,12 @@ def test_completing_a_block_adds_only_its_lines_and_never_past_the_cap() -> None
     done = complete_blocks([hit, hit_of(far, 85)], {"c2": below}, manifest, fetch)
     assert [(h.line_start, h.line_end, h.line) for h in done] == [(20, 80, 60), (81, 90, 85)]
     assert done[0].lines == [(n, f"line {n}") for n in range(20, 81)] and len(fetched) == 1
+    # A citation joined from two pieces (its answering line in the one that cuts no block) is completed from
+    # the piece that does.
+    pair = joined(hit_of(far, 85), hit)
+    done = complete_blocks([pair], {"c2": below, "c3": far}, manifest, fetch)
+    assert [(h.line_start, h.line_end, h.line) for h in done] == [(20, 90, 85)]
+    assert done[0].lines == [(n, f"line {n}") for n in range(20, 91)]
     huge = (20, 20 + COMPLETE_MAX_LINES)
     long_below = chunk("c2", 51, huge[1], [huge])
     fetched.clear()
