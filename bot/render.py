@@ -61,7 +61,7 @@ LINK_URL_CHARS = LIMITS.field_value // 2  # a longer link would leave the Source
 ALSO_AT_SHOWN = 8  # other line numbers listed under a passage whose answering line repeats; the rest counted
 MIN_PASSAGE_CHARS = 200  # a passage with less room than this is not shown, only counted in the note
 MIN_ROW_CHARS = 80  # a passage line is trimmed to a quarter of the block, but never below this
-ELISION = "⋮"  # marks lines left out above or below the window around the answering line
+ELISION = "⋮"  # marks lines left out above or below the window around the answering line, or the passage
 ELISION_ROOM = 2 * (len(ELISION) + 1)  # a ⋮ row above and below
 NOT_SHOWN = "{n} more passage(s) not shown: Discord limits one message's length."
 # A quoted answering line that is part of a sentence wrapped over several lines is quoted with the lines it
@@ -319,9 +319,10 @@ def numbered_block(hit: Hit, limit: int) -> str:
         if not grew:
             break
     shown = rows[lo : hi + 1]
-    if lo > 0:
+    # Rows left out of the window, or a code block too long to cite whole going on past the passage.
+    if lo > 0 or hit.continues_above:
         shown.insert(0, ELISION)
-    if hi + 1 < len(rows):
+    if hi + 1 < len(rows) or hit.continues_below:
         shown.append(ELISION)
     return "```\n" + "\n".join(shown) + "\n```"
 

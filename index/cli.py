@@ -53,6 +53,7 @@ EXIT_DAMAGED = IndexDamaged.exit_code  # 6: `check` found problems (or --repair 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 OUTPUT_ERRORS = "citebot-json-escape"  # the codec error handler for output the terminal cannot encode
 SHOWN_LINE_CHARS = 160  # a passage line printed by `ask`: about two lines of a wide terminal
+CONTINUES = "⋮"  # the row above or below a passage whose code block goes on past it (search.Hit.partial_blocks)
 
 
 def _positive(text: str) -> int:
@@ -192,9 +193,14 @@ def _print_answer(answer: Answer) -> None:
         return
     for i, hit in enumerate(answer.hits, 1):
         print(f"{i}. {hit.citation}  (line {hit.line}, score {hit.score:.2f})")
+        # A code block too long to cite whole is shown as the excerpt it is: the rows say it goes on.
+        if hit.continues_above:
+            print(f"   {CONTINUES:>5}  (the code block begins at line {min(a for a, _ in hit.partial_blocks)})")
         for number, text in hit.lines:
             mark = ">" if number == hit.line else " "
             print(f"  {mark}{number:>5}  " + _shown_line(text))
+        if hit.continues_below:
+            print(f"   {CONTINUES:>5}  (the code block goes on to line {max(b for _, b in hit.partial_blocks)})")
         print()
 
 

@@ -36,6 +36,11 @@ PASSAGE_CACHE = 20_000  # chunks whose line analysis is kept in memory
 # Times a question is asked when commits keep landing while it is answered: each commit can delete the chunks
 # of the generation before it. Chosen by hand: three covers commits landing back to back.
 RETRIES_ON_COMMIT = 3
+# Times it is asked when a try found chunks of its generation deleted before it could read them (an answer
+# missing them would cite none of the file re-indexed): tests/index/test_reliability.py re-indexes a tiny
+# folder back to back with the hash embedder, commits tens of milliseconds apart: with three tries in all, an
+# answer there lost them in 1 of 24 runs with both cores busy. A whole answer is kept over one that lost some.
+RETRIES_ON_LOSS = 10
 # Tries to load the keyword index of the latest commit: a reader that read a manifest just before two more
 # commits may find its keyword index deleted, and reads the newer manifest. Chosen by hand, like the pause.
 KEYWORD_LOAD_ATTEMPTS = 3
@@ -112,6 +117,9 @@ class Hit:
     also_at: list[int] = field(default_factory=list)
     # The chunks the passage is made of: one, or the pieces of a section an answer joined into one citation.
     chunk_ids: tuple[str, ...] = ()
+    # Code blocks (first line, last line) the passage shows only part of: too long to cite whole
+    # (COMPLETE_MAX_LINES). Shown as an excerpt that says it goes on (``continues_above``, ``continues_below``).
+    partial_blocks: tuple[tuple[int, int], ...] = ()
 
     @property
     def citation(self) -> str:
@@ -119,10 +127,21 @@ class Hit:
             return f"{self.source}:{self.line_start}"
         return f"{self.source}:L{self.line_start}-L{self.line_end}"
 
+    @property
+    def continues_above(self) -> bool:
+        """Whether a code block the passage shows begins above its first line (the block is too long to show)."""
+        return any(first < self.line_start for first, _ in self.partial_blocks)
+
+    @property
+    def continues_below(self) -> bool:
+        """Whether a code block the passage shows goes on below its last line."""
+        return any(last > self.line_end for _, last in self.partial_blocks)
+
     def to_json(self) -> dict[str, object]:
         return {
             "source": self.source, "line_start": self.line_start, "line_end": self.line_end, "line": self.line,
             "score": round(self.score, 4), "text": self.text, "line_text": self.line_text, "also_at": self.also_at,
+            "partial_blocks": [list(b) for b in self.partial_blocks],
         }
 
 
@@ -310,32 +329,39 @@ class Searcher:
         """Answer from one committed generation.
 
         A re-index deletes the previous generation's chunks right after its commit; a question in
-        flight across that moment could lose them, so it is asked again when the manifest moved.
+        flight across that moment could lose them, so it is asked again when the manifest moved (up to
+        ``RETRIES_ON_COMMIT`` times), and again while its tries find chunks deleted (``RETRIES_ON_LOSS``).
         The search reads the question without its chatty wrapper (``chatter.core``); the answer keeps it whole.
         """
         question = clean_question(question)
         wanted = chatter.core(question)
         q_vec = self.embedder.embed_queries([wanted])[0]
-        for _ in range(RETRIES_ON_COMMIT):
+        answer: Answer | None = None
+        whole = False
+        for attempt in range(RETRIES_ON_LOSS):
             stamp = self._commits.stamp()
-            answer = self._search_once(wanted, q_vec, k or self.settings.top_k, mode)
-            if self._commits.stamp() == stamp:
+            found, lost = self._search_once(wanted, q_vec, k or self.settings.top_k, mode)
+            if not lost or not whole:  # the newest whole answer; one that lost chunks only while none is whole
+                answer, whole = found, not lost
+            if not lost and (self._commits.stamp() == stamp or attempt + 1 >= RETRIES_ON_COMMIT):
                 break
+        assert answer is not None  # RETRIES_ON_LOSS >= 1
         return answer if wanted == question else replace(answer, question=question)
 
-    def _search_once(self, question: str, q_vec: np.ndarray, k: int, mode: Mode) -> Answer:
-        ranked, query, answerable = self._scored(question, q_vec, k, mode)
+    def _search_once(self, question: str, q_vec: np.ndarray, k: int, mode: Mode) -> tuple[Answer, bool]:
+        """One try at an answer, and whether chunks of its generation were deleted before it read them."""
+        ranked, query, answerable, lost = self._scored(question, q_vec, k, mode)
         if not ranked:
-            return Answer(question, [], 0.0)
+            return Answer(question, [], 0.0), lost
         floor = self.min_answer
         if answerable < floor:
-            return Answer(question, [], answerable)
+            return Answer(question, [], answerable), lost
         top = ranked[0]
         assert top.passage is not None and top.pick is not None  # every candidate of the pool was scored
         top.pick = self.picker.reread(top.passage, top.pick, query)
         committed = self._loaded.manifest if self._loaded is not None else None
         hits = complete_blocks(_diverse(ranked, k), {c.chunk.id: c.chunk for c in ranked}, committed, self.store.fetch)
-        return Answer(question, hits, answerable)
+        return Answer(question, hits, answerable), lost
 
     @property
     def min_answer(self) -> float:
@@ -345,9 +371,10 @@ class Searcher:
 
     def _scored(
         self, question: str, q_vec: np.ndarray, k: int, mode: Mode
-    ) -> tuple[list[_Candidate], Query, float]:
-        """The first fused candidates of one committed generation, lines scored, in the reranker's order, and
-        the probability that the best one answers the question."""
+    ) -> tuple[list[_Candidate], Query, float, bool]:
+        """The first fused candidates of one committed generation, lines scored, in the reranker's order, the
+        probability that the best one answers the question, and whether some were deleted before they were
+        fetched (a commit landed: the candidates are those left)."""
         s = self.settings
         valid, keyword = self._refresh()
         pool: dict[str, _Ranked] = {}
@@ -385,14 +412,14 @@ class Searcher:
             cand.relevance = float(share)
         answerable = self.reranker.answerability(rows, logits) if scored else 0.0
         scored.sort(key=lambda c: -c.final)
-        return scored, query, answerable
+        return scored, query, answerable, len(scored) < len(chosen)
 
     def candidates(self, question: str, k: int | None = None) -> tuple[list[StoredChunk], np.ndarray]:
         """The scored candidates of a hybrid search, best first, and their reranker features: what
         ``scripts/fit_reranker.py`` learns from (exactly what answering computes)."""
         question = chatter.core(clean_question(question))
         q_vec = self.embedder.embed_queries([question])[0]
-        ranked, _, _ = self._scored(question, q_vec, k or self.settings.top_k, "hybrid")
+        ranked, _, _, _ = self._scored(question, q_vec, k or self.settings.top_k, "hybrid")
         rows = [c.features for c in ranked if c.features is not None]
         return [c.chunk for c in ranked], np.stack(rows) if rows else np.zeros((0, len(FEATURES)), np.float32)
 
@@ -572,21 +599,26 @@ def complete_blocks(hits: list[Hit], chunks: Mapping[str, StoredChunk], manifest
                     fetch: Callable[[list[str]], list[StoredChunk]]) -> list[Hit]:
     """``hits`` with each code block that a hit's chunks (``chunks[id]`` for ``Hit.chunk_ids``) hold only part
     of completed from the chunks beside them in ``manifest``, where the citation stays within
-    ``COMPLETE_MAX_LINES``; a later hit that a completed one now covers is dropped. One ``fetch`` in all.
+    ``COMPLETE_MAX_LINES`` (a longer block stays an excerpt, in ``Hit.partial_blocks``); a later hit that a
+    completed one now covers is dropped. One ``fetch`` in all.
     Showing a cited passage again (``Engine.passage``) completes it the same way. A joined citation is
     completed from every piece: the block its second piece cuts is as much a half block as its first's."""
     wanted: dict[int, tuple[list[tuple[int, int]], list[str]]] = {}
+    done = list(hits)
     for i, hit in enumerate(hits):
         entry = manifest.files.get(hit.source) if manifest is not None else None
         pieces = [chunks[cid] for cid in hit.chunk_ids if cid in chunks]
         if entry is None or not any(c.cut_blocks for c in pieces):
             continue
-        lo, hi, blocks, near = hit.line_start, hit.line_end, [], []
+        lo, hi, blocks, too_long, near = hit.line_start, hit.line_end, [], [], []
         # In file order: the blocks above the passage first, then those below.
         for first, last in sorted({b for c in pieces if c.id in entry.chunks for b in c.cut_blocks}):
             if max(hi, last) - min(lo, first) + 1 <= COMPLETE_MAX_LINES:
                 lo, hi = min(lo, first), max(hi, last)
                 blocks.append((first, last))
+            else:
+                too_long.append((first, last))
+        done[i] = replace(hit, partial_blocks=tuple(too_long))
         for c in pieces:
             if c.cut_blocks and c.id in entry.chunks:
                 at = entry.chunks.index(c.id)
@@ -594,9 +626,8 @@ def complete_blocks(hits: list[Hit], chunks: Mapping[str, StoredChunk], manifest
         if blocks:
             wanted[i] = (blocks, list(dict.fromkeys(near)))
     if not wanted:
-        return hits
+        return done
     fetched = {c.id: c for c in fetch(sorted({cid for _, ids in wanted.values() for cid in ids}))}
-    done = list(hits)
     for i, (blocks, ids) in wanted.items():
         lines = [(n, text) for c in (fetched[cid] for cid in ids if cid in fetched)
                  for n, text in shown_lines(c, c.text.split("\n"))

@@ -7,7 +7,8 @@ DOCS is the folder that was indexed. Every passage of every answer in HITS (``ci
 ``citebot ask --json`` output, one answer a line) is checked against the file on disk:
 
 - *half a code block*: a code block the passage shows part of, with one of its lines missing from the passage:
-  a block cut between chunks, or a line of it left out as a repeat of an earlier one. The lines counted are
+  a block cut between chunks, or a line of it left out as a repeat of an earlier one (a block too long to cite
+  whole, shown as an excerpt that says where it goes on, ``partial_blocks``, is counted apart). The lines counted are
   those shown as written on disk (reader text equal to the line: code and fences, not an include, whose
   reading changed between versions), so that passages cited by an older version are measured alike;
 - *markup quoted*: a line of the passage's text that is the raw syntax of a documentation tool (a directive,
@@ -51,7 +52,7 @@ def _shown(text: str, numbers: Sequence[int], seen: Sequence[str]) -> set[int]:
 
 def measure(docs: Path, hits_file: Path) -> dict[str, int]:
     files: dict[str, tuple[list[str], list[LineInfo]]] = {}
-    counts = {"passages": 0, "half_code_block": 0, "markup_quoted": 0}
+    counts = {"passages": 0, "half_code_block": 0, "marked_excerpt": 0, "markup_quoted": 0}
     for row in hits_file.read_text(encoding="utf-8").splitlines():
         for hit in json.loads(row).get("hits") or []:
             source = hit["source"]
@@ -66,7 +67,11 @@ def measure(docs: Path, hits_file: Path) -> dict[str, int]:
             whole = [n for n, info in enumerate(infos, 1) if info.code_block in blocks
                      and lines[n - 1].strip() and reader_text(lines[n - 1], info) == lines[n - 1]]
             counts["passages"] += 1
-            counts["half_code_block"] += any(n not in shown for n in whole)
+            missing = [n for n in whole if n not in shown]
+            # A block too long to cite whole, shown as an excerpt that says so (``Hit.partial_blocks``).
+            marked = [n for n in missing if any(a <= n <= b for a, b in hit.get("partial_blocks", []))]
+            counts["half_code_block"] += len(marked) < len(missing)
+            counts["marked_excerpt"] += bool(missing) and len(marked) == len(missing)
             code = {reader_text(lines[n - 1], infos[n - 1]) for n in shown if infos[n - 1].code_block is not None}
             counts["markup_quoted"] += _quotes_markup(hit["text"], code)
     return counts
@@ -85,6 +90,7 @@ def main() -> None:
     for hits in args.hits:
         c = measure(args.docs, hits)
         print(f"{hits}: {c['passages']} passages, {c['half_code_block']} show half a code block, "
+              f"{c['marked_excerpt']} an excerpt of a block too long to cite (marked as one), "
               f"{c['markup_quoted']} quote markup")
 
 

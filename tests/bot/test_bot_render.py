@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bot_harness import check_payload
@@ -125,6 +126,17 @@ def test_a_long_passage_keeps_a_window_around_the_answering_line() -> None:
     assert len(block) <= 1500
     assert "150 ▶ line number 150" in block
     assert block.startswith("```\n⋮\n") and block.endswith("\n⋮\n```")
+
+
+def test_an_excerpt_of_a_code_block_too_long_to_cite_says_it_goes_on() -> None:
+    """A passage showing part of a long code block (search.Hit.partial_blocks) gets the ⋮ rows where the block
+    goes on, though the window holds the whole passage; a whole passage gets none."""
+    whole = numbered_block(hit(), 4000)
+    assert "⋮" not in whole
+    below = numbered_block(replace(hit(), partial_blocks=((12, 40),)), 4000)
+    assert below.startswith("```\n10 ") and below.endswith("\n⋮\n```")
+    around = numbered_block(replace(hit(), partial_blocks=((3, 40),)), 4000)
+    assert around.startswith("```\n⋮\n10 ") and around.endswith("\n⋮\n```")
 
 
 def test_trim_cuts_at_a_word_and_marks_it() -> None:

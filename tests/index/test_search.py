@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pytest
 
 from citebot.index import MAX_QUESTION_CHARS, Engine, Hit, IndexMissing, Settings, UsageError, clean_question
 
-from .helpers import write_files
+from .helpers import clean_env, cli, write_files
 
 FILES = {
     "guide/cranes.md": (
@@ -312,6 +314,34 @@ def test_a_code_line_repeating_an_earlier_one_is_shown_with_its_block(code_engin
     assert again is not None and again.text == hit.text
 
 
+def test_a_block_too_long_to_cite_whole_is_shown_as_an_excerpt_that_says_so(
+        code_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cut block longer than a citation may grow stays cut, and `citebot ask`, `--json` and a passage shown
+    again say where it begins and ends beyond the lines shown (the bot's ⋮ rows: tests/bot)."""
+    from citebot.index import search
+
+    monkeypatch.setattr(search, "JOIN_DEPTH", 0)
+    monkeypatch.setattr(search, "COMPLETE_MAX_LINES", 8)  # the first block, lines 5-17, is 13 lines long
+    question = "how high does crane.lift raise the box in metres?"
+    hit = code_engine.ask(question, k=1).hits[0]
+    assert hit.line == 12 and hit.partial_blocks == ((5, 17),)
+    assert hit.continues_above == (hit.line_start > 5) and hit.continues_below == (hit.line_end < 17)
+    assert hit.continues_above or hit.continues_below
+    again = code_engine.passage(hit.source, hit.line_start, hit.line_end, hit.line)
+    assert again is not None and again.partial_blocks == hit.partial_blocks
+    db = str(code_engine.settings.db_path)
+    shown = cli("ask", question, "--db", db, "-k", "1", env=clean_env(CITEBOT_MODEL="hash", CITEBOT_CHUNK_TOKENS="48"))
+    assert shown.returncode == 0, shown.stderr
+    rows = [row for row in shown.stdout.splitlines() if row.strip()]
+    if hit.continues_above:
+        assert rows[1].strip() == "⋮  (the code block begins at line 5)"
+    if hit.continues_below:
+        assert rows[-1].strip() == "⋮  (the code block goes on to line 17)"
+    as_json = cli("ask", question, "--db", db, "-k", "1", "--json",
+                  env=clean_env(CITEBOT_MODEL="hash", CITEBOT_CHUNK_TOKENS="48"))
+    assert json.loads(as_json.stdout)["hits"][0]["partial_blocks"] == [[5, 17]]
+
+
 def test_completing_a_block_adds_only_its_lines_and_never_past_the_cap() -> None:
     """From the chunk above, only the block's own lines join (not the prose above it), in one fetch; a block
     that would make the citation longer than COMPLETE_MAX_LINES is left cut, and nothing is fetched."""
@@ -348,5 +378,7 @@ def test_completing_a_block_adds_only_its_lines_and_never_past_the_cap() -> None
     huge = (20, 20 + COMPLETE_MAX_LINES)
     long_below = chunk("c2", 51, huge[1], [huge])
     fetched.clear()
-    assert complete_blocks([hit_of(long_below, 60)], {"c2": long_below}, manifest, fetch) == [hit_of(long_below, 60)]
+    excerpt = complete_blocks([hit_of(long_below, 60)], {"c2": long_below}, manifest, fetch)
+    assert excerpt == [replace(hit_of(long_below, 60), partial_blocks=(huge,))], "left cut, and said to be"
+    assert excerpt[0].continues_above and not excerpt[0].continues_below
     assert fetched == []
