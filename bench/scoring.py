@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from citebot.index.evaluate import score
+from citebot.index.evaluate import score, styles
 
 Hits = dict[str, list[dict[str, Any]]]
 Timings = dict[str, list[float]]  # question -> milliseconds of each timing pass
@@ -39,12 +39,8 @@ def by_style(questions: Sequence[Mapping[str, Any]], hits: Hits) -> dict[str, di
     Empty when no question carries a style (SQuAD, news). A style of only unanswerable questions scores
     ``abstain`` and leaves the hit columns None; one of only answerable questions leaves ``abstain`` None.
     """
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for q in questions:
-        if q.get("style"):
-            groups.setdefault(q["style"], []).append(q)
     out = {}
-    for style, group in groups.items():
+    for style, group in styles(questions).items():
         metrics, dropped = evaluate(group, hits)
         out[style] = {**metrics, "dropped": dropped}
     return out

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from .engine import Engine
 from .errors import CitebotError, IndexDamaged
-from .evaluate import load_questions, score
+from .evaluate import load_questions, score, score_by_style
 from .feedback import Database, DatabaseSettings, database_path, open_existing, report_json
 from .gaps import gaps_csv, gaps_text
 from .runtime import configure_process
@@ -103,11 +103,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="retrieval used (default: hybrid, dense and keyword fused)")
     p = sub.add_parser("eval", parents=[common], help="score retrieval on a JSONL file of questions with gold lines",
                        description="Ask every question of QUESTIONS (JSON Lines with \"question\" and \"gold\": "
-                       "[{\"source\", \"line\"}]) and print hit@1, hit@5, MRR@10, precise@1 and abstain.")
-    p.add_argument("questions", type=Path)
+                       "[{\"source\", \"line\"}]; an empty gold: the documents do not answer it) and print hit@1, "
+                       "hit@5, MRR@10, precise@1 and abstain, as ../shared/eval/score.py scores them; where "
+                       "questions carry a \"style\" (lexical, paraphrase, code, unanswerable), the same per style.")
+    p.add_argument("questions", type=Path, help='JSON Lines: {"question": ..., "gold": [{"source": "guide.md", '
+                   '"line": 12}], "style": "paraphrase"} a line ("style" optional)')
     p.add_argument("--hits", type=Path, metavar="OUT", help="also write one `ask --json` object a line here")
     p.add_argument("-k", type=_positive, default=10, help="passages per question (default 10)")
-    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid",
+                   help="retrieval scored (default: hybrid; keyword alone is a BM25 baseline on the same index)")
     sub.add_parser("stats", parents=[common], help="what is indexed: files, chunks, model, last build",
                    description="Show what the index holds. Loads no model.")
     p = sub.add_parser(
@@ -248,7 +252,10 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
     latencies = []
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(args.hits.open("w", encoding="utf-8")) if args.hits else None
-        for q in questions:
+        from tqdm import tqdm
+
+        # On a terminal only (disable=None): a thousand questions take a minute or more.
+        for q in tqdm(questions, desc="ask", unit="question", file=sys.stderr, disable=None, leave=False):
             started = time.perf_counter()
             answer = engine.ask(q["question"], args.k, args.mode)
             latencies.append(time.perf_counter() - started)
@@ -259,8 +266,29 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
     result = score(questions, hits)
     latencies.sort()
     result["query_ms_p50"] = round(1000 * latencies[len(latencies) // 2], 1) if latencies else None
-    _print_mapping(result, args.json)
+    per_style = score_by_style(questions, hits)
+    if args.json:
+        print(json.dumps({**result, **({"by_style": per_style} if per_style else {})}))
+        return 0
+    _print_mapping(result, False)
+    if per_style:
+        print()
+        print(_style_table(per_style))
     return 0
+
+
+STYLE_COLUMNS = ("hit@1", "hit@5", "precise@1", "abstain")
+
+
+def _style_table(per_style: Mapping[str, Mapping[str, Any]]) -> str:
+    """The score of each style of question, a row each: blank where a style has no such question."""
+    width = max(len("style"), *(len(s) for s in per_style))
+    rows = [f"{'style':<{width}}  {'n':>4}  " + "  ".join(f"{c:>9}" for c in STYLE_COLUMNS)]
+    for style, m in per_style.items():
+        n = (m.get("answerable") or 0) + (m.get("unanswerable") or 0)
+        cells = [f"{m[c]:>9.3f}" if m.get(c) is not None else " " * 9 for c in STYLE_COLUMNS]
+        rows.append(f"{style:<{width}}  {n:>4}  " + "  ".join(cells))
+    return "\n".join(row.rstrip() for row in rows)
 
 
 def _stats(engine: Engine, args: argparse.Namespace) -> int:

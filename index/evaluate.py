@@ -116,3 +116,22 @@ def score(
         "unanswerable": neg,
         "abstain": round(abstained / neg, 3) if neg else None,
     }
+
+
+def styles(questions: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The questions grouped by their ``style`` (lexical, paraphrase, code, unanswerable: how a member asked),
+    in the order styles first appear; questions without one are in no group (SQuAD, news)."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for q in questions:
+        style = q.get("style")
+        if isinstance(style, str) and style:
+            groups.setdefault(style, []).append(q)
+    return groups
+
+
+def score_by_style(
+    questions: Iterable[Mapping[str, Any]], hits_by_question: Mapping[str, list[Mapping[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """``score`` over each style alone: where a method holds for questions that share words with the answer
+    and falls short for paraphrases, the overall figure hides it. Empty when no question has a style."""
+    return {style: score(group, hits_by_question) for style, group in styles(questions).items()}

@@ -203,6 +203,36 @@ def test_bad_eval_files_exit_2(indexed: Path, hash_env: dict[str, str]) -> None:
     assert_one_line_error(cli("eval", indexed / "noq.jsonl", "--db", db, env=hash_env), 2, 'no "question"')
 
 
+def test_eval_scores_each_style_of_question_apart(indexed: Path, hash_env: dict[str, str]) -> None:
+    """Questions with a "style" are scored per style too (JSON ``by_style``, a table in text), in the order the
+    styles first appear; a file without styles prints the overall figures alone."""
+    gold = [{"source": "a.txt", "line": 1}]
+    rows = [{"question": "what lifts containers?", "gold": gold, "style": "paraphrase"},
+            {"question": "the harbour crane lifts what?", "gold": gold, "style": "lexical"},
+            {"question": "which crane lifts containers?", "gold": gold, "style": "paraphrase"},
+            {"question": "is there a ferry timetable?", "gold": [], "style": "unanswerable"}]
+    path = indexed / "styled.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = indexed / "db"
+    result = json.loads(cli("eval", path, "--db", db, "--json", env=hash_env).stdout)
+    by_style = result["by_style"]
+    assert list(by_style) == ["paraphrase", "lexical", "unanswerable"]
+    assert (by_style["paraphrase"]["answerable"], by_style["lexical"]["answerable"]) == (2, 1)
+    assert by_style["unanswerable"]["unanswerable"] == 1 and by_style["unanswerable"]["hit@1"] is None
+    assert by_style["unanswerable"]["abstain"] == result["abstain"]
+    for style in ("paraphrase", "lexical"):  # a one-line file: every answer that is not withheld covers the gold
+        assert by_style[style]["hit@5"] == by_style[style]["hit@1"] and by_style[style]["abstain"] is None
+    text = cli("eval", path, "--db", db, env=hash_env).stdout.splitlines()
+    table = text[text.index("") + 1:]
+    assert table[0].split() == ["style", "n", "hit@1", "hit@5", "precise@1", "abstain"]
+    assert [row.split()[:2] for row in table[1:]] == [["paraphrase", "2"], ["lexical", "1"], ["unanswerable", "1"]]
+    assert table[3].split()[2:] == [f"{result['abstain']:.3f}"], "only its abstain column is filled"
+    plain = indexed / "plain.jsonl"
+    plain.write_text(json.dumps({"question": "what lifts containers?", "gold": gold}) + "\n")
+    assert "by_style" not in json.loads(cli("eval", plain, "--db", db, "--json", env=hash_env).stdout)
+    assert "" not in cli("eval", plain, "--db", db, env=hash_env).stdout.splitlines(), "no table"
+
+
 def test_bad_settings_and_paths_are_one_line(indexed: Path, hash_env: dict[str, str]) -> None:
     bad_setting = dict(hash_env, CITEBOT_TOP_K="many")
     assert_one_line_error(cli("stats", "--db", indexed / "db", env=bad_setting), 2, "CITEBOT_TOP_K")
