@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .ignore import Ignores
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SNIFF_BYTES = 8192
 
@@ -123,14 +125,16 @@ def iter_files(
 ) -> Iterator[tuple[Path, str] | Skipped]:
     """Walk ``root`` in a stable order; yields (path, source) or a Skipped for links it will not follow.
 
-    Links are followed only while they stay inside ``root`` unless ``follow_symlinks`` is set; a
-    directory seen twice (a link loop) is visited once. The walk keeps its own stack of open folders
-    rather than recursing, so that no nesting depth can exhaust Python's recursion limit (issue 12:
-    1,000 levels aborted the run); it visits folders in the same depth-first, name-sorted order.
+    What the project's ``.gitignore`` and ``.citebotignore`` files leave out is left out (``ignore.Ignores``),
+    as is what ``exclude``'s patterns name. Links are followed only while they stay inside ``root`` unless
+    ``follow_symlinks`` is set; a directory seen twice (a link loop) is visited once. The walk keeps its own
+    stack of open folders rather than recursing, so that no nesting depth can exhaust Python's recursion limit
+    (issue 12: 1,000 levels aborted the run); it visits folders in the same depth-first, name-sorted order.
     """
     root_real = root.resolve()
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     seen_dirs: set[tuple[int, int]] = set()
+    ignores = Ignores.above(root)  # and each folder's own .gitignore / .citebotignore, read as it is entered
 
     def inside(p: Path) -> bool:
         try:
@@ -150,6 +154,7 @@ def iter_files(
                 return None
             seen_dirs.add(key)
             stack.append(iter(sorted(os.scandir(folder), key=lambda e: e.name)))
+            ignores.read(folder)
             return None
         except FileNotFoundError:
             return None
@@ -172,7 +177,7 @@ def iter_files(
             if path.suffix.lower() in exts or not path.suffix:
                 return Skipped(_shown(rel), "broken or looping symbolic link")
             return None
-        if not (is_dir or (is_file and path.suffix.lower() in exts)):
+        if not (is_dir or (is_file and path.suffix.lower() in exts)) or ignores.ignored(path, is_dir):
             return None
         if not _utf8(rel):
             return Skipped(_shown(rel), "name is not valid UTF-8 (rename it to index it)")

@@ -233,6 +233,21 @@ def test_eval_scores_each_style_of_question_apart(indexed: Path, hash_env: dict[
     assert "" not in cli("eval", plain, "--db", db, env=hash_env).stdout.splitlines(), "no table"
 
 
+def test_a_file_the_gitignore_names_is_not_indexed_and_leaves_the_index_when_named(
+        tmp_path: Path, hash_env: dict[str, str]) -> None:
+    write_files(tmp_path / "docs", {"guide.md": "The harbour crane lifts containers.\n",
+                                    "_build/guide.html": "<p>The harbour crane lifts containers.</p>\n",
+                                    ".gitignore": "_build/\n"})
+    first = json.loads(cli("index", "docs", "--db", "db", "--json", env=hash_env, cwd=tmp_path).stdout)
+    assert (first["added"], first["chunks"]) == (1, 1)
+    (tmp_path / "docs" / ".citebotignore").write_text("guide.md\n")
+    (tmp_path / "docs" / "faq.md").write_text("Ferries leave at noon.\n")
+    again = json.loads(cli("index", "docs", "--db", "db", "--json", env=hash_env, cwd=tmp_path).stdout)
+    assert (again["added"], again["removed"]) == (1, 1)
+    hits = json.loads(cli("ask", "harbour crane", "--db", "db", "--json", env=hash_env, cwd=tmp_path).stdout)["hits"]
+    assert {h["source"] for h in hits} <= {"faq.md"}
+
+
 def test_bad_settings_and_paths_are_one_line(indexed: Path, hash_env: dict[str, str]) -> None:
     bad_setting = dict(hash_env, CITEBOT_TOP_K="many")
     assert_one_line_error(cli("stats", "--db", indexed / "db", env=bad_setting), 2, "CITEBOT_TOP_K")

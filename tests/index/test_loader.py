@@ -146,6 +146,36 @@ def test_walk_is_sorted_filters_extensions_and_skips_hidden_and_excluded(tmp_pat
         "a.txt", "b.md", "old/page.htm", "sub/c.py", "sub/deeper/D.TXT"]
 
 
+def _walked(root: Path) -> list[str]:
+    return [item[1] for item in iter_files(root, EXTS, EXCLUDE, False) if not isinstance(item, Skipped)]
+
+
+def test_the_projects_ignore_files_leave_out_what_they_name(tmp_path: Path) -> None:
+    """.gitignore as git reads it (a folder pattern, a glob, a negation, a deeper file for its own folder) and
+    .citebotignore after it in the same folder, its lines winning."""
+    write_files(tmp_path, {
+        ".gitignore": "_build/\ndrafts/*.md\n!drafts/keep.md\n",
+        ".citebotignore": "changelog.md\n!sub/notes.md\n",
+        "index.md": "i", "changelog.md": "c", "_build/html/index.html": "<p>built</p>",
+        "drafts/wip.md": "w", "drafts/keep.md": "k",
+        "sub/.gitignore": "notes.md\nprivate/\n", "sub/notes.md": "n", "sub/page.md": "p", "sub/private/x.md": "x",
+        "other/_build.md": "a file, not the folder the pattern names",
+    })
+    assert _walked(tmp_path) == ["drafts/keep.md", "index.md", "other/_build.md", "sub/page.md"]
+
+
+def test_ignore_files_above_the_folder_apply_within_its_git_work_tree(tmp_path: Path) -> None:
+    """Indexing repo/docs: repo/.gitignore's "docs/_build/" applies, as git applies it; outside a work tree the
+    folders above are not read; a folder the rules above ignore but that is indexed on purpose is indexed."""
+    repo = tmp_path / "repo"
+    write_files(repo, {".gitignore": "docs/_build/\nsite/\n", "docs/guide.md": "g",
+                       "docs/_build/guide.html": "<p>g</p>", "site/index.html": "<p>built site</p>"})
+    assert _walked(repo / "docs") == ["_build/guide.html", "guide.md"], "not a work tree yet: nothing above is read"
+    (repo / ".git").mkdir()
+    assert _walked(repo / "docs") == ["guide.md"]
+    assert _walked(repo / "site") == ["index.html"], "asked for by name, though .gitignore leaves it out"
+
+
 def test_names_with_spaces_and_non_ascii_are_indexed_under_their_own_name(tmp_path: Path) -> None:
     write_files(tmp_path, {"my notes.md": "spaces\n", "café/naïve ü.txt": "accents\n", "日本語.txt": "kanji\n"})
     found = _scan(tmp_path)
