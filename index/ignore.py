@@ -28,7 +28,8 @@ MAX_PARENTS = 64
 
 @dataclass
 class Ignores:
-    """The ignore rules found so far, by the folder each applies to (absolute, as walked), deepest last."""
+    """The ignore rules found so far, by the folder each applies to (absolute, as walked), in the order read:
+    a folder's after those of the folders above it, so the last that applies to a path is the deepest."""
 
     rules: list[tuple[Path, GitIgnoreSpec]] = field(default_factory=list)
 

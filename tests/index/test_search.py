@@ -329,16 +329,15 @@ def test_a_block_too_long_to_cite_whole_is_shown_as_an_excerpt_that_says_so(
     assert hit.continues_above or hit.continues_below
     again = code_engine.passage(hit.source, hit.line_start, hit.line_end, hit.line)
     assert again is not None and again.partial_blocks == hit.partial_blocks
-    db = str(code_engine.settings.db_path)
-    shown = cli("ask", question, "--db", db, "-k", "1", env=clean_env(CITEBOT_MODEL="hash", CITEBOT_CHUNK_TOKENS="48"))
+    db, env = str(code_engine.settings.db_path), clean_env(CITEBOT_MODEL="hash", CITEBOT_CHUNK_TOKENS="48")
+    shown = cli("ask", question, "--db", db, "-k", "1", env=env)
     assert shown.returncode == 0, shown.stderr
     rows = [row for row in shown.stdout.splitlines() if row.strip()]
     if hit.continues_above:
         assert rows[1].strip() == "⋮  (the code block begins at line 5)"
     if hit.continues_below:
         assert rows[-1].strip() == "⋮  (the code block goes on to line 17)"
-    as_json = cli("ask", question, "--db", db, "-k", "1", "--json",
-                  env=clean_env(CITEBOT_MODEL="hash", CITEBOT_CHUNK_TOKENS="48"))
+    as_json = cli("ask", question, "--db", db, "-k", "1", "--json", env=env)
     assert json.loads(as_json.stdout)["hits"][0]["partial_blocks"] == [[5, 17]]
 
 
