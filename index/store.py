@@ -703,8 +703,15 @@ class Store:
             while True:
                 found = self._nearest(vector, reach, where)
                 picked = [(cid, dist) for cid, dist in found if cid in trusted][:n]
-                if len(picked) >= n or len(found) < reach or reach >= total:
+                if len(picked) >= n or len(found) < reach:
                     break
+                if reach >= total:
+                    # As many found as asked, all there is by a size up to COUNT_MAX_AGE old: another
+                    # process may have written since (a server's re-index), so the size is asked afresh.
+                    self._counted = None
+                    total = self._recent_count()
+                    if reach >= total:
+                        break
                 reach = min(reach * REACH_GROWTH, total)
         return [(cid, 1.0 - dist) for cid, dist in picked]
 
@@ -736,7 +743,9 @@ class Store:
 
     def _changed(self) -> None:
         """This process changed a local directory: the copy other stores of it read is out of date, and each
-        makes a new one on its next call (the writer itself reads the directory)."""
+        makes a new one on its next call (the writer itself reads the directory). Its own cached size is out of
+        date too: a search sized by it would reach too few neighbours past the chunks just written."""
+        self._counted = None
         if not self.settings.chroma_host:
             _READS.drop(self.settings.db_path, self.settings.collection)
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from citebot.index import Engine, HashEmbedder, Settings, state
+from citebot.index.store import StoredChunk
 
 BIN = Path(sys.executable).parent
 CITEBOT = BIN / "citebot"
@@ -220,3 +221,35 @@ def refuse_access(monkeypatch: pytest.MonkeyPatch, file_name: str, folder_name: 
 
     monkeypatch.setattr(Path, "open", refusing_open)
     monkeypatch.setattr(os, "scandir", refusing_scandir)
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """Vectors for a search past untrusted chunks: ``committed`` ones, ``crowd`` nearer ``target`` than any of
+    them, and the ids of the nearest committed ones, found exactly (``nearest`` of them must be these)."""
+
+    target: np.ndarray
+    committed: list[StoredChunk]
+    crowd: list[StoredChunk]
+    exact: list[str]
+
+    @property
+    def trusted(self) -> set[str]:
+        return {c.id for c in self.committed}
+
+
+def crowd(seed: int, committed: int = 1100, crowded: int = 2000, n: int = 5) -> Crowd:
+    rng = np.random.default_rng(seed)
+    target = np.zeros(8, dtype=np.float32)
+    target[0] = 1.0
+    far = rng.normal(size=(committed, 8)).astype(np.float32)
+    far /= np.linalg.norm(far, axis=1, keepdims=True)
+    near = target + rng.normal(scale=0.05, size=(crowded, 8)).astype(np.float32)
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+
+    def chunks(prefix: str, vectors: np.ndarray) -> list[StoredChunk]:
+        return [StoredChunk(f"{prefix}{i}", "a.txt", 1, 1, "x", [(1, [])], "", f"{prefix}{i}", None, v)
+                for i, v in enumerate(vectors)]
+
+    order = np.argsort(-(far @ target), kind="stable")
+    return Crowd(target, chunks("c", far), chunks("u", near), [f"c{i}" for i in order[:n]])

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from citebot.index import Engine, IndexMissing, Settings, StoreUnavailable
+from citebot.index import store as store_module
+from citebot.index.store import Store
 
 from ..chroma_server import ChromaServer
 from .faults import QUESTIONS, V1, finish, hooked_env, release, start_index, switch_to_v2, wait_for
-from .helpers import CHROMA, assert_one_line_error, clean_env, cli, write_files
+from .helpers import CHROMA, assert_one_line_error, clean_env, cli, crowd, write_files
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma server binary is not installed")
 
@@ -138,3 +140,20 @@ def test_server_that_lost_its_data_is_filled_again(tmp_path: Path, server: Chrom
     report = engine.index()
     assert (report.added, report.embedded) == (2, 2)
     assert engine.ask("crane containers", 1).hits[0].source == "cranes.txt"
+
+
+def test_a_reader_searches_past_chunks_another_client_wrote_since_it_sized_the_collection(
+    tmp_path: Path, server: ChromaServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server reader caches the collection's size for a second (COUNT_MAX_AGE); a re-index elsewhere may write
+    thousands of chunks in it. Searching past them with the old size, it stopped with no committed chunk found:
+    now a search that found as many as the old size says asks the size again."""
+    # The writes land within the size's age here, as a fast re-index's do; on its own, 2,000 take over a second.
+    monkeypatch.setattr(store_module, "COUNT_MAX_AGE", 600.0)
+    vectors = crowd(11)
+    settings = _settings(tmp_path, server)
+    writer, reader = Store(settings), Store(settings)
+    writer.upsert(vectors.committed)
+    assert [cid for cid, _ in reader.nearest(vectors.target, 5, vectors.trusted)] == vectors.exact
+    writer.upsert(vectors.crowd)
+    assert [cid for cid, _ in reader.nearest(vectors.target, 5, vectors.trusted)] == vectors.exact

@@ -12,7 +12,7 @@ import numpy as np
 from citebot.index import Settings
 from citebot.index.store import Store, StoredChunk, _bound_requests
 
-from .helpers import hash_settings
+from .helpers import crowd, hash_settings
 
 REOPENS = 60  # 3-6 s here; without stopping the dropped state, RSS grew by ~110 MiB over as many reopens
 RSS_GROWTH_LIMIT_MIB = 40.0  # with it, 3-13 MiB (allocator noise) over the same reopens
@@ -81,6 +81,22 @@ def test_other_stores_of_the_same_directory_move_to_the_fresh_state(tmp_path: Pa
     first.delete(["a"])
     assert second.count() == 0
     assert second.get(["a"]) == []
+
+
+def test_the_writers_own_search_sees_past_the_chunks_it_has_just_written(tmp_path: Path) -> None:
+    """A search sizes its reach past untrusted chunks by the collection's size, which it asks at most once a
+    second (COUNT_MAX_AGE). The writer's own store (the bot re-indexing) searched within that second of its own
+    writes with the size from before them and stopped there: 2,000 chunks nearer than every committed one hid
+    them all. (A reader's store of the directory moves to a fresh copy, and asks its size again.)"""
+    vectors = crowd(7)
+    store = Store(hash_settings(tmp_path))
+    store.upsert(vectors.committed)
+    reader = Store(store.settings)
+    for each in (store, reader):
+        assert [cid for cid, _ in each.nearest(vectors.target, 5, vectors.trusted)] == vectors.exact
+    store.upsert(vectors.crowd)
+    assert [cid for cid, _ in store.nearest(vectors.target, 5, vectors.trusted)] == vectors.exact, "the writer"
+    assert [cid for cid, _ in reader.nearest(vectors.target, 5, vectors.trusted)] == vectors.exact, "a reader"
 
 
 def test_chromadb_internals_the_store_relies_on_still_exist() -> None:
