@@ -512,33 +512,38 @@ def features(ranked: list[_Candidate], query: Query, unknown: tuple[float, float
 
 
 def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> list[Hit]:
-    """Top ``k`` hits without repeats: the same passage (duplicated files) or the same answering line is
-    dropped, a passage continuing a hit's section joins that hit (``joins``), and a near copy of an answer
-    already shown (another outlet's copy of a wire story) waits behind every distinct relevant one, but ahead
-    of passages too weak to answer on their own."""
+    """Top ``k`` hits without repeats: the same passage (duplicated files) is dropped, a passage continuing a
+    hit's section joins that hit (``joins``), and a near copy of an answer already shown (another outlet's copy
+    of a wire story, the same answering line on another page) waits behind every distinct relevant one, but
+    ahead of passages too weak to answer on their own (a weak one waits with those, copy or not)."""
     distinct: list[Hit] = []
     echoes: list[Hit] = []
     weak: list[Hit] = []
     sections: dict[Span, tuple[str, str]] = {}  # each kept hit's heading paths (``_join_into``), by its span
-    seen: set[str] = set()
+    passages: set[str] = set()
+    lines: set[str] = set()
     shown: list[set[str]] = []
     for rank, cand in enumerate(ranked):
         full = len(distinct) >= k  # past k, a candidate of the first JOIN_DEPTH may still join a hit shown
         if full and rank >= JOIN_DEPTH:
             break
-        line_no, line_text, also = _line_of(cand)
-        keys = {cand.chunk.hash, normalize_line(line_text)}
-        if keys & seen:
+        if cand.chunk.hash in passages:
             continue
-        seen |= keys
+        passages.add(cand.chunk.hash)
+        line_no, line_text, also = _line_of(cand)
+        # The same answering line in another passage is a copy of an answer, not always of the passage:
+        # documentation repeats a code line from page to page (`with pytest.raises(ZeroDivisionError):` in
+        # the guide and in a deprecation note), and the second page may be the one that explains it.
+        repeated = normalize_line(line_text) in lines
+        lines.add(normalize_line(line_text))
         hit = _hit(cand, line_no, line_text, also)
         if rank < JOIN_DEPTH and _join_into(hit, cand.chunk.context, (distinct, echoes, weak), sections) or full:
             continue
         line_words = set(words(line_text))
-        if any(len(line_words & w) >= NEAR_COPY * max(len(line_words | w), 1) for w in shown):
-            echoes.append(hit)
-        elif cand.relevance < floor:
+        if cand.relevance < floor:
             weak.append(hit)
+        elif repeated or any(len(line_words & w) >= NEAR_COPY * max(len(line_words | w), 1) for w in shown):
+            echoes.append(hit)
         else:
             distinct.append(hit)
             shown.append(line_words)

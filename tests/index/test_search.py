@@ -120,6 +120,25 @@ def test_clean_question_folds_control_characters_and_space() -> None:
     assert clean_question("  what\theats\x00the\r\ncabin?  ") == "what heats the cabin?"
 
 
+REPEATED_LINE = "with pytest.raises(ZeroDivisionError):"
+
+
+def test_a_passage_whose_answering_line_another_page_repeats_is_still_shown(settings: Settings) -> None:
+    """Documentation repeats a code line from page to page; the page that explains it may rank second. It
+    waits behind the distinct answers (as a near copy does) instead of being dropped: before, it was left out."""
+    write_files(settings.docs_dir, {
+        "deprecations.md": "# Deprecations\n\n## A string of code\n\nPassing the code as a string is "
+                           f"deprecated. Write a block:\n\n```python\n{REPEATED_LINE}\n    1 / 0\n```\n",
+        "guide.md": "# Expected exceptions\n\nUse it as a context manager around the code that must "
+                    f"fail:\n\n```python\n{REPEATED_LINE}\n    1 / 0\n```\n",
+    })
+    eng = Engine(settings)
+    eng.index()
+    hits = eng.ask("pytest.raises ZeroDivisionError", k=5).hits
+    assert [h.line_text for h in hits[:2]] == [REPEATED_LINE] * 2, [h.citation for h in hits]
+    assert {h.source for h in hits[:2]} == {"deprecations.md", "guide.md"}
+
+
 def test_the_reranker_sees_the_first_passages_of_both_rankings() -> None:
     """Keyword search weighs double in fusion, so every keyword candidate outranks every dense-only one: the
     candidates scored must still include the dense ranking's first, which paraphrased questions need."""
