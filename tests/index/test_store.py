@@ -8,8 +8,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from citebot.index import Settings
+from citebot.index import store as store_module
 from citebot.index.store import Store, StoredChunk, _bound_requests
 
 from .helpers import crowd, hash_settings
@@ -83,11 +85,14 @@ def test_other_stores_of_the_same_directory_move_to_the_fresh_state(tmp_path: Pa
     assert second.get(["a"]) == []
 
 
-def test_the_writers_own_search_sees_past_the_chunks_it_has_just_written(tmp_path: Path) -> None:
+def test_the_writers_own_search_sees_past_the_chunks_it_has_just_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A search sizes its reach past untrusted chunks by the collection's size, which it asks at most once a
     second (COUNT_MAX_AGE). The writer's own store (the bot re-indexing) searched within that second of its own
     writes with the size from before them and stopped there: 2,000 chunks nearer than every committed one hid
     them all. (A reader's store of the directory moves to a fresh copy, and asks its size again.)"""
+    monkeypatch.setattr(store_module, "COUNT_MAX_AGE", 600.0)  # the writes land within the size's age on any machine
     vectors = crowd(7)
     store = Store(hash_settings(tmp_path))
     store.upsert(vectors.committed)
