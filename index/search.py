@@ -534,8 +534,9 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> l
         # The same answering line in another passage is a copy of an answer, not always of the passage:
         # documentation repeats a code line from page to page (`with pytest.raises(ZeroDivisionError):` in
         # the guide and in a deprecation note), and the second page may be the one that explains it.
-        repeated = normalize_line(line_text) in lines
-        lines.add(normalize_line(line_text))
+        line_key = normalize_line(line_text)
+        repeated = line_key in lines
+        lines.add(line_key)
         hit = _hit(cand, line_no, line_text, also)
         if rank < JOIN_DEPTH and _join_into(hit, cand.chunk.context, (distinct, echoes, weak), sections) or full:
             continue

@@ -607,10 +607,11 @@ class Store:
     def count(self) -> int:
         return int(self._guard(lambda col: col.count()))
 
-    def _recent_count(self) -> int:
-        """The collection size, asked at most once a second: a query needs it only to size its reach."""
+    def _recent_count(self, afresh: bool = False) -> int:
+        """The collection size, asked at most once a second (or now, ``afresh``, when the cached one may be
+        stale): a query needs it only to size its reach."""
         now = time.monotonic()
-        if self._counted is None or now - self._counted[0] > COUNT_MAX_AGE:
+        if afresh or self._counted is None or now - self._counted[0] > COUNT_MAX_AGE:
             self._counted = (now, self.count())
         return self._counted[1]
 
@@ -682,8 +683,7 @@ class Store:
         """
         total = self._recent_count()
         if total == 0 and trusted:
-            self._counted = None  # a size cached before this process (or another) filled the store is stale
-            total = self._recent_count()
+            total = self._recent_count(afresh=True)  # a size cached before this process (or another) filled it
         if total == 0:
             # A local directory emptied under its index (chroma.sqlite3 deleted), or a server that came back
             # without its data, is damage: said in one line, never a silent "No answer"; `citebot index` fills it.
@@ -708,8 +708,7 @@ class Store:
                 if reach >= total:
                     # As many found as asked, all there is by a size up to COUNT_MAX_AGE old: another
                     # process may have written since (a server's re-index), so the size is asked afresh.
-                    self._counted = None
-                    total = self._recent_count()
+                    total = self._recent_count(afresh=True)
                     if reach >= total:
                         break
                 reach = min(reach * REACH_GROWTH, total)
