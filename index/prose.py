@@ -5,11 +5,16 @@ person or a link, and little else; a chunk of them matches many questions by a w
 The score is decided by the shape of the lines alone (no file names, no words of one corpus), so it holds
 on any folder: ``prose`` is the share of a chunk's countable lines that are not list-shaped, 0..1.
 Code lines and markup are not counted (code is not a list); a chunk with nothing countable is all prose.
+
+``prose`` is stored with each chunk and read by the reranker. ``release_note_share`` is narrower and read at
+answer time (``search.RELEASE_NOTES``): only entries that name an issue, a person, a version or a date, or a
+link, so that how-to steps and checklists are not taken for a changelog; a wrapped entry counts whole.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 
 # Set by hand from the release notes and API indexes of the three docs corpora, not fitted on answers.
 SHORT_LINE_WORDS = 8  # a line this short that names a version/date/issue/link reads as a list entry
@@ -18,6 +23,12 @@ SHORT_LINE_WORDS = 8  # a line this short that names a version/date/issue/link r
 SHORT_ITEM_WORDS = 16
 LINK_SHARE = 0.6  # a line whose characters are mostly link targets is a link list entry
 REF_ENTRY_WORDS = 24  # a bullet naming an issue, a person or a version is a changelog entry up to this long
+# A list item that names an issue or a person (#123, @name) is one release note however it is wrapped: all its
+# lines are entries, up to this many words in all. Sphinx's changelog wraps an entry over two to six lines
+# ("* #12888: Add a warning when ... / and ensure ... / Patch by ...", up to about 60 words) and pytest's writes
+# one on a single long line; line by line, only the first line of each read as an entry. 80 leaves room above the
+# longest entries seen; an explanation that cites an issue runs longer.
+REF_ITEM_WORDS = 80
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _URL = re.compile(r"https?://\S+|\]\([^)]*\)|<[^<>\s]+>")
@@ -26,6 +37,7 @@ _REFERENCE = re.compile(
     r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}\b"
 )
 _WORD = re.compile(r"\w+")
+_ISSUE_OR_PERSON = re.compile(r"(?<![\w.])#\d+\b|(?<!\w)@[A-Za-z][\w-]+")
 
 
 def is_listy(text: str, heading: bool = False) -> bool:
@@ -58,3 +70,58 @@ def prose_score(lines: list[tuple[str, bool]]) -> float:
         counted += 1
         listy += entry
     return 1.0 - listy / counted if counted else 1.0
+
+
+def is_note(text: str, heading: bool = False) -> bool:
+    """Whether one line is a release note's (or an index's) entry: it names an issue, a person, a version or a
+    date as a short line, a list entry or a heading (a version header), or it is mostly a link. Unlike
+    ``is_listy``, a short bullet that names nothing is not one: how-to steps and migration checklists are lists
+    of explanations."""
+    stripped = text.strip()
+    if not stripped:
+        return False
+    links = sum(len(m.group(0)) for m in _URL.finditer(stripped))
+    if links >= LINK_SHARE * len(stripped):
+        return True
+    if not _REFERENCE.search(stripped):
+        return False
+    words = len(_WORD.findall(_URL.sub(" ", stripped)))
+    return heading or words <= SHORT_LINE_WORDS or (bool(_LIST_ITEM.match(stripped)) and words <= REF_ENTRY_WORDS)
+
+
+def release_note_share(
+    lines: Sequence[str], numbers: Sequence[int], markup: Collection[int], code: Sequence[bool]
+) -> float:
+    """The share of a stored passage's countable lines that are release-note entries (``is_note``), 0..1.
+
+    ``numbers`` are the lines' numbers in the file, ``markup`` the indices of its markup and headings, ``code``
+    which lines are shaped like code. A line right below a list item (the next line number, no blank line
+    between: the reader text keeps no indentation) continues it, and an item that names an issue or a person is
+    an entry over all its lines. Markup and headings count only when they are entries themselves (version
+    headers); code-shaped lines other than list items are not counted (a stored passage does not mark its
+    code-block lines; an entry quoting ``code`` is still an entry).
+    """
+    counted: list[int] = []
+    entries: dict[int, bool] = {}
+    items: list[list[int]] = []
+    for i, text in enumerate(lines):
+        item = bool(_LIST_ITEM.match(text))
+        if i in markup:
+            if is_note(text, heading=True):
+                counted.append(i)
+                entries[i] = True
+            continue
+        if code[i] and not item:
+            continue
+        counted.append(i)
+        entries[i] = is_note(text)
+        if item:
+            items.append([i])
+        elif items and items[-1][-1] == i - 1 and numbers[i] - numbers[i - 1] in (0, 1):  # 0: a long line's pieces
+            items[-1].append(i)
+    for members in items:
+        text = " ".join(lines[i] for i in members)
+        if _ISSUE_OR_PERSON.search(text) and len(_WORD.findall(_URL.sub(" ", text))) <= REF_ITEM_WORDS:
+            for i in members:
+                entries[i] = True
+    return sum(entries[i] for i in counted) / len(counted) if counted else 0.0

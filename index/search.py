@@ -20,6 +20,7 @@ from .errors import IndexDamaged, IndexMissing, UsageError, one_line
 from .keyword import KeywordIndex
 from .linepick import LinePick, LinePicker
 from .linescore import PassageLines, Query, prepare
+from .prose import release_note_share
 from .reader import LineReader
 from .rerank import FEATURES, Reranker
 from .settings import Settings
@@ -72,6 +73,15 @@ WEAK_PASSAGE = 0.05
 # discord.py unchanged, precise@1 unchanged (the pointed line is the same). Its lines@1 column shows the cost:
 # the top hit's median span is 28 / 19 / 24 lines on pydantic / discord.py / Textual (plain BM25's splits: 24 /
 # 25 / 27) and 19 on SQuAD (its splits: 9), where an article is one section.
+# A passage this share of whose lines are release-note entries (``prose.release_note_share``: entries naming an
+# issue, a person, a version or a date, version headers) waits behind every distinct explanation, ahead of near
+# copies and weak ones: a changelog entry matches a question by the words of a fix ("Add a warning when document
+# is included in multiple toctrees") without saying how to do anything. The reranker's ``prose`` feature was
+# meant to hold changelogs back, but the fit gave it a weight of -0.34 (the dev sets' answers are often lists);
+# on Sphinx 9's docs, whose 48 release-note files make a third of the index, a changelog entry was the first
+# citation of 4 of 20 questions asked of them (issue 10). Half is set by hand: 494 of Sphinx's 697 changelog chunks
+# and 475 of pytest's 718 reach it, 20 of the 2,015 other chunks of the three docs dev sets do.
+RELEASE_NOTES = 0.5
 JOIN_GAP = 1
 JOIN_DEPTH = 10
 JOIN_MAX_LINES = 60
@@ -515,8 +525,10 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> l
     """Top ``k`` hits without repeats: the same passage (duplicated files) is dropped, a passage continuing a
     hit's section joins that hit (``joins``), and a near copy of an answer already shown (another outlet's copy
     of a wire story, the same answering line on another page) waits behind every distinct relevant one, but
-    ahead of passages too weak to answer on their own (a weak one waits with those, copy or not)."""
+    ahead of passages too weak to answer on their own (a weak one waits with those, copy or not). Release notes
+    (``RELEASE_NOTES``) wait behind the distinct answers too, ahead of the copies."""
     distinct: list[Hit] = []
+    notes: list[Hit] = []
     echoes: list[Hit] = []
     weak: list[Hit] = []
     sections: dict[Span, tuple[str, str]] = {}  # each kept hit's heading paths (``_join_into``), by its span
@@ -538,18 +550,28 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> l
         repeated = line_key in lines
         lines.add(line_key)
         hit = _hit(cand, line_no, line_text, also)
-        if rank < JOIN_DEPTH and _join_into(hit, cand.chunk.context, (distinct, echoes, weak), sections) or full:
+        if rank < JOIN_DEPTH and _join_into(hit, cand.chunk.context, (distinct, notes, echoes, weak), sections) or full:
             continue
         line_words = set(words(line_text))
         if cand.relevance < floor:
             weak.append(hit)
+        elif _release_notes(cand):
+            notes.append(hit)
         elif repeated or any(len(line_words & w) >= NEAR_COPY * max(len(line_words | w), 1) for w in shown):
             echoes.append(hit)
         else:
             distinct.append(hit)
             shown.append(line_words)
         sections[_span(hit)] = (cand.chunk.context, cand.chunk.context)
-    return (distinct + echoes + weak)[:k]
+    return (distinct + notes + echoes + weak)[:k]
+
+
+def _release_notes(cand: _Candidate) -> bool:
+    """Whether a scored candidate reads as release notes (``RELEASE_NOTES``)."""
+    assert cand.passage is not None  # every candidate of the pool was scored
+    numbers = [number for number, _ in cand.chunk.units]
+    code = [bool(c) for c in cand.passage.code]
+    return release_note_share(cand.passage.lines, numbers, set(cand.chunk.markup), code) >= RELEASE_NOTES
 
 
 def _join_into(hit: Hit, section: str, lists: Sequence[list[Hit]], sections: dict[Span, tuple[str, str]]) -> bool:

@@ -139,6 +139,30 @@ def test_a_passage_whose_answering_line_another_page_repeats_is_still_shown(sett
     assert {h.source for h in hits[:2]} == {"deprecations.md", "guide.md"}
 
 
+RELEASE_NOTES = ("# Changes\n\n## Release 8.1.0 (2024-10-10)\n\n"
+                 "* #12888: Add a warning when a document is included in several toctrees\n"
+                 "  and ensure deterministic resolution of the global toctree.\n  Patch by A. Khan.\n"
+                 "* #12905: Fix the toctree cache limit for negative values.\n  Patch by N. Madysa.\n")
+
+
+def test_release_notes_wait_behind_the_page_that_explains(settings: Settings) -> None:
+    """A changelog entry matches a question by the words of a fix without saying how to do anything: it is
+    listed after the explanation, and still cited when nothing else answers."""
+    write_files(settings.docs_dir, {
+        "changes.rst": RELEASE_NOTES,
+        "toctree.md": "# Tables of contents\n\nSphinx adds a warning when a document is included in several "
+                      "toctrees: list each document in one toctree only.\n",
+    })
+    eng = Engine(settings)
+    eng.index()
+    hits = eng.ask("how do I fix the warning that a document is included in several toctrees?", k=5).hits
+    # The reranker puts the entry first (0.69 to 0.31 of its softmax with the hash embedder); the answer leads.
+    assert [h.source for h in hits[:2]] == ["toctree.md", "changes.rst"], [h.citation for h in hits]
+    assert hits[1].score > hits[0].score
+    only = eng.ask("deterministic resolution global toctree cache limit", k=5).hits
+    assert only and only[0].source == "changes.rst"
+
+
 def test_the_reranker_sees_the_first_passages_of_both_rankings() -> None:
     """Keyword search weighs double in fusion, so every keyword candidate outranks every dense-only one: the
     candidates scored must still include the dense ranking's first, which paraphrased questions need."""

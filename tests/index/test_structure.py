@@ -14,7 +14,7 @@ from citebot.index.chunker import chunk_document
 from citebot.index.cleaner import clean
 from citebot.index.code import code_structure
 from citebot.index.formats import line_structure
-from citebot.index.prose import is_listy, prose_score
+from citebot.index.prose import is_listy, prose_score, release_note_share
 from citebot.index.store import StoredChunk
 from citebot.index.structure import PLAIN, reader_text
 
@@ -180,6 +180,30 @@ def test_release_notes_score_low_and_prose_high() -> None:
     assert prose_score([]) == 1.0 and prose_score([("A heading", True)]) == 1.0
     assert is_listy("https://example.org/a/very/long/link") and not is_listy("Python 3.8 or higher is required to "
                                                                              "run the bot on any machine.")
+
+
+def test_a_release_note_wrapped_over_lines_is_one_entry_and_steps_are_none() -> None:
+    notes = ["Release 8.1.0 (2024-10-10)", "* #12888: Add a warning when document is included in multiple toctrees",
+             "and ensure deterministic resolution of global toctree in parallel builds",
+             "by choosing the lexicographically greatest parent document.", "Patch by A. Rafey Khan",
+             "- #7628: Fixed test collection when a full path without a drive letter was passed to pytest on "
+             "Windows (for example a path relative to the root of the drive instead of one with its letter)."]
+    share = release_note_share(notes, [1, 3, 4, 5, 6, 7], {0}, [False] * 6)
+    assert share == 1.0
+    # Line by line, only the version header and the first line of the wrapped entry are entries.
+    assert sum(is_listy(line, i == 0) for i, line in enumerate(notes)) == 2
+    steps = ["1. Attach a message to the view using the return value of send.",
+             "2. Inside on_timeout, loop over all items and mark them disabled,",
+             "then edit the message you kept with the newly modified view.",
+             "    await self.message.edit(view=self)",
+             "See #12 for the discussion of why the view must be edited."]
+    # Short steps name nothing (is_listy calls them list entries); the code line is not counted; the paragraph
+    # after the list (a blank line before it: 8 after 6) is not part of the last step, though it names an issue.
+    assert release_note_share(steps, [1, 2, 3, 5, 8], set(), [False, False, False, True, False]) == 0.0
+    assert all(is_listy(step) for step in steps[:2])
+    # Right below the list (no code between) it would continue the last step, which then names an issue: the
+    # step's three lines are one entry.
+    assert release_note_share([*steps[:3], steps[4]], [1, 2, 3, 4], set(), [False] * 4) == 0.75
 
 
 def test_an_admonition_body_is_cited_never_its_marker(tmp_path: Path) -> None:
