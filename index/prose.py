@@ -41,19 +41,17 @@ _ISSUE_OR_PERSON = re.compile(r"(?<![\w.])#\d+\b|(?<!\w)@[A-Za-z][\w-]+")
 
 
 def is_listy(text: str, heading: bool = False) -> bool:
-    """Whether one line reads as an entry of a list (a release-note item, a version header, a link)."""
+    """Whether one line reads as an entry of a list (a release-note item, a version header, a link, or a
+    short bullet that names nothing: a term of an index)."""
+    if is_note(text, heading):
+        return True
     stripped = text.strip()
-    if not stripped:
-        return False
-    links = sum(len(m.group(0)) for m in _URL.finditer(stripped))
-    if links >= LINK_SHARE * len(stripped):
-        return True
-    words = len(_WORD.findall(_URL.sub(" ", stripped)))
-    item = bool(_LIST_ITEM.match(stripped))
-    named = bool(_REFERENCE.search(stripped))
-    if named and (heading or words <= SHORT_LINE_WORDS or (item and words <= REF_ENTRY_WORDS)):
-        return True
-    return item and words <= SHORT_ITEM_WORDS
+    return bool(_LIST_ITEM.match(stripped)) and _words(stripped) <= SHORT_ITEM_WORDS
+
+
+def _words(text: str) -> int:
+    """Words of a line, link targets left out."""
+    return len(_WORD.findall(_URL.sub(" ", text)))
 
 
 def prose_score(lines: list[tuple[str, bool]]) -> float:
@@ -85,7 +83,7 @@ def is_note(text: str, heading: bool = False) -> bool:
         return True
     if not _REFERENCE.search(stripped):
         return False
-    words = len(_WORD.findall(_URL.sub(" ", stripped)))
+    words = _words(stripped)
     return heading or words <= SHORT_LINE_WORDS or (bool(_LIST_ITEM.match(stripped)) and words <= REF_ENTRY_WORDS)
 
 
@@ -121,7 +119,7 @@ def release_note_share(
             items[-1].append(i)
     for members in items:
         text = " ".join(lines[i] for i in members)
-        if _ISSUE_OR_PERSON.search(text) and len(_WORD.findall(_URL.sub(" ", text))) <= REF_ITEM_WORDS:
+        if _ISSUE_OR_PERSON.search(text) and _words(text) <= REF_ITEM_WORDS:
             for i in members:
                 entries[i] = True
     return sum(entries[i] for i in counted) / len(counted) if counted else 0.0
