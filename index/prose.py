@@ -99,19 +99,16 @@ def release_note_share(
     headers); code-shaped lines other than list items are not counted (a stored passage does not mark its
     code-block lines; an entry quoting ``code`` is still an entry).
     """
-    counted: list[int] = []
-    entries: dict[int, bool] = {}
+    entries: dict[int, bool] = {}  # per counted line: whether it is an entry
     items: list[list[int]] = []
     for i, text in enumerate(lines):
         item = bool(_LIST_ITEM.match(text))
         if i in markup:
             if is_note(text, heading=True):
-                counted.append(i)
                 entries[i] = True
             continue
         if code[i] and not item:
             continue
-        counted.append(i)
         entries[i] = is_note(text)
         if item:
             items.append([i])
@@ -122,4 +119,4 @@ def release_note_share(
         if _ISSUE_OR_PERSON.search(text) and _words(text) <= REF_ITEM_WORDS:
             for i in members:
                 entries[i] = True
-    return sum(entries[i] for i in counted) / len(counted) if counted else 0.0
+    return sum(entries.values()) / len(entries) if entries else 0.0

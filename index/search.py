@@ -60,6 +60,15 @@ RERANK_MIN = 30
 # A hit with less than this share of the reranker's softmax waits behind every stronger one, near copies
 # included. Set by hand: 1 in 20, below the second and third hits members read as answers in the dev sets.
 WEAK_PASSAGE = 0.05
+# A passage this share of whose lines are release-note entries (``prose.release_note_share``: entries naming an
+# issue, a person, a version or a date, version headers) waits behind every distinct explanation, ahead of near
+# copies and weak ones: a changelog entry matches a question by the words of a fix ("Add a warning when document
+# is included in multiple toctrees") without saying how to do anything. The reranker's ``prose`` feature was
+# meant to hold changelogs back, but the fit gave it a weight of -0.34 (the dev sets' answers are often lists);
+# on Sphinx 9's docs, whose 48 release-note files make a third of the index, a changelog entry was the first
+# citation of 4 of 20 questions asked of them (issue 10). Half is set by hand: 494 of Sphinx's 697 changelog chunks
+# and 475 of pytest's 718 reach it, 20 of the 2,015 other chunks of the three docs dev sets do.
+RELEASE_NOTES = 0.5
 # A hit that continues one already shown (same file and section, overlapping it or with at most JOIN_GAP lines
 # between them: the blank line where the chunker cut one section between paragraphs) joins it as one citation,
 # the stronger's line still pointed at, so that one section split in two does not take two of the five places.
@@ -73,15 +82,6 @@ WEAK_PASSAGE = 0.05
 # discord.py unchanged, precise@1 unchanged (the pointed line is the same). Its lines@1 column shows the cost:
 # the top hit's median span is 28 / 19 / 24 lines on pydantic / discord.py / Textual (plain BM25's splits: 24 /
 # 25 / 27) and 19 on SQuAD (its splits: 9), where an article is one section.
-# A passage this share of whose lines are release-note entries (``prose.release_note_share``: entries naming an
-# issue, a person, a version or a date, version headers) waits behind every distinct explanation, ahead of near
-# copies and weak ones: a changelog entry matches a question by the words of a fix ("Add a warning when document
-# is included in multiple toctrees") without saying how to do anything. The reranker's ``prose`` feature was
-# meant to hold changelogs back, but the fit gave it a weight of -0.34 (the dev sets' answers are often lists);
-# on Sphinx 9's docs, whose 48 release-note files make a third of the index, a changelog entry was the first
-# citation of 4 of 20 questions asked of them (issue 10). Half is set by hand: 494 of Sphinx's 697 changelog chunks
-# and 475 of pytest's 718 reach it, 20 of the 2,015 other chunks of the three docs dev sets do.
-RELEASE_NOTES = 0.5
 JOIN_GAP = 1
 JOIN_DEPTH = 10
 JOIN_MAX_LINES = 60
