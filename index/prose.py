@@ -32,12 +32,13 @@ REF_ITEM_WORDS = 80
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _URL = re.compile(r"https?://\S+|\]\([^)]*\)|<[^<>\s]+>")
-_REFERENCE = re.compile(
-    r"(?<![\w.])#\d+\b|(?<!\w)@[A-Za-z][\w-]+|https?://|\bv?\d+\.\d+(?:\.\d+)+\b|\bv\d+\.\d+\b|\b\d{4}-\d{2}-\d{2}\b"
+_ISSUE_OR_PERSON_PATTERN = r"(?<![\w.])#\d+\b|(?<!\w)@[A-Za-z][\w-]+"  # #123, @name
+_ISSUE_OR_PERSON = re.compile(_ISSUE_OR_PERSON_PATTERN)
+_REFERENCE = re.compile(  # an issue or a person, a link, a version, a date
+    _ISSUE_OR_PERSON_PATTERN + r"|https?://|\bv?\d+\.\d+(?:\.\d+)+\b|\bv\d+\.\d+\b|\b\d{4}-\d{2}-\d{2}\b"
     r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}\b"
 )
 _WORD = re.compile(r"\w+")
-_ISSUE_OR_PERSON = re.compile(r"(?<![\w.])#\d+\b|(?<!\w)@[A-Za-z][\w-]+")
 
 
 def is_listy(text: str, heading: bool = False) -> bool:
