@@ -8,6 +8,7 @@ therefore costs no extra model call at index time and none at query time.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -15,8 +16,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import UsageError
+from .onnx_encoder import PROBE, TOLERANCE, OnnxEncoder, compile_encoder
 from .textproc import terms, words
 
+log = logging.getLogger(__name__)
 Spans = Sequence[tuple[int, int]]
 
 
@@ -114,12 +117,14 @@ def bundled_model_path() -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use so that commands needing no model stay fast."""
 
-    def __init__(self, model: str = "", device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(self, model: str = "", device: str = "cpu", batch_size: int = 32, onnx: bool = True) -> None:
         self.name = model or BUNDLED_MODEL
         self._spec = model
         self._device = device
         self._batch_size = batch_size
         self._model: Any = None
+        self._onnx = onnx and device == "cpu"  # onnxruntime's CPU kernels; a GPU stays with torch
+        self._encoder: OnnxEncoder | None = None
         self._lock = threading.Lock()
         # A fast tokenizer is one Rust object whose truncation settings change per call; two threads
         # in it at once (a re-index counting tokens while the bot embeds a question) can fail with
@@ -142,7 +147,62 @@ class SentenceTransformerEmbedder:
                     self._model = SentenceTransformer(path, device=self._device)
                 except Exception as exc:  # noqa: BLE001 - any loader failure is a configuration problem
                     raise UsageError(f"cannot load embedding model {path!r}: {exc}".splitlines()[0]) from exc
+                if self._onnx:
+                    self._encoder = self._compile(self._model)
         return self._model
+
+    @property
+    def runtime(self) -> str:
+        """What runs the model once loaded: ``onnxruntime`` or ``torch``."""
+        return "onnxruntime" if self._encoder is not None else "torch"
+
+    def _compile(self, model: Any) -> OnnxEncoder | None:
+        """The model's transformer on onnxruntime, if it exports and the whole pipeline (pooling and
+        normalizing run on torch as before) then gives torch's vectors for the probe questions."""
+        import torch
+
+        inner = getattr(model[0], "auto_model", None)
+        if inner is None:
+            return None
+        encoder = compile_encoder(inner, model.tokenizer, torch.get_num_threads(), model.max_seq_length)
+        if encoder is None:
+            return None
+        arrays = self._tokenize(model, list(PROBE))
+        expected = self._forward(model, arrays, None)
+        got = self._forward(model, arrays, encoder)
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(expected, got))
+        if not diff <= TOLERANCE:
+            log.info("model stays on torch: on onnxruntime its vectors differ by %.2g", diff)
+            return None
+        inner.to("meta")  # frees torch's copy of the weights (90 MB for the bundled model): onnxruntime has its own
+        log.info("embedding model %s runs on onnxruntime", self.name)
+        return encoder
+
+    def _tokenize(self, model: Any, texts: list[str], offsets: bool = False) -> dict[str, np.ndarray]:
+        # Padded lists become arrays in one step; return_tensors="pt" walks the nested offset lists in
+        # Python, which cost about 3 % of the whole embedding pass.
+        with self._tokenizing:
+            enc = model.tokenizer(texts, padding=True, truncation=True, max_length=model.max_seq_length,
+                                  return_offsets_mapping=offsets)
+        return {k: np.asarray(v) for k, v in enc.items()}
+
+    @staticmethod
+    def _forward(
+        model: Any, arrays: dict[str, np.ndarray], encoder: OnnxEncoder | None, last: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Token vectors and sentence vectors of one tokenized batch, on onnxruntime when ``encoder`` is given
+        (its working memory freed after the ``last`` batch of a call)."""
+        import torch
+
+        with torch.inference_mode():
+            if encoder is None:
+                out = model({k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()})
+            else:
+                out = {"token_embeddings": torch.from_numpy(encoder(arrays, release=last)),
+                       "attention_mask": torch.from_numpy(arrays["attention_mask"])}
+                for module in list(model)[1:]:  # pooling, normalizing: what follows the transformer
+                    out = module(out)
+            return out["token_embeddings"].float().cpu().numpy(), out["sentence_embedding"].float().cpu().numpy()
 
     @property
     def max_tokens(self) -> int:
@@ -182,26 +242,16 @@ class SentenceTransformerEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Straight through the model: ``encode``'s bookkeeping costs a few ms, a tenth of a warm ``ask``."""
-        import torch
-
         model = self._load()
-        dim = _dimension(model)
-        out = np.zeros((len(texts), dim), dtype=np.float32)
+        out = np.zeros((len(texts), _dimension(model)), dtype=np.float32)
         for start in range(0, len(texts), self._batch_size):
             batch = list(texts[start : start + self._batch_size])
-            with self._tokenizing:
-                enc = model.tokenizer(batch, padding=True, truncation=True, max_length=model.max_seq_length,
-                                      return_tensors="pt")
-            with torch.inference_mode():
-                vectors = model({k: v.to(model.device) for k, v in enc.items()})["sentence_embedding"]
-            out[start : start + len(batch)] = vectors.float().cpu().numpy()
+            out[start : start + len(batch)] = self._forward(model, self._tokenize(model, batch), self._encoder)[1]
         return _normalize(out)
 
     def embed_passages(
         self, texts: Sequence[str], line_spans: Sequence[Spans]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        import torch
-
         model = self._load()
         dim = _dimension(model)
         passages = np.zeros((len(texts), dim), dtype=np.float32)
@@ -209,22 +259,10 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self._batch_size):
             idx = order[start : start + self._batch_size]
-            with self._tokenizing:
-                enc = model.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=model.max_seq_length,
-                    return_offsets_mapping=True,
-                )
-            # Padded lists become arrays in one step; return_tensors="pt" walks the nested offset
-            # lists in Python, which cost about 3 % of the whole embedding pass.
-            arrays = {k: np.asarray(v) for k, v in enc.items()}
+            arrays = self._tokenize(model, [texts[i] for i in idx], offsets=True)
             offsets = arrays.pop("offset_mapping")
-            with torch.inference_mode():
-                out = model({k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()})
-            tokens = out["token_embeddings"].float().cpu().numpy()
-            passages[idx] = out["sentence_embedding"].float().cpu().numpy()
+            last = start + self._batch_size >= len(order)
+            tokens, passages[idx] = self._forward(model, arrays, self._encoder, last)
             mask = arrays["attention_mask"].astype(bool)
             for row, i in enumerate(idx):
                 lines[i] = _pool_lines(tokens[row], offsets[row], mask[row], line_spans[i], passages[i])
@@ -263,8 +301,9 @@ def _pool_lines(
     return _normalize(sums)
 
 
-def make_embedder(model: str, device: str = "cpu", batch_size: int = 32) -> Embedder:
-    """The embedder a settings value names: ``hash`` for the test fake, anything else for sentence-transformers."""
+def make_embedder(model: str, device: str = "cpu", batch_size: int = 32, onnx: bool = True) -> Embedder:
+    """The embedder a settings value names: ``hash`` for the test fake, anything else for sentence-transformers
+    (on onnxruntime where it exports, with ``onnx``)."""
     if model == "hash" or model.startswith("hash:"):
         return HashEmbedder()
-    return SentenceTransformerEmbedder(model, device, batch_size)
+    return SentenceTransformerEmbedder(model, device, batch_size, onnx)

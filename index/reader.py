@@ -27,6 +27,7 @@ import numpy as np
 
 from .embedder import BUNDLED_MODEL, bundled_model_path
 from .errors import CitebotError
+from .onnx_encoder import OnnxEncoder, compile_encoder
 from .settings import Settings
 
 WEIGHTS_FILE = Path(__file__).with_name("reader.npz")
@@ -73,26 +74,28 @@ def make_reader(settings: Settings, model_name: str) -> LineReader | None:
     """The reader when it applies: switched on, the bundled model embedding, and the adapters installed."""
     if not settings.line_reader or model_name != BUNDLED_MODEL or not WEIGHTS_FILE.exists():
         return None
-    return LineReader(bundled_model_path())
+    return LineReader(bundled_model_path(), onnx=settings.onnx)  # the reader always runs on the CPU
 
 
 class LineReader:
     """The bundled model with the reading adapters merged in; loaded on first use, then shared."""
 
-    def __init__(self, model_path: str, weights: Path = WEIGHTS_FILE) -> None:
+    def __init__(self, model_path: str, weights: Path = WEIGHTS_FILE, onnx: bool = False) -> None:
         self._path = model_path
         self._weights = weights
+        self._onnx = onnx
+        self._encoder: OnnxEncoder | None = None
         self._lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
-        self._head_w: Any = None
+        self._head_w = np.zeros(0, np.float32)
         self._head_b = 0.0
         self.config: ReaderConfig | None = None
 
     def load(self) -> ReaderConfig:
         """Load once (about a second); later calls return at once."""
         with self._lock:
-            if self._model is not None and self.config is not None:
+            if self.config is not None:
                 return self.config
             import torch
             from transformers import AutoModel, AutoTokenizer
@@ -109,10 +112,12 @@ class LineReader:
                         a = torch.from_numpy(saved[f"{i}.{name}.A"].astype(np.float32))
                         b = torch.from_numpy(saved[f"{i}.{name}.B"].astype(np.float32))
                         linear.weight += scale * (b @ a)
-            self._head_w = torch.from_numpy(saved["head.weight"].astype(np.float32))
             self._head_b = float(saved["head.bias"])
             self._tokenizer = AutoTokenizer.from_pretrained(self._path)
-            self._model = model
+            if self._onnx:
+                self._encoder = compile_encoder(model, self._tokenizer, torch.get_num_threads(), config.max_length)
+            self._model = model if self._encoder is None else None  # torch's copy is not needed any more
+            self._head_w = saved["head.weight"].astype(np.float32)
             self.config = config
             return config
 
@@ -126,9 +131,12 @@ class LineReader:
             enc = self._tokenizer(question, text, truncation="only_second", max_length=config.max_length,
                                   return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping")[0].numpy()
-        with torch.inference_mode():
-            hidden = self._model(**enc).last_hidden_state[0]
-            token_logit = (hidden @ self._head_w + self._head_b).numpy()
+        if self._encoder is not None:
+            hidden = self._encoder(enc)[0]
+        else:
+            with torch.inference_mode():
+                hidden = self._model(**enc).last_hidden_state[0].numpy()
+        token_logit = hidden @ self._head_w + self._head_b
         line_of = token_lines(enc.sequence_ids(0), offsets, lines)
         return line_log_probs(token_logit, line_of, len(lines))
 

@@ -10,7 +10,7 @@ One process, one run, so that every number is a ratio of times taken side by sid
 2. the same build into a fresh database with the recorded vectors handed back at no cost (``ReplayEmbedder``):
    "non-model s" is everything the indexer does except the model (structure, cleaning, chunking, token counting,
    hashing, Chroma upserts, the keyword index, the manifest). The fastest of ``--replays`` counts;
-3. with ``--bare``, the bare sentence-transformers model encoding the same texts (``bench.encode_only``), the
+3. with ``--bare``, the bare model encoding the same texts on the runtime citebot uses (``bench.encode_only``), the
    floor ``make bench`` compares the whole build with.
 
 Printed (JSON): overhead = non-model s / encode s, what the pipeline adds to the model's own time; build_overhead
@@ -95,7 +95,7 @@ def main() -> None:
         parser.error(f"not a folder: {args.folder}")
 
     settings = bench_settings(Path("unused"), args.folder)
-    embedder = make_embedder(settings.model, settings.device, settings.batch_size)
+    embedder = make_embedder(settings.model, settings.device, settings.batch_size, settings.onnx)
     _warm(embedder)
     row: dict[str, object] = {"folder": str(args.folder)}
     with tempfile.TemporaryDirectory(prefix="citebot-overhead-") as name:
@@ -122,9 +122,9 @@ def main() -> None:
             from bench import encode_only
             from citebot.index.embedder import bundled_model_path
 
-            model = encode_only.load_model(bundled_model_path(), settings.device)
-            bare = min((encode_only.encode_timing(model, recorder.texts, settings.batch_size) for _ in range(2)),
-                       key=lambda t: t.wall)
+            floor = encode_only.citebot_floor(bundled_model_path(), settings.device, settings.batch_size,
+                                              settings.onnx)
+            bare = min((floor(recorder.texts) for _ in range(2)), key=lambda t: t.wall)
             row.update(bare_encode_s=round(bare.wall, 2),
                        bench_overhead=round(float(row["build_s"]) / bare.wall - 1, 3))
         if args.profile:
