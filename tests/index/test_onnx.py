@@ -106,7 +106,8 @@ def test_the_setting_turns_it_off(tmp_path: Path) -> None:
     on = Engine(Settings(db_path=tmp_path / "a", _env_file=None))  # type: ignore[call-arg]
     off = Engine(Settings(db_path=tmp_path / "b", onnx=False, _env_file=None))  # type: ignore[call-arg]
     gpu = SentenceTransformerEmbedder(device="cuda", onnx=True)
-    assert isinstance(on.embedder, SentenceTransformerEmbedder) and isinstance(off.embedder, SentenceTransformerEmbedder)
+    assert isinstance(on.embedder, SentenceTransformerEmbedder)
+    assert isinstance(off.embedder, SentenceTransformerEmbedder)
     assert on.embedder._onnx and not off.embedder._onnx and not gpu._onnx  # nothing is loaded until first use
     assert on.searcher.reader is not None and on.searcher.reader._onnx
     assert off.searcher.reader is not None and not off.searcher.reader._onnx
