@@ -254,7 +254,8 @@ def execute(args: argparse.Namespace, command: str) -> None:
     latency_passes = args.latency_passes or (1 if args.quick else 2)
 
     # 1. citebot, one shared index per corpus, every mode.
-    embedder = make_embedder(settings.model, settings.device, settings.batch_size, settings.onnx)
+    embedder = make_embedder(settings.model, settings.device, settings.batch_size, settings.onnx,
+                             settings.onnx_cache())
     for ds in datasets:
         phase(f"citebot {ds.name}")
         cb = citebot_run.run(ds, embedder, workdir, args.k, citebot_encode, repeat, latency_passes)

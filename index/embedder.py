@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -117,7 +118,10 @@ def bundled_model_path() -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use so that commands needing no model stay fast."""
 
-    def __init__(self, model: str = "", device: str = "cpu", batch_size: int = 32, onnx: bool = True) -> None:
+    def __init__(
+        self, model: str = "", device: str = "cpu", batch_size: int = 32, onnx: bool = True,
+        onnx_cache: Path | None = None,
+    ) -> None:
         self.name = model or BUNDLED_MODEL
         self._spec = model
         self._device = device
@@ -125,6 +129,7 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._onnx = onnx and device == "cpu"  # onnxruntime's CPU kernels; a GPU stays with torch
         self._encoder: OnnxEncoder | None = None
+        self._onnx_cache = onnx_cache
         self._lock = threading.Lock()
         # A fast tokenizer is one Rust object whose truncation settings change per call; two threads
         # in it at once (a re-index counting tokens while the bot embeds a question) can fail with
@@ -164,7 +169,8 @@ class SentenceTransformerEmbedder:
         inner = getattr(model[0], "auto_model", None)
         if inner is None:
             return None
-        encoder = compile_encoder(inner, model.tokenizer, torch.get_num_threads(), model.max_seq_length)
+        encoder = compile_encoder(inner, model.tokenizer, torch.get_num_threads(), model.max_seq_length,
+                                  self._onnx_cache)
         if encoder is None:
             return None
         arrays = self._tokenize(model, list(PROBE))
@@ -301,9 +307,11 @@ def _pool_lines(
     return _normalize(sums)
 
 
-def make_embedder(model: str, device: str = "cpu", batch_size: int = 32, onnx: bool = True) -> Embedder:
+def make_embedder(
+    model: str, device: str = "cpu", batch_size: int = 32, onnx: bool = True, onnx_cache: Path | None = None
+) -> Embedder:
     """The embedder a settings value names: ``hash`` for the test fake, anything else for sentence-transformers
-    (on onnxruntime where it exports, with ``onnx``)."""
+    (on onnxruntime where it exports, with ``onnx``; its export kept in ``onnx_cache``)."""
     if model == "hash" or model.startswith("hash:"):
         return HashEmbedder()
-    return SentenceTransformerEmbedder(model, device, batch_size, onnx)
+    return SentenceTransformerEmbedder(model, device, batch_size, onnx, onnx_cache)

@@ -48,7 +48,7 @@ class Engine:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or get_settings()
         s = self.settings
-        self.embedder = embedder or make_embedder(s.model, s.device, s.batch_size, s.onnx)
+        self.embedder = embedder or make_embedder(s.model, s.device, s.batch_size, s.onnx, s.onnx_cache())
         self.store = Store(s)
         self.ledger = ledger.open_ledger(s)  # where commits live: the state folder, or the Chroma server
         self.commits = state.CommitWatch(self.ledger)

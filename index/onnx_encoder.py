@@ -7,7 +7,7 @@ time and the line reader go through it when the model runs on the CPU (setting `
 
 Why hand-written: optimum-onnx, the library that exports models for onnxruntime, pins transformers below 5;
 torch's own exporter and onnxruntime (which chromadb installs anyway) do it in a few lines. The model is exported
-when it loads (about a second, into a temporary folder deleted once onnxruntime has read it), traced with eager
+when it loads (about a second; kept in a cache folder so that later processes skip it), traced with eager
 attention (tracing the SDPA path gave a graph that ignores the padding mask), and checked against torch on a
 padded probe batch before it is used: a model that does not export, or exports to different numbers, stays on
 torch, with one log line saying why.
@@ -15,8 +15,12 @@ torch, with one log line saying why.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import logging
+import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -72,27 +76,87 @@ class OnnxEncoder:
         return np.asarray(hidden, dtype=np.float32)
 
 
-def compile_encoder(model: Any, tokenizer: Any, threads: int, max_length: int = 256) -> OnnxEncoder | None:
-    """``model`` (a transformers encoder in eval mode) exported and checked, or None where it stays on torch."""
+def compile_encoder(
+    model: Any, tokenizer: Any, threads: int, max_length: int = 256, cache: Path | None = None
+) -> OnnxEncoder | None:
+    """``model`` (a transformers encoder in eval mode) exported and checked, or None where it stays on torch.
+
+    With ``cache``, the exported graph is kept there under a key of the weights and the versions that made it
+    (``cache_key``), so a later process skips the export (about a second a model) and only checks it.
+    """
     try:
         probe = dict(tokenizer(list(PROBE), padding=True, truncation=True, max_length=max_length,
                                return_tensors="pt"))
         names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in probe]
         expected = _torch_hidden(model, probe)
+        kept = cache / f"{cache_key(model, names)}.onnx" if cache is not None else None
+        if kept is not None and kept.is_file():
+            encoder = _cached(kept, names, threads, probe, expected)
+            if encoder is not None:
+                return encoder
+            kept.unlink(missing_ok=True)  # a damaged or foreign file: exported afresh below
         with tempfile.TemporaryDirectory(prefix="citebot-onnx-") as folder:
             graph = Path(folder) / "model.onnx"
             _export(model, probe, names, graph)
-            encoder = OnnxEncoder(str(graph), names, threads)  # the session keeps what it needs in memory
-        got = encoder(probe)
+            encoder = _checked(OnnxEncoder(str(graph), names, threads), probe, expected)
+            if encoder is not None and kept is not None:
+                _keep(graph, kept)
+        return encoder
     except Exception as exc:  # noqa: BLE001 - any failure to export or run leaves the model on torch, as before
         log.info("model stays on torch: its onnx export failed: %s", one_line(exc))
         return None
+
+
+def cache_key(model: Any, names: Sequence[str]) -> str:
+    """What an exported graph depends on: the weights (hashed in 0.1 s for the bundled model), the inputs, the
+    exporter's opset and the versions of torch and onnx that wrote it."""
+    import onnx
+    import torch
+
+    digest = hashlib.sha256(f"{type(model).__name__}|{','.join(names)}|{OPSET}|{torch.__version__}|"
+                            f"{onnx.__version__}".encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _cached(
+    kept: Path, names: Sequence[str], threads: int, probe: Mapping[str, Any], expected: np.ndarray
+) -> OnnxEncoder | None:
+    """The cached graph, if onnxruntime reads it and it gives torch's numbers."""
+    try:
+        encoder = _checked(OnnxEncoder(str(kept), names, threads), probe, expected)
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, exporting again replaces it
+        log.info("the exported model in the cache is unreadable (%s); exporting it again", one_line(exc))
+        return None
+    if encoder is None:
+        log.info("the exported model in the cache does not give torch's numbers; exporting it again")
+    return encoder
+
+
+def _checked(encoder: OnnxEncoder, probe: Mapping[str, Any], expected: np.ndarray) -> OnnxEncoder | None:
+    got = encoder(probe)
     mask = probe["attention_mask"].numpy().astype(bool)
     diff = float(np.abs(got[mask] - expected[mask]).max()) if got.shape == expected.shape else float("inf")
     if not diff <= TOLERANCE:
         log.info("model stays on torch: its onnx export differs from torch by %.2g", diff)
         return None
     return encoder
+
+
+def _keep(graph: Path, kept: Path) -> None:
+    """Copy the graph into the cache under its final name in one step (a reader never sees half a file);
+    a cache that cannot be written only costs the next process the export."""
+    partial = kept.with_name(f".{kept.name}.{os.getpid()}.partial")
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(graph, partial)
+        os.replace(partial, kept)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        log.info("exported model not cached: %s", one_line(exc))
 
 
 def _torch_hidden(model: Any, inputs: Mapping[str, Any]) -> np.ndarray:

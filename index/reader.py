@@ -74,16 +74,19 @@ def make_reader(settings: Settings, model_name: str) -> LineReader | None:
     """The reader when it applies: switched on, the bundled model embedding, and the adapters installed."""
     if not settings.line_reader or model_name != BUNDLED_MODEL or not WEIGHTS_FILE.exists():
         return None
-    return LineReader(bundled_model_path(), onnx=settings.onnx)  # the reader always runs on the CPU
+    return LineReader(bundled_model_path(), onnx=settings.onnx, cache=settings.onnx_cache())  # always on the CPU
 
 
 class LineReader:
     """The bundled model with the reading adapters merged in; loaded on first use, then shared."""
 
-    def __init__(self, model_path: str, weights: Path = WEIGHTS_FILE, onnx: bool = False) -> None:
+    def __init__(
+        self, model_path: str, weights: Path = WEIGHTS_FILE, onnx: bool = False, cache: Path | None = None
+    ) -> None:
         self._path = model_path
         self._weights = weights
         self._onnx = onnx
+        self._cache = cache
         self._encoder: OnnxEncoder | None = None
         self._lock = threading.Lock()
         self._model: Any = None
@@ -115,7 +118,8 @@ class LineReader:
             self._head_b = float(saved["head.bias"])
             self._tokenizer = AutoTokenizer.from_pretrained(self._path)
             if self._onnx:
-                self._encoder = compile_encoder(model, self._tokenizer, torch.get_num_threads(), config.max_length)
+                self._encoder = compile_encoder(model, self._tokenizer, torch.get_num_threads(), config.max_length,
+                                                self._cache)
             self._model = model if self._encoder is None else None  # torch's copy is not needed any more
             self._head_w = saved["head.weight"].astype(np.float32)
             self.config = config

@@ -6,6 +6,7 @@ descriptions a user reads here; keep them in step when adding a field.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -85,9 +86,14 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="Torch device for the embedding model.")
     onnx: bool = Field(
         True,
-        description="On the CPU, run the models with onnxruntime (exported when they load, about a second each; "
-        "same vectors, asks and indexing about twice as fast); false: torch. A model that does not export "
-        "stays on torch.",
+        description="On the CPU, run the embedding model and the line reader with onnxruntime: the same vectors, "
+        "a warm ask about 30 % faster and indexing about 1.5x. Each model is exported the first time it loads "
+        "(about a second) and kept in the cache folder; false: torch. A model that does not export stays on torch.",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Where exported models are kept between runs (about 90 MB each; safe to delete). Default: "
+        "$XDG_CACHE_HOME/citebot, else ~/.cache/citebot.",
     )
     batch_size: int = Field(32, ge=1, description="Chunks embedded per model call.")
     extensions: CsvList = Field(
@@ -136,6 +142,17 @@ class Settings(BaseSettings):
                 "'.', '_' or '-', starting and ending with a letter or digit"
             )
         return name
+
+    def resolved_cache_dir(self) -> Path:
+        """The model cache: explicit, else the user's cache folder (not the index's: it outlives any index)."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "citebot"
+
+    def onnx_cache(self) -> Path:
+        """Where the exported models live inside the cache folder."""
+        return self.resolved_cache_dir() / "onnx"
 
     def resolved_state_dir(self) -> Path:
         """The sidecar folder: explicit, else beside the data it describes."""

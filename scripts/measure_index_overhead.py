@@ -95,7 +95,8 @@ def main() -> None:
         parser.error(f"not a folder: {args.folder}")
 
     settings = bench_settings(Path("unused"), args.folder)
-    embedder = make_embedder(settings.model, settings.device, settings.batch_size, settings.onnx)
+    embedder = make_embedder(settings.model, settings.device, settings.batch_size, settings.onnx,
+                             settings.onnx_cache())
     _warm(embedder)
     row: dict[str, object] = {"folder": str(args.folder)}
     with tempfile.TemporaryDirectory(prefix="citebot-overhead-") as name:

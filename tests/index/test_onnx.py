@@ -102,6 +102,61 @@ def test_an_export_that_computes_other_numbers_is_not_used(
     assert "its onnx export differs from torch by 0.001" in caplog.text
 
 
+@pytest.mark.slow
+def test_a_later_load_takes_the_cached_export_and_a_damaged_one_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = SentenceTransformerEmbedder(onnx=True, onnx_cache=tmp_path / "cache")
+    want = first.embed_queries(TEXTS)
+    kept = list((tmp_path / "cache").glob("*.onnx"))
+    assert first.runtime == "onnxruntime" and len(kept) == 1
+    assert not list((tmp_path / "cache").glob(".*partial"))
+
+    real_export = onnx_encoder._export
+    calls: list[object] = []
+
+    def counted(*args: object) -> None:
+        calls.append(args)
+        real_export(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onnx_encoder, "_export", counted)
+    second = SentenceTransformerEmbedder(onnx=True, onnx_cache=tmp_path / "cache")
+    np.testing.assert_allclose(second.embed_queries(TEXTS), want, atol=1e-6)
+    assert second.runtime == "onnxruntime" and calls == []  # read from the cache, not exported
+
+    kept[0].write_bytes(b"not a graph")
+    with caplog.at_level("INFO", logger="citebot.index.onnx_encoder"):
+        third = SentenceTransformerEmbedder(onnx=True, onnx_cache=tmp_path / "cache")
+        np.testing.assert_allclose(third.embed_queries(TEXTS), want, atol=1e-6)
+    assert third.runtime == "onnxruntime" and len(calls) == 1
+    assert "the exported model in the cache is unreadable" in caplog.text
+    assert kept[0].stat().st_size > 1_000_000  # replaced by a good export
+
+
+@pytest.mark.slow
+def test_a_cache_that_cannot_be_written_only_costs_the_export(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with caplog.at_level("INFO", logger="citebot.index.onnx_encoder"):
+        embedder = SentenceTransformerEmbedder(onnx=True, onnx_cache=blocked / "onnx")
+        embedder.embed_queries(["anything"])
+    assert embedder.runtime == "onnxruntime"
+    assert "exported model not cached" in caplog.text
+
+
+def test_the_cache_folder_defaults_to_the_users_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CITEBOT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert Settings(_env_file=None).onnx_cache() == tmp_path / "xdg" / "citebot" / "onnx"  # type: ignore[call-arg]
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Settings(_env_file=None).onnx_cache() == tmp_path / "home" / ".cache" / "citebot" / "onnx"  # type: ignore[call-arg]
+    explicit = Settings(cache_dir=tmp_path / "mine", _env_file=None)  # type: ignore[call-arg]
+    assert explicit.onnx_cache() == tmp_path / "mine" / "onnx"
+
+
 def test_the_setting_turns_it_off(tmp_path: Path) -> None:
     on = Engine(Settings(db_path=tmp_path / "a", _env_file=None))  # type: ignore[call-arg]
     off = Engine(Settings(db_path=tmp_path / "b", onnx=False, _env_file=None))  # type: ignore[call-arg]
