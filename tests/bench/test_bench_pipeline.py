@@ -143,3 +143,18 @@ def test_scores_match_the_shared_scorer_when_it_is_present(tmp_path: Path) -> No
     assert ours.pop("lines@1") == 4.0  # both top hits span lines 1-4; the shared scorer has no such column
     assert reference is not None and json.dumps(reference, sort_keys=True) == json.dumps(ours, sort_keys=True)
     assert scoring.agrees(ours, reference) is True and dropped == 0
+
+
+@pytest.mark.slow
+def test_citebots_encode_only_floor_runs_the_model_on_citebots_runtime() -> None:
+    """The indexing-overhead target compares citebot's build with the model alone on the same runtime."""
+    from bench import encode_only
+    from citebot.index.embedder import bundled_model_path
+
+    texts = ["a short text", " ".join(["a much longer text"] * 50), "mid length text here"]
+    floor = encode_only.citebot_floor(bundled_model_path(), "cpu", 2, onnx=True)
+    assert isinstance(floor, encode_only.OnnxBaseline) and floor.runtime == "onnxruntime"
+    assert floor(texts).wall > 0
+    torch_floor = encode_only.citebot_floor(bundled_model_path(), "cpu", 2, onnx=False)
+    assert isinstance(torch_floor, encode_only.Baseline)
+    assert encode_only.citebot_floor(bundled_model_path(), "cpu", 2, onnx=False, torch_floor=torch_floor) is torch_floor
