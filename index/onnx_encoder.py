@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,29 +76,37 @@ class OnnxEncoder:
         return np.asarray(hidden, dtype=np.float32)
 
 
+# How far an exported encoder's output is from torch's: the largest absolute difference on the probe.
+Difference = Callable[[OnnxEncoder], float]
+
+
 def compile_encoder(
-    model: Any, tokenizer: Any, threads: int, max_length: int = 256, cache: Path | None = None
+    model: Any, tokenizer: Any, threads: int, max_length: int = 256, cache: Path | None = None,
+    difference: Difference | None = None,
 ) -> OnnxEncoder | None:
     """``model`` (a transformers encoder in eval mode) exported and checked, or None where it stays on torch.
 
-    With ``cache``, the exported graph is kept there under a key of the weights and the versions that made it
-    (``cache_key``), so a later process skips the export (about a second a model) and only checks it.
+    The check is ``difference`` within ``TOLERANCE``: by default the hidden states of the real tokens of the
+    padded ``PROBE`` batch against torch's; a caller that turns them into something else (the embedder pools
+    and normalizes them) passes its own, so the probe runs once on each runtime. With ``cache``, the exported
+    graph is kept there under a key of the weights and the versions that made it (``cache_key``), so a later
+    process skips the export (about a second a model) and only checks it.
     """
     try:
         probe = dict(tokenizer(list(PROBE), padding=True, truncation=True, max_length=max_length,
                                return_tensors="pt"))
         names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in probe]
-        expected = _torch_hidden(model, probe)
+        differ = difference or _hidden_difference(model, probe)
         kept = cache / f"{cache_key(model, names)}.onnx" if cache is not None else None
         if kept is not None and kept.is_file():
-            encoder = _cached(kept, names, threads, probe, expected)
+            encoder = _cached(kept, names, threads, differ)
             if encoder is not None:
                 return encoder
             kept.unlink(missing_ok=True)  # a damaged or foreign file: exported afresh below
         with tempfile.TemporaryDirectory(prefix="citebot-onnx-") as folder:
             graph = Path(folder) / "model.onnx"
             _export(model, probe, names, graph)
-            encoder = _checked(OnnxEncoder(str(graph), names, threads), probe, expected)
+            encoder = _checked(OnnxEncoder(str(graph), names, threads), differ)
             if encoder is not None and kept is not None:
                 _keep(graph, kept)
         return encoder
@@ -121,12 +129,10 @@ def cache_key(model: Any, names: Sequence[str]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _cached(
-    kept: Path, names: Sequence[str], threads: int, probe: Mapping[str, Any], expected: np.ndarray
-) -> OnnxEncoder | None:
+def _cached(kept: Path, names: Sequence[str], threads: int, differ: Difference) -> OnnxEncoder | None:
     """The cached graph, if onnxruntime reads it and it gives torch's numbers."""
     try:
-        encoder = _checked(OnnxEncoder(str(kept), names, threads), probe, expected)
+        encoder = _checked(OnnxEncoder(str(kept), names, threads), differ)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, exporting again replaces it
         log.info("the exported model in the cache is unreadable (%s); exporting it again", one_line(exc))
         return None
@@ -135,10 +141,20 @@ def _cached(
     return encoder
 
 
-def _checked(encoder: OnnxEncoder, probe: Mapping[str, Any], expected: np.ndarray) -> OnnxEncoder | None:
-    got = encoder(probe)
+def _hidden_difference(model: Any, probe: Mapping[str, Any]) -> Difference:
+    """The default check: hidden states of the probe's real tokens (padding positions are never read)."""
+    expected = _torch_hidden(model, probe)
     mask = probe["attention_mask"].numpy().astype(bool)
-    diff = float(np.abs(got[mask] - expected[mask]).max()) if got.shape == expected.shape else float("inf")
+
+    def difference(encoder: OnnxEncoder) -> float:
+        got = encoder(probe)
+        return float(np.abs(got[mask] - expected[mask]).max()) if got.shape == expected.shape else float("inf")
+
+    return difference
+
+
+def _checked(encoder: OnnxEncoder, differ: Difference) -> OnnxEncoder | None:
+    diff = differ(encoder)
     if not diff <= TOLERANCE:
         log.info("model stays on torch: its onnx export differs from torch by %.2g", diff)
         return None
