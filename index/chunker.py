@@ -286,12 +286,40 @@ class _Packer:
             self.add(unit)
 
 
+def _leads_in(paragraph: Sequence[Unit], following: Sequence[Unit]) -> bool:
+    """Whether prose ``paragraph`` introduces the code block ``following`` ("Waiting until the bot is ready
+    before the loop starts:", "For example::"): its last line ends in a colon, the block comes next in the
+    same section. Documentation states what an example does only there, in the words a member asks in."""
+    last, first = paragraph[-1], following[0]
+    return (not last.code and not last.markup and last.text.rstrip().endswith(":")
+            and first.code and first.heading == last.heading)
+
+
+def _join_lead_ins(paragraphs: Sequence[list[Unit]], budget: Callable[[str], int]) -> list[list[Unit]]:
+    """Each lead-in paragraph joined with the code block it introduces, where both fit one chunk: packed
+    apart, the sentence closed one chunk and its example opened the next, and neither chunk said what the
+    example is for."""
+    joined: list[list[Unit]] = []
+    k = 0
+    while k < len(paragraphs):
+        here = paragraphs[k]
+        if k + 1 < len(paragraphs) and _leads_in(here, paragraphs[k + 1]):
+            both = [*here, *paragraphs[k + 1]]
+            if sum(u.tokens + 1 for u in both) <= budget(here[0].heading):
+                joined.append(both)
+                k += 2
+                continue
+        joined.append(here)
+        k += 1
+    return joined
+
+
 def _pack(
     paragraphs: Sequence[list[Unit]], window: int, overlap: int, context_tokens: Mapping[str, int]
 ) -> list[list[Unit]]:
     """Paragraphs into chunks: whole where they fit, new sections in new chunks, long ones split."""
     packer = _Packer(window, overlap, context_tokens)
-    for paragraph in paragraphs:
+    for paragraph in _join_lead_ins(paragraphs, packer.budget):
         lead = paragraph[0]
         if packer.current and lead.heading != packer.current[-1].heading and packer.fill() >= SECTION_MIN_FILL:
             packer.close()

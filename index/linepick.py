@@ -45,8 +45,10 @@ class LinePicker:
     """Scores every line of a candidate with the line scorer; re-reads the top hit's lines with the reader.
 
     A passage that names code (``PassageLines.code``: documentation) is scored by the code scorer, fitted
-    on documentation questions, and never re-read: the reader learnt from Wikipedia prose and never saw
-    code, and on the documentation dev sets it moved correct picks away more often than it fixed them.
+    on documentation questions, and the reader never reads lines that name code: it learnt from Wikipedia
+    prose and never saw code, and reading such windows moved correct picks away more often than it fixed
+    them on the documentation dev sets. Prose lines around a pick are read even where the passage holds
+    code further on (the sentence that introduces an example is packed with it: ``chunker._join_lead_ins``).
     A reader that fails (model missing, broken weights) is switched off with one warning: the scorer's
     picks stand, and answers keep coming.
     """
@@ -83,15 +85,15 @@ class LinePicker:
 
     def reread(self, passage: PassageLines, pick: LinePick, query: Query) -> LinePick:
         """Let the reader move the answering line within a few lines of the scorer's pick (the top hit only:
-        one short model pass). Without a reader, in a passage that names code, or when the window holds one
-        line, the pick stands."""
+        one short model pass). Without a reader, when a line of the window names code, or when the window
+        holds one line, the pick stands."""
         reader = self.reader
-        if reader is None or passage.code.any():
+        if reader is None:
             return pick
         try:
             config = reader.load()
             lo, hi = window(pick.index, [len(line) for line in passage.lines], config.window)
-            if hi - lo < 2:
+            if hi - lo < 2 or passage.code[lo:hi].any():
                 return pick
             logprob = reader.read(query.text, passage.lines[lo:hi])
             return replace(pick, index=lo + blend(logprob, pick.logits[lo:hi], config.blend))

@@ -171,6 +171,28 @@ def test_fence_with_blank_lines_stays_in_one_chunk_when_it_fits() -> None:
         assert len(holders) == 1, f"window {window}: the fence is split"
 
 
+@pytest.mark.parametrize(("source", "lead", "block"), [
+    ("t.md", "Waiting until the crane is ready before the loop starts:", ["```python", "await crane.ready()", "```"]),
+    ("t.rst", "Waiting until the crane is ready before the loop starts::", ["    await crane.ready()"]),
+])
+def test_a_sentence_that_introduces_a_code_block_is_packed_with_it(source: str, lead: str, block: list[str]) -> None:
+    """discord.py's tasks page ends one chunk with "Waiting until the bot is ready before the loop starts:" and
+    opens the next with its example: neither said what the example is for, and the sentence was cited."""
+    before = ["```python", *[f"crane.lift(crate_{i}, to=quay)" for i in range(14)], "```"]
+    if source.endswith(".rst"):
+        before = ["Lifting many crates::", "", *[f"    crane.lift(crate_{i}, to=quay)" for i in range(14)]]
+    lines = ["Harbour cranes.", "", *before, "", lead, "", *block, "", "After the code."]
+    at = len(before) + 4  # 1-based line of the lead-in
+    for window in range(60, 100):
+        chunks = chunk_document(source, lines, clean(lines), window, EMBEDDER.count_tokens)
+        code = next(k for k in range(at + 1, len(lines)) if "ready()" in lines[k - 1])
+        assert _chunk_of(chunks, at) is _chunk_of(chunks, code), f"window {window}: the lead-in left its block"
+    # A colon that ends prose followed by more prose joins nothing.
+    prose = ["Harbour cranes:", "", "They lift cargo.", "", "```sh", "lift", "```"]
+    chunks = chunk_document("p.md", prose, clean(prose), 12, EMBEDDER.count_tokens)
+    assert _chunk_of(chunks, 1) is not _chunk_of(chunks, 6)
+
+
 def test_fence_larger_than_the_window_is_split_between_its_lines() -> None:
     body = [f"# step {i}: move crate {i} from the ship to the quay" if i % 3 == 0 else f"crane.lift(crate_{i}, to=quay)"
             for i in range(60)]

@@ -152,10 +152,25 @@ def test_a_passage_that_names_code_is_scored_by_the_code_scorer() -> None:
     assert np.array_equal(pick.logits, code.logits(LinePicker.features(docs, None, _query(DOCS_QUESTION, DOCS_LINES))))
 
 
-def test_the_reader_never_rereads_a_passage_that_names_code() -> None:
+def test_the_reader_never_reads_a_window_that_names_code() -> None:
     reader = FakeReader(favourite=DOCS_LINES[2], window=1)
     picker = LinePicker(reader=reader)  # type: ignore[arg-type]
     docs = prepare(DOCS_LINES)
     pick = picker.pick(docs, None, _query(DOCS_QUESTION, DOCS_LINES))
     assert picker.reread(docs, pick, _query(DOCS_QUESTION, DOCS_LINES)) is pick
     assert reader.read_calls == []
+
+
+def test_the_reader_reads_prose_around_the_pick_when_the_code_is_further_on() -> None:
+    """A lead-in and its example are one passage (pydantic: "By default, Pydantic will *not* validate default
+    values. ... to enable this behavior:" and the code under it): the prose window is still read."""
+    lines = [*LINES, "", "", "", "    bridge = Bridge(deck='larch')"]
+    reader = FakeReader(favourite=LINES[1], window=1)
+    picker = LinePicker(reader=reader)  # type: ignore[arg-type]
+    passage, query = prepare(lines), _query(QUESTION, lines)
+    assert passage.code.any() and not passage.code[:4].any()
+    pick = LinePick(np.zeros(len(lines), dtype=np.float32), 0.5, 0, 0.95)
+    assert picker.reread(passage, pick, query).index == 1
+    assert reader.read_calls == [(QUESTION, LINES[0:2])]
+    late = LinePick(np.zeros(len(lines), dtype=np.float32), 0.5, len(lines) - 1, 0.95)
+    assert picker.reread(passage, late, query) is late, "a window holding the code is never read"
