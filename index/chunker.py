@@ -287,18 +287,20 @@ class _Packer:
 
 
 def _leads_in(paragraph: Sequence[Unit], following: Sequence[Unit]) -> bool:
-    """Whether prose ``paragraph`` introduces the code block ``following`` ("Waiting until the bot is ready
-    before the loop starts:", "For example::"): its last line ends in a colon, the block comes next in the
-    same section. Documentation states what an example does only there, in the words a member asks in."""
+    """Whether prose ``paragraph`` introduces ``following`` ("Waiting until the bot is ready before the loop
+    starts:" over a code block, "using the following parameters:" over a list, "For example::"): its last
+    line ends in a colon, and what it introduces comes next in the same section. Documentation states what an
+    example or a list is for only there, in the words a member asks in."""
     last, first = paragraph[-1], following[0]
     return (not last.code and not last.markup and last.text.rstrip().endswith(":")
-            and first.code and first.heading == last.heading)
+            and not first.is_heading and first.heading == last.heading)
 
 
 def _join_lead_ins(paragraphs: Sequence[list[Unit]], budget: Callable[[str], int]) -> list[list[Unit]]:
-    """Each lead-in paragraph joined with the code block it introduces, where both fit one chunk: packed
-    apart, the sentence closed one chunk and its example opened the next, and neither chunk said what the
-    example is for."""
+    """Each lead-in paragraph joined with the paragraph it introduces, where both fit one chunk: packed
+    apart, the sentence closed one chunk and its example (or list) opened the next, and neither chunk said
+    what the example is for. Measured on the dev sets against joining only code blocks: one more pydantic
+    question in the first five and two more answering lines, one Textual question off the top."""
     joined: list[list[Unit]] = []
     k = 0
     while k < len(paragraphs):

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # chunk records the code blocks it holds only part of (``StoredChunk.cut_blocks``), which an answer completes, and
 # the repeated lines of its code blocks (``StoredChunk.repeats``), which it shows; a reST ``.. admonition:: Title``
 # hides its options; a Markdown emoji shortcode reads as its emoji (":x:" is "❌"). 12: a sentence ending in a
-# colon that introduces a code block is packed with the block (``chunker._join_lead_ins``).
+# colon is packed with what it introduces (a code block, a list: ``chunker._join_lead_ins``).
 PIPELINE_VERSION = "12"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

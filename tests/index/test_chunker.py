@@ -175,7 +175,7 @@ def test_fence_with_blank_lines_stays_in_one_chunk_when_it_fits() -> None:
     ("t.md", "Waiting until the crane is ready before the loop starts:", ["```python", "await crane.ready()", "```"]),
     ("t.rst", "Waiting until the crane is ready before the loop starts::", ["    await crane.ready()"]),
 ])
-def test_a_sentence_that_introduces_a_code_block_is_packed_with_it(source: str, lead: str, block: list[str]) -> None:
+def test_a_sentence_that_introduces_a_code_block_or_a_list_is_packed_with_it(source: str, lead: str, block: list[str]) -> None:
     """discord.py's tasks page ends one chunk with "Waiting until the bot is ready before the loop starts:" and
     opens the next with its example: neither said what the example is for, and the sentence was cited."""
     before = ["```python", *[f"crane.lift(crate_{i}, to=quay)" for i in range(14)], "```"]
@@ -187,10 +187,17 @@ def test_a_sentence_that_introduces_a_code_block_is_packed_with_it(source: str, 
         chunks = chunk_document(source, lines, clean(lines), window, EMBEDDER.count_tokens)
         code = next(k for k in range(at + 1, len(lines)) if "ready()" in lines[k - 1])
         assert _chunk_of(chunks, at) is _chunk_of(chunks, code), f"window {window}: the lead-in left its block"
-    # A colon that ends prose followed by more prose joins nothing.
-    prose = ["Harbour cranes:", "", "They lift cargo.", "", "```sh", "lift", "```"]
-    chunks = chunk_document("p.md", prose, clean(prose), 12, EMBEDDER.count_tokens)
-    assert _chunk_of(chunks, 1) is not _chunk_of(chunks, 6)
+    # A list it introduces joins it too, at every window both fit in (before, the list opened a chunk of its own).
+    listed = ["Cranes are checked by the council engineers every spring before the season.", "",
+              "When a crane is inspected, the engineers record the following values:", "",
+              "* `max_load`: the heaviest crate the crane may lift over the quay.",
+              "* `reach`: how far the jib extends past the harbour wall.",
+              "* `wind_limit`: the wind speed above which lifting stops for the day.", "",
+              "## Storms", "", "In a storm the cranes are locked in place:", "", "## Repairs", "",
+              "Broken cranes are repaired in the yard behind the fish market."]
+    for window in range(55, 80):
+        chunks = chunk_document("l.md", listed, clean(listed, False), window, EMBEDDER.count_tokens)
+        assert _chunk_of(chunks, 3) is _chunk_of(chunks, 7), f"window {window}: the lead-in left its list"
 
 
 def test_fence_larger_than_the_window_is_split_between_its_lines() -> None:
