@@ -175,7 +175,9 @@ def test_fence_with_blank_lines_stays_in_one_chunk_when_it_fits() -> None:
     ("t.md", "Waiting until the crane is ready before the loop starts:", ["```python", "await crane.ready()", "```"]),
     ("t.rst", "Waiting until the crane is ready before the loop starts::", ["    await crane.ready()"]),
 ])
-def test_a_sentence_that_introduces_a_code_block_or_a_list_is_packed_with_it(source: str, lead: str, block: list[str]) -> None:
+def test_a_sentence_that_introduces_a_code_block_or_a_list_is_packed_with_it(
+    source: str, lead: str, block: list[str]
+) -> None:
     """discord.py's tasks page ends one chunk with "Waiting until the bot is ready before the loop starts:" and
     opens the next with its example: neither said what the example is for, and the sentence was cited."""
     before = ["```python", *[f"crane.lift(crate_{i}, to=quay)" for i in range(14)], "```"]
