@@ -17,7 +17,7 @@ from urllib.parse import quote
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from citebot.index import Answer, Hit, Stats
+from citebot.index import TENTATIVE_NOTE, Answer, Hit, Stats
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ LIMITS = Limits()
 NO_MENTIONS = discord.AllowedMentions.none()
 ELLIPSIS = "…"
 ANSWER_COLOUR = discord.Colour.blurple()
+TENTATIVE_COLOUR = discord.Colour.light_grey()  # an answer the documents may not give (``Answer.tentative``)
 PASSAGE_COLOUR = discord.Colour.dark_teal()
 NO_ANSWER = (
     "I found nothing in the indexed documents that answers this, so I won't guess. "
@@ -161,19 +162,21 @@ def answer_embed(
     """The answering sentence quoted, then up to ``max_sources`` cited passages; requires a non-empty answer.
 
     Sources scoring more than ``see_also_margin`` below the best are listed apart, under "See also"; with
-    ``read_with`` (the earlier question a follow-up was searched with) the footer says so.
+    ``read_with`` (the earlier question a follow-up was searched with) the footer says so. A tentative answer
+    says first, in grey, that the documents may not answer the question.
     """
     hits = answer.hits[:max_sources]
     best = hits[0]
     first, last, sentence = quoted_span(best)
     lines = str(best.line) if first == last else f"L{first}-L{last}"
+    caution = f"*{TENTATIVE_NOTE}*\n" if answer.tentative else ""
     attribution = f"\n— `{safe_code(short_path(best.source))}:{lines}`"
-    quote_limit = LIMITS.description - len(attribution) - 2
+    quote_limit = LIMITS.description - len(caution) - len(attribution) - 2
     quoted = fit(sentence or "(blank line)", quote_limit, lambda t: "> " + escape(t))
     embed = discord.Embed(
         title=fit(answer.question, LIMITS.title, escape),
-        description=quoted + attribution,
-        colour=ANSWER_COLOUR,
+        description=caution + quoted + attribution,
+        colour=TENTATIVE_COLOUR if answer.tentative else ANSWER_COLOUR,
     )
     strong, weak = split_sources(hits, see_also_margin)
     embed.add_field(name="Sources", value=_sources_value(strong, url_template), inline=False)

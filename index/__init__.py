@@ -21,12 +21,13 @@ from .gaps import NOT_STORED, GapGroup, counts, describe_unstored, gaps_csv
 from .indexer import IndexReport
 from .loader import Skipped
 from .runtime import configure_process
-from .search import MAX_QUESTION_CHARS, Answer, Hit, clean_question
+from .search import MAX_QUESTION_CHARS, TENTATIVE_NOTE, Answer, Hit, clean_question
 from .settings import Settings, get_settings, split_csv
 
 __all__ = [
     "MAX_QUESTION_CHARS",
     "NOT_STORED",
+    "TENTATIVE_NOTE",
     "Answer",
     "AnswerRecord",
     "CheckReport",

@@ -25,11 +25,11 @@ from pydantic import ValidationError
 
 from .engine import Engine
 from .errors import CitebotError, IndexDamaged
-from .evaluate import load_questions, score, score_by_style
+from .evaluate import caution, load_questions, score, score_by_style
 from .feedback import Database, DatabaseSettings, database_path, open_existing, report_json
 from .gaps import gaps_csv, gaps_text
 from .runtime import configure_process
-from .search import Answer
+from .search import TENTATIVE_NOTE, Answer
 from .settings import Settings, get_settings
 
 EXAMPLES = """\
@@ -195,6 +195,9 @@ def _print_answer(answer: Answer) -> None:
     if answer.abstained:
         print("No answer in the indexed documents.")
         return
+    if answer.tentative:
+        print(TENTATIVE_NOTE)
+        print()
     for i, hit in enumerate(answer.hits, 1):
         print(f"{i}. {hit.citation}  (line {hit.line}, score {hit.score:.2f})")
         # A code block too long to cite whole is shown as the excerpt it is: the rows say it goes on.
@@ -249,6 +252,7 @@ def _ask(engine: Engine, args: argparse.Namespace) -> int:
 def _eval(engine: Engine, args: argparse.Namespace) -> int:
     questions = load_questions(args.questions)
     hits: dict[str, list[Mapping[str, Any]]] = {}
+    tentative: dict[str, bool] = {}
     latencies = []
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(args.hits.open("w", encoding="utf-8")) if args.hits else None
@@ -261,9 +265,10 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
             latencies.append(time.perf_counter() - started)
             record = answer.to_json()
             hits[q["question"]] = record["hits"]  # type: ignore[assignment]
+            tentative[q["question"]] = answer.tentative
             if out:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    result = score(questions, hits)
+    result = {**score(questions, hits), **caution(questions, tentative)}
     latencies.sort()
     result["query_ms_p50"] = round(1000 * latencies[len(latencies) // 2], 1) if latencies else None
     per_style = score_by_style(questions, hits)

@@ -118,6 +118,25 @@ def score(
     }
 
 
+def caution(questions: Iterable[Mapping[str, Any]], tentative: Mapping[str, bool]) -> dict[str, Any]:
+    """How often answers come with the caution that they may not answer (``Answer.tentative``), over the
+    unanswerable questions (``abstain`` plus this share are told no plain answer) and over the answerable ones.
+    ``tentative`` maps each asked question to whether its answer was (absent or False: a plain answer or none)."""
+    pos = neg = cautioned = caught = 0
+    for q in questions:
+        flagged = tentative.get(q["question"], False)
+        if q["gold"]:
+            pos += 1
+            cautioned += flagged
+        else:
+            neg += 1
+            caught += flagged
+    return {
+        "cautioned_unanswerable": round(caught / neg, 3) if neg else None,
+        "cautioned_answerable": round(cautioned / pos, 3) if pos else None,
+    }
+
+
 def styles(questions: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     """The questions grouped by their ``style`` (lexical, paraphrase, code, unanswerable: how a member asked),
     in the order styles first appear; questions without one are in no group (SQuAD, news)."""

@@ -155,18 +155,27 @@ class Hit:
         }
 
 
+# What a tentative answer (``Answer.tentative``) says before its passages, on the command line and in Discord.
+TENTATIVE_NOTE = "The documents may not answer this directly; these are the closest passages."
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
     hits: list[Hit]
     relevance: float = 0.0  # of the best candidate, answered or not
+    # Answered, but below the sure answerability (``Settings.sure_relevance``): shown as the closest passages,
+    # with a caution that they may not answer. Near-topic questions the documents do not answer land here more
+    # often than abstention can catch them without dropping answerable ones.
+    tentative: bool = False
 
     @property
     def abstained(self) -> bool:
         return not self.hits
 
     def to_json(self) -> dict[str, object]:
-        return {"question": self.question, "hits": [h.to_json() for h in self.hits]}
+        return {"question": self.question, "hits": [h.to_json() for h in self.hits],
+                "relevance": round(self.relevance, 4), "tentative": self.tentative}
 
 
 def clean_question(question: str, limit: int = MAX_QUESTION_CHARS) -> str:
@@ -371,7 +380,7 @@ class Searcher:
         top.pick = self.picker.reread(top.passage, top.pick, query)
         committed = self._loaded.manifest if self._loaded is not None else None
         hits = complete_blocks(_diverse(ranked, k), {c.chunk.id: c.chunk for c in ranked}, committed, self.store.fetch)
-        return Answer(question, hits, answerable), lost
+        return Answer(question, hits, answerable, tentative=answerable < self.settings.sure_relevance), lost
 
     @property
     def min_answer(self) -> float:

@@ -20,6 +20,12 @@ DEFAULT_EXTENSIONS = (
     ".cs,.rb,.php,.sh,.toml,.yaml,.yml,.ini,.cfg,.html,.htm,.css,.sql,.json,.ipynb"
 )
 DEFAULT_EXCLUDE = "node_modules,__pycache__,.venv,venv,dist,build,*.min.js,*.lock"
+# The answerability (the model's probability that the documents answer, index/reranker.md) below which an answer
+# is given with a caution. Measured with the shipped weights on the chunks of PIPELINE_VERSION 12 (2026-12-07):
+# of the docs dev sets' answers, 10 of the 18 to questions the documents do not answer fell below 0.75, and 15
+# of the 87 whose first citation is right; on the held-out Click and Flask sets (bench/heldout) 3 of 6 and 2 of
+# 14. Not fitted: chosen where the unanswered share first passed half, on those figures.
+SURE_RELEVANCE = 0.75
 # Chroma's rule for a collection name (chromadb 1.x: 3-512 characters from [a-zA-Z0-9._-], the first and the last
 # a letter or digit), less the characters of the side collection's suffix (``ledger.SIDE_SUFFIX``, ".citebot"),
 # the collection server mode keeps beside this one; tests/index/test_cli.py checks the two agree.
@@ -127,6 +133,12 @@ class Settings(BaseSettings):
         None, ge=0, le=1,
         description="Abstain when the probability that the documents answer (the answerability model's, "
         "index/reranker.md) is below this (0..1); empty: the threshold fitted with the model.",
+    )
+    sure_relevance: float = Field(
+        SURE_RELEVANCE, ge=0, le=1,
+        description="Below this probability that the documents answer (and above the abstention threshold), an "
+        "answer is given as the closest passages with a caution that they may not answer the question (0..1; 0: "
+        "never cautious).",
     )
 
     _split = field_validator("extensions", "exclude", mode="before")(split_csv)

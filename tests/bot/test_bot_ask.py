@@ -18,8 +18,8 @@ from bot_harness import (
 )
 from fake_discord import EPHEMERAL, FakeDiscord
 
-from citebot.bot.render import NO_ANSWER
-from citebot.index import Engine, Settings
+from citebot.bot.render import NO_ANSWER, TENTATIVE_COLOUR
+from citebot.index import TENTATIVE_NOTE, Engine, Settings
 
 MESSAGE_CONTENT = 1 << 15
 GUILD_MESSAGES = 1 << 9
@@ -29,6 +29,24 @@ def _answer_embed(payload: dict[str, Any]) -> dict[str, Any]:
     embeds = payload.get("embeds") or []
     assert len(embeds) == 1, payload
     return embeds[0]
+
+
+def test_an_answer_below_the_sure_relevance_is_a_grey_embed_that_says_so_first(index_settings: Settings) -> None:
+    engine = Engine(index_settings.model_copy(update={"sure_relevance": 1.0}))
+    engine.index()
+
+    async def scenario() -> None:
+        async with discord_session(engine) as (fake, _bot):
+            ask = await fake.slash("ask", {"question": "How long is green tea steeped?"}, member())
+            await fake.until(lambda: ask.followups, what="the follow-up")
+            embed = _answer_embed(ask.followups[0])
+            caution, quote, cited = embed["description"].split("\n")
+            assert caution == f"*{TENTATIVE_NOTE}*"
+            assert quote == "> Green tea is steeped at 80 degrees Celsius for two minutes." and "tea.md:3" in cited
+            assert embed["color"] == TENTATIVE_COLOUR.value
+            assert embed["fields"][0]["value"].startswith("**1.** `tea.md:L1-L5`"), "cited as a plain answer is"
+
+    run(scenario())
 
 
 def test_slash_ask_defers_then_follows_up_with_a_cited_embed(engine: Engine) -> None:

@@ -13,6 +13,7 @@ from citebot.bot.render import (
     LIMITS,
     NO_MENTIONS,
     PATH_CHARS,
+    TENTATIVE_COLOUR,
     answer_embed,
     citation,
     escape,
@@ -25,7 +26,7 @@ from citebot.bot.render import (
     status_embed,
     trim,
 )
-from citebot.index import Answer, Hit, Stats
+from citebot.index import TENTATIVE_NOTE, Answer, Hit, Stats
 
 
 def hit(source: str = "docs/guide.md", start: int = 10, end: int = 14, line: int = 12, text: str | None = None,
@@ -49,6 +50,15 @@ def test_answer_quotes_the_line_and_cites_each_source() -> None:
     value = embed.fields[0].value or ""
     assert value.splitlines() == ["**1.** `docs/guide.md:L10-L14` · line 12", "**2.** `notes/b.txt:3` · line 3"]
     check_payload(payload([embed]))
+
+
+def test_a_tentative_answer_says_first_that_the_documents_may_not_answer() -> None:
+    plain = answer_embed(Answer("Where is the answer?", [hit()], 0.9), max_sources=3)
+    tentative = answer_embed(Answer("Where is the answer?", [hit()], 0.6, tentative=True), max_sources=3)
+    assert tentative.description == f"*{TENTATIVE_NOTE}*\n" + (plain.description or "")
+    assert tentative.colour == TENTATIVE_COLOUR != plain.colour
+    assert tentative.fields[0].value == plain.fields[0].value, "the same sources, cited the same way"
+    check_payload(payload([tentative]))
 
 
 def test_max_sources_limits_the_citations() -> None:

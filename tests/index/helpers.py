@@ -41,8 +41,10 @@ def write_files(root: Path, files: Mapping[str, str | bytes]) -> Path:
 
 
 def hash_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for fast tests: the deterministic hash embedder, a local Chroma under ``tmp_path``."""
-    values: dict[str, Any] = {"db_path": tmp_path / "db", "docs_dir": tmp_path / "docs", "model": "hash"}
+    """Settings for fast tests: the deterministic hash embedder, a local Chroma under ``tmp_path``, answers
+    never cautious (as ``clean_env`` gives the CLI)."""
+    values: dict[str, Any] = {"db_path": tmp_path / "db", "docs_dir": tmp_path / "docs", "model": "hash",
+                              "sure_relevance": 0.0}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -76,9 +78,13 @@ class SpyEmbedder(HashEmbedder):
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without any CITEBOT_* setting of the developer's, plus ``extra``."""
+    """The test process's environment without any CITEBOT_* setting of the developer's, plus ``extra``.
+
+    Answers are never cautious (CITEBOT_SURE_RELEVANCE=0): the test corpora are a few short files, whose
+    answers score below the caution threshold (docs/guide.md); the tests of the caution set it themselves."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
-    env.update(HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false")
+    env.update(HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false",
+               CITEBOT_SURE_RELEVANCE="0")
     env.update(extra)
     return env
 

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from citebot.index import Engine
+from citebot.index import TENTATIVE_NOTE, Engine
 from citebot.index.embedder import SentenceTransformerEmbedder
 
 from .conftest import OFF_TOPIC, RealIndex
@@ -60,7 +60,9 @@ def test_ask_json_cites_the_exact_line(real_index: RealIndex) -> None:
                    "--db", real_index.db, env=real_index.env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert set(data) == {"question", "hits"} and data["question"] == "How many hours of sun do tomatoes need?"
+    assert set(data) == {"question", "hits", "relevance", "tentative"}
+    assert data["question"] == "How many hours of sun do tomatoes need?"
+    assert 0 < data["relevance"] <= 1 and data["tentative"] is False, "the tests' environment never cautions"
     assert 1 <= len(data["hits"]) <= 3
     for hit in data["hits"]:
         _check_hit(real_index, hit)
@@ -83,7 +85,8 @@ def test_ask_text_marks_the_answering_line(real_index: RealIndex) -> None:
 def test_off_topic_question_abstains_with_exit_code_1(real_index: RealIndex) -> None:
     proc = cli("ask", OFF_TOPIC, "--json", "--db", real_index.db, env=real_index.env)
     assert proc.returncode == 1, proc.stderr
-    assert json.loads(proc.stdout) == {"question": OFF_TOPIC, "hits": []}
+    data = json.loads(proc.stdout)
+    assert (data["question"], data["hits"], data["tentative"]) == (OFF_TOPIC, [], False)
     assert "Traceback" not in proc.stderr
 
 
@@ -108,7 +111,7 @@ def test_eval_scores_our_questions(real_index: RealIndex, tmp_path: Path) -> Non
     records = load_jsonl(hits_path)
     assert [r["question"] for r in records] == [q["question"] for q in questions]
     for question, record in zip(questions, records, strict=True):
-        assert set(record) == {"question", "hits"}
+        assert set(record) == {"question", "hits", "relevance", "tentative"}
         for hit in record["hits"]:
             _check_hit(real_index, hit)
         for gold in question["gold"]:  # the hits file shows hit@5 = 1.0 question by question
@@ -201,6 +204,43 @@ def test_bad_eval_files_exit_2(indexed: Path, hash_env: dict[str, str]) -> None:
     assert_one_line_error(cli("eval", indexed / "bad.jsonl", "--db", db, env=hash_env), 2, "not JSON", "line 2")
     (indexed / "noq.jsonl").write_text('{"gold": []}\n')
     assert_one_line_error(cli("eval", indexed / "noq.jsonl", "--db", db, env=hash_env), 2, 'no "question"')
+
+
+@pytest.mark.slow
+def test_an_answer_below_the_sure_relevance_says_it_may_not_answer(real_index: RealIndex) -> None:
+    """Between abstaining and a plain answer: the passages come after a caution line (exit 0), and ``--json``
+    says ``tentative``; CITEBOT_SURE_RELEVANCE moves the line (1: every answer is cautious, 0: none)."""
+    question = "How long does the sourdough dough rise?"
+    shown = {}
+    for sure in ("1", "0"):
+        env = {**real_index.env, "CITEBOT_SURE_RELEVANCE": sure}
+        text = cli("ask", question, "--db", real_index.db, env=env)
+        data = json.loads(cli("ask", question, "--json", "--db", real_index.db, env=env).stdout)
+        assert text.returncode == 0, text.stderr
+        shown[sure] = text.stdout.splitlines()
+        assert data["tentative"] is (sure == "1") and data["hits"]
+    assert shown["1"][:2] == [TENTATIVE_NOTE, ""] and shown["1"][2:] == shown["0"], "the same passages"
+    assert shown["0"][0].startswith("1. kitchen/bread.rst:")
+
+
+def test_eval_counts_the_answers_given_with_a_caution(indexed: Path, hash_env: dict[str, str]) -> None:
+    """``cautioned_answerable`` / ``cautioned_unanswerable``: the share of each kind of question answered
+    tentatively (abstentions are not cautions)."""
+    gold = [{"source": "a.txt", "line": 1}]
+    rows = [{"question": "what lifts containers?", "gold": gold},
+            {"question": "the harbour crane lifts what?", "gold": gold},
+            {"question": "which crane lifts containers at the harbour?", "gold": []}]
+    path = indexed / "cautious.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = indexed / "db"
+    for sure, expected in (("1", 1.0), ("0", 0.0)):
+        result = json.loads(cli("eval", path, "--db", db, "--json", env={**hash_env, "CITEBOT_SURE_RELEVANCE": sure,
+                                                                          "CITEBOT_MIN_RELEVANCE": "0"}).stdout)
+        assert result["abstain"] == 0.0, "nothing withheld: every answer is plain or cautious"
+        assert (result["cautioned_answerable"], result["cautioned_unanswerable"]) == (expected, expected)
+    withheld = json.loads(cli("eval", path, "--db", db, "--json", env={**hash_env, "CITEBOT_SURE_RELEVANCE": "1",
+                                                                        "CITEBOT_MIN_RELEVANCE": "1"}).stdout)
+    assert withheld["abstain"] == 1.0 and withheld["cautioned_unanswerable"] == 0.0
 
 
 def test_eval_scores_each_style_of_question_apart(indexed: Path, hash_env: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ def _collection(tmp_path: Path) -> str:
 def _settings(tmp_path: Path, server: ChromaServer) -> Settings:
     return Settings(  # type: ignore[call-arg]
         chroma_host="127.0.0.1", chroma_port=server.port, state_dir=tmp_path / "state", docs_dir=tmp_path / "docs",
-        collection=_collection(tmp_path), model="hash", _env_file=None,
+        collection=_collection(tmp_path), model="hash", sure_relevance=0.0, _env_file=None,  # as clean_env
     )
 
 
