@@ -135,9 +135,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="the bot's database (setting CITEBOT_BOT_DB_PATH; default: bot.sqlite3 beside the "
                         "index's state folder, inside --db in embedded mode)")
     p = sub.add_parser(
-        "gaps", parents=[common, bot_db], help="what the documents miss: questions the bot abstained on or got 👎",
+        "gaps", parents=[common, bot_db],
+        help="what the documents miss: questions the bot abstained on, answered unsure or got 👎",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="List the questions the Discord bot could not answer (it abstained), whose answers members "
+        description="List the questions the Discord bot could not answer (it abstained), answered unsure (with "
+        "the caution that the documents may not answer: CITEBOT_SURE_RELEVANCE), whose answers members "
         "voted 👎, or after which they pressed \"Still need help?\", grouped by similar question, most frequent "
         "first: the report of what the documentation is missing.\n\nQuestion text is stored only when the bot "
         "runs with CITEBOT_BOT_STORE_QUESTIONS=true; otherwise answers are grouped by the files they cited and "
@@ -327,7 +329,7 @@ def _database(args: argparse.Namespace) -> tuple[Database | None, Path]:
 def _gaps(args: argparse.Namespace) -> int:
     database, _ = _database(args)
     since = time.time() - args.since * 86400 if args.since else None
-    groups = database.gaps(args.guild, since) if database else []
+    groups = database.gaps(args.guild, since, _settings(args).sure_relevance) if database else []
     groups = groups[: args.top] if args.top else groups
     if args.csv:
         args.csv.write_text(gaps_csv(groups), encoding="utf-8")

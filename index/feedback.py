@@ -262,10 +262,14 @@ class Database:
 
     # ----- reads -------------------------------------------------------------------------------------------
 
-    def gap_items(self, guild_id: int | None = None, since: float | None = None) -> list[GapItem]:
-        """Answers that show a gap (abstained, 👎 or "still need help?"), of one guild or all, since a time."""
+    def gap_items(
+        self, guild_id: int | None = None, since: float | None = None, unsure_below: float = 0.0
+    ) -> list[GapItem]:
+        """Answers that show a gap (abstained, given with a caution, 👎 or "still need help?"), of one guild or
+        all, since a time. An answer counts as cautious when its stored answerability is below ``unsure_below``
+        (the index's ``sure_relevance``, read now: lowering the setting lowers what the report calls unsure)."""
         where: list[str] = ["1"]
-        params: list[float] = []
+        params: list[float] = [unsure_below]  # the unsure column's placeholder comes first in the query
         if guild_id is not None:
             where.append("a.guild_id = ?")
             params.append(guild_id)
@@ -275,23 +279,26 @@ class Database:
         # Only the gaps are read and counted, not every answer: most answers are fine, and the feedback rows are
         # found by their primary key's first column.
         query = (
-            "SELECT a.question, a.time, a.abstained, a.cited, "
+            "SELECT * FROM (SELECT a.question, a.time, a.abstained, a.cited, "
             "(SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.vote = -1), "
-            "(SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.needs_help) "
-            f"FROM answers a WHERE {' AND '.join(where)} AND (a.abstained OR a.id IN "
-            "(SELECT answer_id FROM feedback WHERE vote = -1 OR needs_help))"
+            "(SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.needs_help), "
+            "(NOT a.abstained AND a.relevance < ?) AS unsure, a.id AS id "
+            f"FROM answers a WHERE {' AND '.join(where)}) "
+            "WHERE abstained OR unsure OR id IN (SELECT answer_id FROM feedback WHERE vote = -1 OR needs_help)"
         )
         with self._lock:
             rows = self._con.execute(query, params).fetchall()
         return [
             GapItem(question, float(at), bool(abstained), int(down), int(helps),
-                    tuple(c["source"] for c in json.loads(cited)))
-            for question, at, abstained, cited, down, helps in rows
+                    tuple(c["source"] for c in json.loads(cited)), bool(unsure))
+            for question, at, abstained, cited, down, helps, unsure, _id in rows
         ]
 
-    def gaps(self, guild_id: int | None = None, since: float | None = None) -> list[GapGroup]:
+    def gaps(
+        self, guild_id: int | None = None, since: float | None = None, unsure_below: float = 0.0
+    ) -> list[GapGroup]:
         """The gaps report: ``gap_items`` grouped by similar question, most frequent first."""
-        return group_gaps(self.gap_items(guild_id, since))
+        return group_gaps(self.gap_items(guild_id, since, unsure_below))
 
 
 def _run_script(con: sqlite3.Connection, script: str) -> None:

@@ -27,7 +27,8 @@ SOURCES_SHOWN = 3  # cited files listed per group: the most cited ones; the CSV 
 
 @dataclass(frozen=True)
 class GapItem:
-    """One answer that is a sign of a gap: abstained, voted 👎, or followed by "still need help?".
+    """One answer that is a sign of a gap: abstained, given with a caution (``unsure``), voted 👎, or followed
+    by "still need help?".
 
     ``question`` is None when the bot was not allowed to store question text.
     """
@@ -38,6 +39,7 @@ class GapItem:
     downvotes: int = 0
     needs_help: int = 0
     sources: tuple[str, ...] = ()
+    unsure: bool = False  # answered with the caution that the documents may not answer (``Answer.tentative``)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class GapGroup:
     abstained: int = 0
     downvotes: int = 0
     needs_help: int = 0
+    unsure: int = 0
     last_asked: float = 0.0
     sources: list[str] = field(default_factory=list)  # most cited first
     wordings: Counter[str] = field(default_factory=Counter, repr=False)
@@ -58,7 +61,7 @@ class GapGroup:
     def to_json(self) -> dict[str, object]:
         return {
             "question": self.question, "count": self.count, "abstained": self.abstained,
-            "downvotes": self.downvotes, "needs_help": self.needs_help,
+            "downvotes": self.downvotes, "needs_help": self.needs_help, "unsure": self.unsure,
             "last_asked": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.last_asked)),
             "sources": self.sources, "wordings": len(self.wordings),
         }
@@ -152,6 +155,7 @@ def _add(group: GapGroup, item: GapItem) -> None:
     group.abstained += int(item.abstained)
     group.downvotes += item.downvotes
     group.needs_help += item.needs_help
+    group.unsure += int(item.unsure)
     group.last_asked = max(group.last_asked, item.asked_at)
     group._cited.update(dict.fromkeys(item.sources, 1))  # once per answer, in the answer's order (ties keep it)
     if item.question is not None:
@@ -161,7 +165,7 @@ def _add(group: GapGroup, item: GapItem) -> None:
         group.wordings[wording] = group.wordings.pop(wording, 0) + 1
 
 
-CSV_COLUMNS = ("question", "count", "abstained", "downvotes", "needs_help", "last_asked", "sources")
+CSV_COLUMNS = ("question", "count", "abstained", "downvotes", "needs_help", "unsure", "last_asked", "sources")
 
 
 def gaps_csv(groups: Sequence[GapGroup]) -> str:
@@ -172,14 +176,14 @@ def gaps_csv(groups: Sequence[GapGroup]) -> str:
     for group in groups:
         row = group.to_json()
         writer.writerow([row["question"] or "", row["count"], row["abstained"], row["downvotes"],
-                         row["needs_help"], row["last_asked"], " ".join(group.sources)])
+                         row["needs_help"], row["unsure"], row["last_asked"], " ".join(group.sources)])
     return out.getvalue()
 
 
 def gaps_text(groups: Sequence[GapGroup], questions_stored: bool) -> str:
     """The report for a terminal: one block a group, most frequent first."""
     if not groups:
-        return "No gaps recorded: no abstentions, no 👎 votes, no requests for help."
+        return "No gaps recorded: no abstentions, no unsure answers, no 👎 votes, no requests for help."
     lines = []
     if not questions_stored and any(g.question is None for g in groups):
         lines.append(NOT_STORED + "\n")
@@ -206,8 +210,9 @@ def describe_unstored(group: GapGroup) -> str:
 
 
 def counts(group: GapGroup) -> str:
-    """``asked 4 times: 2 unanswered, 1 👎, 1 still needed help``, leaving out the zeros."""
+    """``asked 4 times: 2 unanswered, 1 unsure, 1 👎, 1 still needed help``, leaving out the zeros."""
     parts = [f"{group.abstained} unanswered" if group.abstained else "",
+             f"{group.unsure} unsure" if group.unsure else "",
              f"{group.downvotes} 👎" if group.downvotes else "",
              f"{group.needs_help} still needed help" if group.needs_help else ""]
     times = "once" if group.count == 1 else f"{group.count} times"

@@ -31,7 +31,7 @@ GAPS_SHOWN = 10  # groups /gaps lists by default: a screenful; `top` asks for up
 MAX_GAPS_SHOWN = 25
 QUESTION_CHARS = 200  # a group's question as /gaps shows it (the export has it whole)
 SOURCES_SHOWN = 3  # cited files listed under a group in /gaps
-NO_GAPS = ("No gaps recorded{since}: no unanswered questions, no 👎 votes, no requests for help. "
+NO_GAPS = ("No gaps recorded{since}: no unanswered questions, no unsure answers, no 👎 votes, no requests for help. "
            "Members' votes show up here as they come.")
 FORGOTTEN = ("Done: I deleted {answers} answer(s) to your questions and {votes} of your vote(s) or help requests. "
              "New questions and votes are recorded again (the bot's admins decide whether question text is kept).")
@@ -94,7 +94,8 @@ class Feedback(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         since = time.time() - days * 86400 if days else None
-        groups = await self.bot.feedback.run(database.gaps, interaction.guild_id, since)
+        unsure_below = self.bot.engine_for(interaction.guild_id).settings.sure_relevance
+        groups = await self.bot.feedback.run(database.gaps, interaction.guild_id, since, unsure_below)
         files = []
         if export == "csv":
             files.append(discord.File(io.BytesIO(gaps_csv(groups).encode()), filename="citebot-gaps.csv"))

@@ -37,7 +37,7 @@ from citebot.bot.feedback import (
     record_abstained,
 )
 from citebot.bot.render import NO_ANSWER, NO_MENTIONS, answer_embed
-from citebot.index import NOT_STORED, Engine, GapGroup
+from citebot.index import NOT_STORED, Engine, GapGroup, Settings
 
 ASKER = member(1300000000000000001, "asker")
 VOTER = member(1300000000000000002, "voter")
@@ -109,6 +109,21 @@ def test_a_downvote_then_gaps_lists_it(engine: Engine) -> None:
             assert ANSWERED in text and "asked once: 1 👎" in text and "`tea.md`" in text
             assert UNANSWERED in text and "asked once: 1 unanswered" in text
             assert NOT_STORED not in text
+
+    run(scenario())
+
+
+def test_an_answer_given_unsure_is_listed_by_gaps(index_settings: Settings) -> None:
+    """With every answer below the sure answerability (sure_relevance 1), an answered question with no vote is
+    a gap of its own kind; /gaps reads the threshold of the engine that answers the guild."""
+    engine = Engine(index_settings.model_copy(update={"sure_relevance": 1.0}))
+    engine.index()
+
+    async def scenario() -> None:
+        async with discord_session(engine, make_bot_settings(store_questions=True)) as (fake, bot):
+            await post_answer(fake, bot, ANSWERED)
+            text = (await gaps(fake)).replies[-1]["embeds"][0]["description"]
+            assert ANSWERED in text and "asked once: 1 unsure" in text and "`tea.md`" in text
 
     run(scenario())
 

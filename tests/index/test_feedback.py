@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from citebot.index.feedback import SCHEMA_VERSION, AnswerRecord, Database, DatabaseProblem, database_path
-from citebot.index.gaps import GapItem, group_gaps, similarity
+from citebot.index.gaps import GapItem, counts, gaps_csv, group_gaps, similarity
 from citebot.index.textproc import terms
 
 from .helpers import assert_one_line_error, clean_env, cli, hash_settings
@@ -25,8 +25,10 @@ NOW = 1_780_000_000.0  # a fixed "now" (2026), so the tests never depend on the 
 
 def record(answer_id: str, question: str | None = "How do I install it?", *, user: int = ASKER,
            guild: int | None = GUILD, abstained: bool = False, at: float = NOW,
-           cited: tuple[tuple[str, int, int, int], ...] = (("docs/install.md", 3, 9, 4),)) -> AnswerRecord:
-    return AnswerRecord(answer_id, guild, 77, user, question, () if abstained else cited, 3, abstained, 0.5, at)
+           cited: tuple[tuple[str, int, int, int], ...] = (("docs/install.md", 3, 9, 4),),
+           relevance: float = 0.5) -> AnswerRecord:
+    return AnswerRecord(answer_id, guild, 77, user, question, () if abstained else cited, 3, abstained, relevance,
+                        at)
 
 
 @pytest.fixture
@@ -110,6 +112,22 @@ def test_a_downvote_and_an_abstention_are_gaps_an_upvote_is_not(db: Database) ->
         ("How do I install it?", 0, 1), ("What is the licence?", 1, 0)}
     install = next(g for g in groups if g.question == "How do I install it?")
     assert install.sources == ["docs/install.md"]
+
+
+def test_an_answer_given_unsure_is_a_gap_by_the_threshold_asked_with(db: Database) -> None:
+    """An answer whose stored answerability is below ``unsure_below`` (the index's sure_relevance) is a gap of
+    its own kind; an abstention stays "unanswered", never also "unsure"; with 0 nothing is unsure."""
+    db.record_answer(record("low", "Can I embed it in Qt?", relevance=0.6))
+    db.record_answer(record("high", "How do I install it?", relevance=0.9))
+    db.record_answer(record("none", "What is the licence?", abstained=True, relevance=0.3))
+    groups = {g.question: g for g in db.gaps(unsure_below=0.75)}
+    assert set(groups) == {"Can I embed it in Qt?", "What is the licence?"}
+    assert (groups["Can I embed it in Qt?"].unsure, groups["Can I embed it in Qt?"].abstained) == (1, 0)
+    assert (groups["What is the licence?"].unsure, groups["What is the licence?"].abstained) == (0, 1)
+    assert counts(groups["Can I embed it in Qt?"]) == "asked once: 1 unsure"
+    assert {g.question for g in db.gaps(unsure_below=0.95)} == set(groups) | {"How do I install it?"}
+    assert {g.question for g in db.gaps()} == {"What is the licence?"}
+    assert gaps_csv(db.gaps(unsure_below=0.75)).splitlines()[0].split(",")[5] == "unsure"
 
 
 def test_one_vote_per_member_per_answer_and_a_changed_vote_replaces_the_old(db: Database) -> None:
