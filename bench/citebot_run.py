@@ -18,6 +18,7 @@ import numpy as np
 
 from citebot.index import CitebotError, Embedder, Engine, Settings, WrappedEmbedder
 from citebot.index.embedder import Spans
+from citebot.index.evaluate import caution
 
 from .data import Dataset
 from .measure import WARM_UP_QUESTIONS, Latency, RssSampler, Stopwatch, Ticker, Timing, best_of, say
@@ -100,8 +101,11 @@ def _hit_row(hit: Any) -> dict[str, Any]:
             "score": round(float(hit.score), 4)}
 
 
-def ask_all(engine: Engine, data: Dataset, p: Pass, latency_passes: int = 1) -> tuple[Hits, list[list[float]], int]:
-    """Every question, timed one by one after a few untimed warm-up asks; hits come from the first pass.
+def ask_all(
+    engine: Engine, data: Dataset, p: Pass, latency_passes: int = 1
+) -> tuple[Hits, list[list[float]], int, dict[str, bool]]:
+    """Every question, timed one by one after a few untimed warm-up asks; hits, and which answers were
+    tentative (``Answer.tentative``), come from the first pass.
 
     Later passes only re-time the same questions, so that per-question best times can be reported.
     """
@@ -110,6 +114,7 @@ def ask_all(engine: Engine, data: Dataset, p: Pass, latency_passes: int = 1) -> 
         with contextlib.suppress(CitebotError):
             engine.ask(q, k=p.k, mode=p.mode)  # type: ignore[arg-type]
     hits: Hits = {}
+    tentative: dict[str, bool] = {}
     timed: list[list[float]] = []
     errors = 0
     for rep in range(latency_passes):
@@ -125,9 +130,10 @@ def ask_all(engine: Engine, data: Dataset, p: Pass, latency_passes: int = 1) -> 
             if rep == 0:
                 errors += answer is None
                 hits[q] = [] if answer is None else [_hit_row(h) for h in answer.hits]
+                tentative[q] = answer is not None and answer.tentative
             tick(i + 1)
         timed.append(seconds)
-    return hits, timed, errors
+    return hits, timed, errors, tentative
 
 
 @dataclass
@@ -208,8 +214,9 @@ def run(data: Dataset, embedder: Embedder, workdir: Path, k_eval: int, encode: E
     out = CitebotRun([], texts, index_runs=builds.wall, encode_runs=builds.encode_wall)
     for p in passes(k_eval, settings.top_k):
         with RssSampler() as mem:
-            hits, timed, errors = ask_all(engine, data, p, latency_passes)
+            hits, timed, errors, tentative = ask_all(engine, data, p, latency_passes)
         metrics, dropped = evaluate(data.questions, hits)
+        metrics.update(caution(data.questions, tentative))
         lat, best = Latency.of(timed[0]), Latency.of(best_of(timed))
         out.hits[p.key] = hits
         out.timings[p.key] = per_question(data, timed)

@@ -217,6 +217,24 @@ def _triple(m: dict[str, Any]) -> str:
     return " / ".join(fmt(m.get(k)) for k in ("hit@1", "hit@5", "precise@1"))
 
 
+def caution_line(rows: Sequence[SystemResult]) -> str | None:
+    """What the citebot defaults row answered with the caution that the documents may not answer
+    (``Answer.tentative``, below ``CITEBOT_SURE_RELEVANCE``): None for a run that did not count it."""
+    cb = next((r for r in rows if r.key == "citebot-default"), None)
+    if cb is None or cb.metrics.get("cautioned_answerable") is None:
+        return None
+    m = cb.metrics
+    answerable, unanswerable = m.get("answerable") or 0, m.get("unanswerable") or 0
+    told = f"{round(m['cautioned_answerable'] * answerable)} of the {answerable} answerable questions"
+    if unanswerable and m.get("cautioned_unanswerable") is not None:
+        caught = round(m["cautioned_unanswerable"] * unanswerable)
+        plain = unanswerable - caught - round((m.get("abstain") or 0) * unanswerable)
+        return (f"citebot defaults gave {caught} of the {unanswerable} unanswerable questions an answer with the "
+                f"caution that the documents may not answer (grey in Discord), {plain} a plain answer; and {told} "
+                "the caution.")
+    return f"citebot defaults gave {told} the caution that the documents may not answer."
+
+
 def _dropped(count: int, answerable: int | None) -> str:
     return DASH if not answerable else f"{count} of {answerable} ({100 * count / answerable:.1f} %)"
 
@@ -273,6 +291,9 @@ def render(run: Run, plot_name: str | None = None) -> str:
         rows = [r for r in run.systems if r.corpus == corpus]
         lines += [f"## {CORPUS_TITLES.get(corpus, corpus)}", "", run.datasets.get(corpus, ""), "",
                   table(QUALITY_HEADERS, quality_rows(rows)), ""]
+        cautious = caution_line(rows)
+        if cautious:
+            lines += [cautious, ""]
         styled = style_table(rows)
         if styled:
             lines += ["By question style (a style's hit columns count its answerable questions only):", "",

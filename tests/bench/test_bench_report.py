@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.report import DASH, fmt, render, table, targets, write
+from bench.report import DASH, caution_line, fmt, render, table, targets, write
 from bench.results import Run, ScalePoint, SystemResult
 
 
@@ -29,6 +29,21 @@ def _run() -> Run:
                settings={"top_k": "5"}, datasets={"squad": "10 questions"}, systems=[squad, news, lc],
                scale=[ScalePoint(size=10_000, insert_s=8.0, chroma={"query_p50_ms": 4.0, "query_p95_ms": 6.0}),
                       ScalePoint(size=1_000_000, extrapolated=True, note="guessed")])
+
+
+def test_the_caution_line_counts_cautious_plain_and_withheld_answers() -> None:
+    metrics = {"answerable": 48, "unanswerable": 12, "abstain": 0.167, "cautioned_unanswerable": 0.667,
+               "cautioned_answerable": 0.167}
+    docs = _result("textual", "citebot-default", metrics=metrics)
+    line = caution_line([docs, _result("textual", "langchain")])
+    assert line is not None
+    assert "8 of the 12 unanswerable questions an answer with the caution" in line and "2 a plain answer" in line
+    assert "8 of the 48 answerable questions the caution" in line
+    assert caution_line([_result("squad", "citebot-default")]) is None, "a run that did not count cautions"
+    squad = _result("squad", "citebot-default", metrics={"cautioned_unanswerable": None, "cautioned_answerable": 0.1})
+    assert caution_line([squad]) == "citebot defaults gave 1 of the 10 answerable questions the caution that the " \
+        "documents may not answer."
+    assert line in render(Run(command="x", started="s", machine={}, settings={}, datasets={}, systems=[docs]))
 
 
 def test_fmt_shows_missing_values_as_a_dash() -> None:
