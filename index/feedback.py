@@ -279,19 +279,19 @@ class Database:
         # Only the gaps are read and counted, not every answer: most answers are fine, and the feedback rows are
         # found by their primary key's first column.
         query = (
-            "SELECT * FROM (SELECT a.question, a.time, a.abstained, a.cited, "
+            "SELECT a.question, a.time, a.abstained, a.cited, "
             "(SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.vote = -1), "
             "(SELECT count(*) FROM feedback f WHERE f.answer_id = a.id AND f.needs_help), "
-            "(NOT a.abstained AND a.relevance < ?) AS unsure, a.id AS id "
-            f"FROM answers a WHERE {' AND '.join(where)}) "
-            "WHERE abstained OR unsure OR id IN (SELECT answer_id FROM feedback WHERE vote = -1 OR needs_help)"
+            "(NOT a.abstained AND a.relevance < ?) "
+            f"FROM answers a WHERE {' AND '.join(where)} AND (a.abstained OR a.relevance < ? OR a.id IN "
+            "(SELECT answer_id FROM feedback WHERE vote = -1 OR needs_help))"
         )
         with self._lock:
-            rows = self._con.execute(query, params).fetchall()
+            rows = self._con.execute(query, [*params, unsure_below]).fetchall()
         return [
             GapItem(question, float(at), bool(abstained), int(down), int(helps),
                     tuple(c["source"] for c in json.loads(cited)), bool(unsure))
-            for question, at, abstained, cited, down, helps, unsure, _id in rows
+            for question, at, abstained, cited, down, helps, unsure in rows
         ]
 
     def gaps(
