@@ -11,21 +11,43 @@ Headings (``<h1>``..``<h6>``) make heading paths exactly as Markdown's do; ``<pr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html.parser import HTMLParser
 
-from .structure import LineInfo, heading_paths
+from .structure import LineInfo, heading_paths, with_objects
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "nav", "header", "footer", "aside",
                          "svg", "button", "select", "iframe"})
 # Generated pages mark their furniture with attributes as often as with tags: Sphinx's sidebar and related
 # links are <div role="navigation">, permalinks beside headings are <a class="headerlink">¶</a> (Sphinx,
-# MkDocs), "hash-link" (Docusaurus), "header-anchor" (VitePress) or aria-hidden icons.
+# MkDocs), "hash-link" (Docusaurus), "header-anchor" (VitePress) or aria-hidden icons. Sphinx's classic and
+# Alabaster themes put the copyright and "Created using Sphinx" in <div class="footer">, not <footer>. Text only a
+# screen reader reads ("Hide navigation sidebar", "Toggle table of contents sidebar" in Furo) is the theme's
+# labels for its buttons, never the page's words: "visually-hidden" (Furo, Bootstrap 5), "sr-only" (Bootstrap 3
+# and 4, Tailwind), "screen-reader-text" (WordPress themes). Seen on the HTML docs Debian ships (python3.11-doc,
+# python-bidict-doc, python-black-doc), where they were indexed as text before. Pygments' line-number gutter
+# (<td class="linenos">, <span class="linenos">, in Sphinx and MkDocs with line numbers on) is not the code: read,
+# its numbers ran into the code's first line ("3```python"). MkDocs Material's "Skip to content" is "md-skip".
 HIDDEN_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
 HIDDEN_CLASSES = frozenset({"headerlink", "hash-link", "header-anchor", "anchor-link", "anchorjs-link",
-                            "sphinxsidebar", "related", "breadcrumbs", "toc", "skip-link"})
+                            "sphinxsidebar", "related", "breadcrumbs", "toc", "skip-link", "skip-to-content",
+                            "md-skip", "skip-nav", "back-to-top", "footer", "visually-hidden", "sr-only",
+                            "screen-reader-text", "linenos", "linenodiv"})
 HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
+# Sphinx builds an API object (``.. function:: dump(obj, fp)``, autodoc's classes and methods) as
+# <dl class="py function"><dt class="sig sig-object py">signature</dt><dd>body</dd></dl>. As in reST (rst.py),
+# the signature heads the body and the object's name joins the heading path of every line of the <dl>, so a
+# question naming ``json.dump`` finds the paragraphs that explain it. Sphinx 4 and later mark the signature
+# with the class "sig"; older Sphinx only the <dl>, with its domain first ("py method", "c function").
+SIGNATURE_CLASS = "sig"
+API_DOMAINS = frozenset({"py", "c", "cpp", "js", "rst", "std"})
+# Words before an object's name in its signature ("class json.JSONDecoder(...)", "int PyObject_Print(...)"):
+# the name is the last identifier before the arguments, a type annotation or a default; a command-line
+# option keeps its dashes ("-h, --help" names ``--help``).
+_SIGNATURE_HEAD = re.compile(r"[(:=\[]")
+_IDENTIFIER = re.compile(r"-{0,2}[A-Za-z_][\w.-]*")
 # Elements that start a new block: their text never runs into the text before them ("<h2>Use</h2><p>Ask").
 BLOCK_TAGS = frozenset({"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "td", "th", "br", "section",
                         "article", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr", "main"})
@@ -62,6 +84,11 @@ class _Reader(HTMLParser):
         self.pre_start = -1
         self.headings: list[tuple[int, int, int, str]] = []  # (first, last, level, title)
         self.heading: tuple[int, int, list[str]] | None = None  # the open heading: first line, level, words
+        # Open <dl>s: the first line, whether it is an API object's, and its name once its signature is read.
+        self.dls: list[tuple[int, bool, str]] = []
+        self.signature: tuple[int, list[str]] | None = None  # the open signature <dt>: first line, words
+        self.signatures: list[tuple[int, int]] = []  # (first, last) lines of each signature
+        self.objects: list[tuple[int, int, str]] = []  # (first, last, name) of each API object's <dl>
 
     def _line(self) -> int:
         return self.getpos()[0] - 1
@@ -83,8 +110,21 @@ class _Reader(HTMLParser):
             return
         elif tag == "pre" and self.pre_start < 0:
             self.pre_start = self._line()
+            # The blocks that open on the line before <pre> (Sphinx: <div class="highlight"><pre>) each left a
+            # space to keep words apart; a code line keeps its spaces, so they would indent its first line.
+            parts = self.parts[self.pre_start] if 0 <= self.pre_start < len(self.parts) else []
+            while parts and parts[-1] == " ":
+                parts.pop()
         elif tag in HEADING_TAGS and self.heading is None:
             self.heading = (self._line(), HEADING_TAGS[tag], [])
+        elif tag == "dl":
+            classes = _classes(attrs)
+            self.dls.append((self._line(), bool(classes) and classes[0] in API_DOMAINS, ""))
+        elif tag == "dt" and self.signature is None and self.dls and not self.dls[-1][2]:
+            first, api, _ = self.dls[-1]
+            if api or SIGNATURE_CLASS in _classes(attrs):
+                self.dls[-1] = (first, True, "")
+                self.signature = (self._line(), [])
 
     def handle_endtag(self, tag: str) -> None:
         self._break(tag)
@@ -101,6 +141,15 @@ class _Reader(HTMLParser):
                 first, level, words = self.heading
                 self.headings.append((first, self._line(), level, " ".join("".join(words).split())))
                 self.heading = None
+            elif closed == "dt" and self.signature is not None and not self.hidden:
+                first, words = self.signature
+                self.signatures.append((first, self._line()))
+                self.dls[-1] = (self.dls[-1][0], True, _object_name("".join(words)))
+                self.signature = None
+            elif closed == "dl" and self.dls and not self.hidden:
+                first, _, name = self.dls.pop()
+                if name:
+                    self.objects.append((first, self._line(), name))
             if closed == tag:
                 break
 
@@ -113,6 +162,19 @@ class _Reader(HTMLParser):
                 self.parts[line + offset].append(piece)
         if self.heading is not None:
             self.heading[2].append(data)
+        if self.signature is not None:
+            self.signature[1].append(data)
+
+
+def _classes(attrs: list[tuple[str, str | None]]) -> list[str]:
+    return next((value.split() for name, value in attrs if name == "class" and value), [])
+
+
+def _object_name(signature: str) -> str:
+    """The name an API object's signature gives it: "class json.JSONDecoder(*, object_hook=None)" names
+    ``json.JSONDecoder``, "msg: str" ``msg``; "" when it names nothing."""
+    names = _IDENTIFIER.findall(_SIGNATURE_HEAD.split(signature, maxsplit=1)[0])
+    return names[-1] if names else ""
 
 
 def html_structure(lines: Sequence[str]) -> list[LineInfo]:
@@ -126,10 +188,15 @@ def html_structure(lines: Sequence[str]) -> list[LineInfo]:
         for k in range(first, min(last + 1, n)):
             code_block[k] = block
     is_heading = [False] * n
-    for first, last, _, _ in reader.headings:
+    for first, last in [(first, last) for first, last, _, _ in reader.headings] + reader.signatures:
         for k in range(first, min(last + 1, n)):
             is_heading[k] = True
     paths = heading_paths([(first, level, title) for first, _, level, title in reader.headings], n)
+    objects: list[list[str]] = [[] for _ in range(n)]
+    for first, last, name in sorted(reader.objects):  # outer objects first: a class before its methods
+        for k in range(first, min(last + 1, n)):
+            objects[k].append(name)
+    paths = [with_objects(path, names) for path, names in zip(paths, objects)]
     infos = []
     for k, line in enumerate(lines):
         shown = "".join(reader.parts[k])

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .structure import PATH_SEPARATOR, LineInfo, heading_paths
+from .structure import LineInfo, heading_paths, with_objects
 
 RST_SUFFIXES = (".rst", ".rest")
 
@@ -297,7 +297,7 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
                     suffixes[k].append(name)
     _line_markup(lines, code_block, markup, text, starts)
     paths = heading_paths(starts, n)
-    headings = [_join(p, s) for p, s in zip(paths, suffixes)]
+    headings = [with_objects(p, s) for p, s in zip(paths, suffixes)]
     return [LineInfo(*facts) for facts in zip(headings, is_heading, code_block, [False] * n, markup, text,
                                               strict=True)]
 
@@ -327,16 +327,6 @@ def _is_python(body: Sequence[str]) -> bool:
         return False
     return any(isinstance(node, _CODE_STATEMENTS) or isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                for node in tree.body)
-
-
-def _join(path: str, objects: list[str]) -> str:
-    """A section's path with the API objects the line is inside, each one named once (a section titled
-    ``Client`` that documents ``.. autoclass:: Client`` is one level, not two)."""
-    parts = path.split(PATH_SEPARATOR) if path else []
-    for name in objects:
-        if not parts or parts[-1] != name:
-            parts.append(name)
-    return PATH_SEPARATOR.join(parts)
 
 
 def _is_adornment(line: str) -> bool:

@@ -41,6 +41,17 @@ def reader_text(line: str, info: LineInfo) -> str:
     return line if info.text is None else info.text
 
 
+def with_objects(path: str, objects: Sequence[str]) -> str:
+    """A section's path with the API objects a line is inside (reST ``.. class::``, Sphinx HTML's
+    ``<dl class="py class">``), outermost first, each one named once: a section titled ``Client`` that
+    documents ``.. autoclass:: Client`` is one level, not two."""
+    parts = path.split(PATH_SEPARATOR) if path else []
+    for name in objects:
+        if not parts or parts[-1] != name:
+            parts.append(name)
+    return PATH_SEPARATOR.join(parts)
+
+
 def heading_paths(starts: Sequence[tuple[int, int, str]], n: int) -> list[str]:
     """The heading path of each of ``n`` lines, from each heading's (first 0-based line, level, title) in order.
 

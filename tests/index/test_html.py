@@ -86,3 +86,76 @@ def test_furniture_marked_by_attributes_is_hidden() -> None:
     assert shown[5] == "Run the installer once." and shown[7] == "Upgrade with pip."
     assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 3, 8, 9, 10, 11, 12}
     assert infos[6].heading == "Installing > Upgrading"
+
+
+# What themes add around the content, as Sphinx's classic theme, Alabaster and Furo build pages.
+THEMED = [
+    '<div class="visually-hidden">Hide navigation sidebar</div>',                               # 1
+    '<a href="#" class="back-to-top muted-link"><span>Back to top</span></a>',                 # 2
+    "<h1>Files</h1>",                                                                          # 3
+    "<p>Read a line with readline:</p>",                                                       # 4
+    '<div class="highlight-python3 notranslate"><div class="highlight"><pre><span></span>'
+    '<span class="gp">&gt;&gt;&gt; </span>f.readline()',                                       # 5
+    "  &#39;first line\\n&#39;",                                                               # 6
+    "</pre></div></div>",                                                                      # 7
+    '<span class="sr-only">(opens a new tab)</span><p>Close it after.</p>',                    # 8
+    '<div class="footer">&copy; Copyright 2001-2026. Created using Sphinx.</div>',             # 9
+    '<a href="#intro" class="md-skip">Skip to content</a>',                                    # 10
+    '<table class="highlighttable"><tr><td class="linenos"><div class="linenodiv"><pre>'
+    '<span class="normal">1</span>',                                                           # 11
+    '<span class="normal">2</span></pre></div></td><td class="code"><div><pre><code>import os',  # 12
+    "print(os.sep)",                                                                           # 13
+    "</code></pre></div></td></tr></table>",                                                   # 14
+]
+
+
+def test_theme_furniture_and_screen_reader_labels_are_hidden() -> None:
+    shown = _shown(THEMED)
+    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 7, 9, 10, 11, 14}
+    assert shown[8] == "Close it after."
+
+
+def test_the_first_line_of_a_highlighted_block_is_not_indented_by_the_divs_around_it() -> None:
+    shown = _shown(THEMED)
+    assert shown[5] == ">>> f.readline()" and shown[6] == "  'first line\\n'"
+    assert shown[4] == "Read a line with readline:"
+
+
+def test_a_line_number_gutter_is_not_read_into_the_code() -> None:
+    shown, infos = _shown(THEMED), html_structure(THEMED)
+    assert shown[12] == "import os" and shown[13] == "print(os.sep)", "the gutter's numbers are not code"
+    assert infos[11].code_block is not None and infos[11].code_block == infos[12].code_block
+
+
+# An API reference page as Sphinx builds it: each object a <dl>, its signature a <dt>, methods nested in classes.
+API = [
+    "<h1>json</h1>",                                                                           # 1
+    '<dl class="py function">',                                                                # 2
+    '<dt class="sig sig-object py" id="json.dump"><span class="sig-prename">json.</span>'
+    '<span class="sig-name">dump</span>(<em>obj</em>, <em>fp</em>)'
+    '<a class="headerlink" href="#json.dump">¶</a></dt>',                                      # 3
+    "<dd><p>Serialize obj as a JSON formatted stream to fp.</p></dd>",                         # 4
+    "</dl>",                                                                                   # 5
+    '<dl class="py class">',                                                                   # 6
+    '<dt class="sig sig-object py" id="json.JSONDecoder"><em class="property">class </em>'
+    "json.JSONDecoder(<em>object_hook=None</em>)</dt>",                                        # 7
+    "<dd><p>Simple JSON decoder.</p>",                                                         # 8
+    '<dl class="py method"><dt id="json.JSONDecoder.decode">decode(<em>s</em>)</dt>',          # 9
+    "<dd><p>Return the Python representation of s.</p></dd></dl>",                             # 10
+    "<p>After the methods.</p></dd></dl>",                                                     # 11
+    '<dl class="simple"><dt>term</dt><dd>A glossary entry, not an API object.</dd></dl>',      # 12
+    '<dl class="std cmdoption"><dt class="sig sig-object std" id="cmdoption-sort-keys">'
+    "--sort-keys</dt><dd><p>Sort the output by key.</p></dd></dl>",                            # 13
+]
+
+
+def test_an_api_object_heads_its_body_and_names_it_in_the_heading_path() -> None:
+    infos = html_structure(API)
+    path = {k + 1: i.heading for k, i in enumerate(infos)}
+    assert path[4] == "json > json.dump"
+    assert path[8] == "json > json.JSONDecoder", "the signature's words before the name are not the name"
+    assert path[10] == "json > json.JSONDecoder > decode", "older Sphinx: the <dl>'s domain marks the object"
+    assert path[11] == "json > json.JSONDecoder" and path[12] == "json", "a glossary list is not an API object"
+    assert path[13] == "json > --sort-keys"
+    assert {k + 1 for k, i in enumerate(infos) if i.is_heading} == {1, 3, 7, 9, 13}
+    assert _shown(API)[3] == "json.dump(obj, fp)", "the permalink is not part of the signature"
