@@ -372,8 +372,9 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
             hide(k, included_text(body))
         elif _BLOCK_ATTRS.match(body) or _MACRO.match(body):
             hide(k)
-        elif m := _AUTODOC.match(body):
-            markup[k], fed[k] = True, ""
+        elif _AUTODOC.match(body):
+            # The built page shows the object's API reference here: say so, as an include says what it shows.
+            hide(k, f"(API reference: {body.strip()[3:].strip()})")
             options = _indent(line)
         elif _ANCHOR_ONLY.match(body) or _TARGET.match(body) or _JSX_COMMENT.match(body) or (
                 not depth and _ESM.match(body)):
