@@ -42,6 +42,9 @@ HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 # question naming ``json.dump`` finds the paragraphs that explain it. Sphinx 4 and later mark the signature
 # with the class "sig"; older Sphinx only the <dl>, with its domain first ("py method", "c function").
 SIGNATURE_CLASS = "sig"
+# An admonition's title (<p class="admonition-title">Note</p>: Sphinx, MkDocs) is shown, but as the label of the
+# box, like Markdown's "!!! note" (markdown.py): context, never the answering line.
+TITLE_CLASS = "admonition-title"
 API_DOMAINS = frozenset({"py", "c", "cpp", "js", "rst", "std"})
 # Words before an object's name in its signature ("class json.JSONDecoder(...)", "int PyObject_Print(...)"):
 # the name is the last identifier before the arguments, a type annotation or a default; a command-line
@@ -79,7 +82,11 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[list[str]] = [[] for _ in range(n)]
         self.hidden = 0  # depth inside hidden elements
-        self.open: list[tuple[str, bool]] = []  # each open element's tag, and whether it hides its content
+        # Each open element's tag, whether it hides its content, and whether it is an admonition's title.
+        self.open: list[tuple[str, bool, bool]] = []
+        self.titles = 0  # depth inside admonition titles
+        self.title_lines: set[int] = set()  # lines with text of an admonition's title
+        self.text_lines: set[int] = set()  # lines with any other text
         self.pre: list[tuple[int, int]] = []  # (first, last) 0-based lines of each <pre>
         self.pre_start = -1
         self.headings: list[tuple[int, int, int, str]] = []  # (first, last, level, title)
@@ -103,7 +110,9 @@ class _Reader(HTMLParser):
         if tag in VOID_TAGS:
             return
         hides = _hides(tag, attrs)
-        self.open.append((tag, hides))
+        title = not hides and TITLE_CLASS in _classes(attrs)
+        self.open.append((tag, hides, title))
+        self.titles += title
         if hides:
             self.hidden += 1
         elif self.hidden:
@@ -128,10 +137,11 @@ class _Reader(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         self._break(tag)
-        if all(t != tag for t, _ in self.open):
+        if all(t != tag for t, _, _ in self.open):
             return  # a stray end tag closes nothing
         while self.open:  # an end tag closes every element left open inside it
-            closed, hid = self.open.pop()
+            closed, hid, title = self.open.pop()
+            self.titles -= title
             if hid:
                 self.hidden -= 1
             elif closed == "pre" and self.pre_start >= 0 and not self.hidden:
@@ -160,6 +170,8 @@ class _Reader(HTMLParser):
         for offset, piece in enumerate(data.split("\n")):
             if 0 <= line + offset < len(self.parts):
                 self.parts[line + offset].append(piece)
+                if piece.strip():
+                    (self.title_lines if self.titles else self.text_lines).add(line + offset)
         if self.heading is not None:
             self.heading[2].append(data)
         if self.signature is not None:
@@ -205,6 +217,8 @@ def html_structure(lines: Sequence[str]) -> list[LineInfo]:
         elif not shown.strip():
             shown = ""
         text = None if shown == line else shown
-        infos.append(LineInfo(paths[k], is_heading[k], code_block[k], False, bool(line.strip()) and not shown.strip(),
+        label = k in reader.title_lines and k not in reader.text_lines
+        infos.append(LineInfo(paths[k], is_heading[k], code_block[k], False,
+                              label or bool(line.strip()) and not shown.strip(),
                               text))
     return infos

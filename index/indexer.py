@@ -49,9 +49,10 @@ log = logging.getLogger(__name__)
 # the repeated lines of its code blocks (``StoredChunk.repeats``), which it shows; a reST ``.. admonition:: Title``
 # hides its options; a Markdown emoji shortcode reads as its emoji (":x:" is "❌"). 12: a sentence ending in a
 # colon is packed with what it introduces (a code block, a list: ``chunker._join_lead_ins``). 13: HTML themes'
-# footers (<div class="footer">), screen-reader labels and line-number gutters are hidden; a highlighted block's
-# first line is not indented by the <div>s it opens in; a Sphinx API object (<dl class="py function">) joins the
-# heading path of its lines, as in reST; mkdocstrings' ``::: pkg.obj`` reads "(API reference: pkg.obj)".
+# footers (<div class="footer">), screen-reader labels and line-number gutters are hidden, an admonition's title
+# is markup, a highlighted block's first line is not indented by the <div>s it opens in, and a Sphinx API object
+# (<dl class="py function">) joins the heading path of its lines, as in reST; mkdocstrings' ``::: pkg.obj``
+# reads "(API reference: pkg.obj)".
 PIPELINE_VERSION = "13"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

@@ -159,3 +159,12 @@ def test_an_api_object_heads_its_body_and_names_it_in_the_heading_path() -> None
     assert path[13] == "json > --sort-keys"
     assert {k + 1 for k, i in enumerate(infos) if i.is_heading} == {1, 3, 7, 9, 13}
     assert _shown(API)[3] == "json.dump(obj, fp)", "the permalink is not part of the signature"
+
+
+def test_an_admonition_title_is_shown_as_a_label_never_the_answering_line() -> None:
+    lines = ['<div class="admonition note">', '<p class="admonition-title">Note</p>',
+             "<p>Cranes need a licence.</p>", "</div>",
+             '<p class="admonition-title">Tip</p><p>Lift slowly.</p>']
+    infos, shown = html_structure(lines), _shown(lines)
+    assert shown[2] == "Note" and infos[1].markup, "shown as context, like Markdown's '!!! note'"
+    assert not infos[2].markup and not infos[4].markup, "a line with other text on it can still answer"
