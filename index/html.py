@@ -120,10 +120,11 @@ class _Reader(HTMLParser):
         elif tag == "pre" and self.pre_start < 0:
             self.pre_start = self._line()
             # The blocks that open on the line before <pre> (Sphinx: <div class="highlight"><pre>) each left a
-            # space to keep words apart; a code line keeps its spaces, so they would indent its first line.
+            # space to keep words apart; a code line keeps its spaces, so they would indent its first line. Text
+            # before them on the line ("<p>Run:</p><pre>make") keeps its space.
             parts = self.parts[self.pre_start] if 0 <= self.pre_start < len(self.parts) else []
-            while parts and parts[-1] == " ":
-                parts.pop()
+            if not "".join(parts).strip():
+                parts.clear()
         elif tag in HEADING_TAGS and self.heading is None:
             self.heading = (self._line(), HEADING_TAGS[tag], [])
         elif tag == "dl":
