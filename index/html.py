@@ -6,7 +6,9 @@ file's own lines. What a page never shows as content is hidden: scripts, styles,
 furniture (``<nav>``, ``<header>``, ``<footer>``, ``<aside>``, ``<head>``, and what generated sites mark as
 such: navigation roles, permalink anchors, ``hidden`` and ``aria-hidden`` elements), and lines that hold only
 tags.
-Headings (``<h1>``..``<h6>``) make heading paths exactly as Markdown's do; ``<pre>`` is a code block.
+Headings (``<h1>``..``<h6>``) make heading paths exactly as Markdown's do, and an API object as Sphinx builds it
+(``<dl class="py function">``) adds its name below them, as reST's do; ``<pre>`` is a code block; an admonition's
+title is markup, a label shown as context.
 """
 
 from __future__ import annotations
@@ -42,15 +44,15 @@ HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 # question naming ``json.dump`` finds the paragraphs that explain it. Sphinx 4 and later mark the signature
 # with the class "sig"; older Sphinx only the <dl>, with its domain first ("py method", "c function").
 SIGNATURE_CLASS = "sig"
-# An admonition's title (<p class="admonition-title">Note</p>: Sphinx, MkDocs) is shown, but as the label of the
-# box, like Markdown's "!!! note" (markdown.py): context, never the answering line.
-TITLE_CLASS = "admonition-title"
 API_DOMAINS = frozenset({"py", "c", "cpp", "js", "rst", "std"})
 # Words before an object's name in its signature ("class json.JSONDecoder(...)", "int PyObject_Print(...)"):
 # the name is the last identifier before the arguments, a type annotation or a default; a command-line
 # option keeps its dashes ("-h, --help" names ``--help``).
 _SIGNATURE_HEAD = re.compile(r"[(:=\[]")
 _IDENTIFIER = re.compile(r"-{0,2}[A-Za-z_][\w.-]*")
+# An admonition's title (<p class="admonition-title">Note</p>: Sphinx, MkDocs) is shown, but as the label of the
+# box, like Markdown's "!!! note" (markdown.py): context, never the answering line.
+TITLE_CLASS = "admonition-title"
 # Elements that start a new block: their text never runs into the text before them ("<h2>Use</h2><p>Ask").
 BLOCK_TAGS = frozenset({"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "td", "th", "br", "section",
                         "article", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr", "main"})
