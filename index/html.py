@@ -21,7 +21,7 @@ from .structure import LineInfo, heading_paths, with_objects
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "nav", "header", "footer", "aside",
-                         "svg", "button", "select", "iframe"})
+                         "svg", "button", "select", "iframe", "dialog"})
 # Generated pages mark their furniture with attributes as often as with tags: Sphinx's sidebar and related
 # links are <div role="navigation">, permalinks beside headings are <a class="headerlink">¶</a> (Sphinx,
 # MkDocs), "hash-link" (Docusaurus), "header-anchor" (VitePress) or aria-hidden icons. Sphinx's classic and
@@ -32,11 +32,15 @@ HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "nav
 # python-bidict-doc, python-black-doc), where they were indexed as text before. Pygments' line-number gutter
 # (<td class="linenos">, <span class="linenos">, in Sphinx and MkDocs with line numbers on) is not the code: read,
 # its numbers ran into the code's first line ("3```python"). MkDocs Material's "Skip to content" is "md-skip".
+# The PyData theme (and the Book theme built on it) marks its sidebars "bd-sidebar" and "bd-sidebar-secondary"
+# ("On this page", "Show Source"), the download buttons above the article "article-header-buttons", and a copy of
+# the page's contents for printing "onlyprint"; its search box is a <dialog> ("Ctrl+K").
 HIDDEN_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
 HIDDEN_CLASSES = frozenset({"headerlink", "hash-link", "header-anchor", "anchor-link", "anchorjs-link",
                             "sphinxsidebar", "related", "breadcrumbs", "toc", "skip-link", "skip-to-content",
                             "md-skip", "skip-nav", "back-to-top", "footer", "visually-hidden", "sr-only",
-                            "screen-reader-text", "linenos", "linenodiv"})
+                            "screen-reader-text", "linenos", "linenodiv", "bd-sidebar", "bd-sidebar-secondary",
+                            "article-header-buttons", "onlyprint"})
 HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 # Sphinx builds an API object (``.. function:: dump(obj, fp)``, autodoc's classes and methods) as
 # <dl class="py function"><dt class="sig sig-object py">signature</dt><dd>body</dd></dl>. As in reST (rst.py),

@@ -106,12 +106,15 @@ THEMED = [
     '<span class="normal">2</span></pre></div></td><td class="code"><div><pre><code>import os',  # 12
     "print(os.sep)",                                                                           # 13
     "</code></pre></div></td></tr></table>",                                                   # 14
+    '<dialog id="pst-search-dialog"><form><kbd>Ctrl</kbd>+<kbd>K</kbd></form></dialog>',       # 15
+    '<div class="bd-sidebar-secondary bd-toc"><div class="page-toc">On this page</div></div>',  # 16
+    '<div class="onlyprint"><h2>Contents</h2></div>',                                           # 17
 ]
 
 
 def test_theme_furniture_and_screen_reader_labels_are_hidden() -> None:
     shown = _shown(THEMED)
-    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 7, 9, 10, 11, 14}
+    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 7, 9, 10, 11, 14, 15, 16, 17}
     assert shown[8] == "Close it after."
 
 
