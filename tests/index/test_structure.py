@@ -20,7 +20,7 @@ from citebot.index.structure import PLAIN, reader_text
 
 from .helpers import committed, hash_settings, write_files
 from .test_asciidoc import ADOC
-from .test_html import HTML
+from .test_html import API, HTML, THEMED
 from .test_markdown import DOCUSAURUS, MKDOCS, MYST, MYST_RST, TEMPLATES
 from .test_notebook import NOTEBOOK
 from .test_rst import RST
@@ -78,7 +78,7 @@ def test_unknown_formats_are_plain() -> None:
 
 
 FIXTURES = {"page.md": MKDOCS, "intro.mdx": DOCUSAURUS, "myst.md": MYST, "gitbook.md": TEMPLATES, "guide.rst": RST,
-            "page.html": HTML, "cranes.md": MYST_RST,
+            "page.html": HTML, "themed.html": THEMED, "api.html": API, "cranes.md": MYST_RST,
             "guide.adoc": ADOC, "tutorial.ipynb": NOTEBOOK, "crane.py": PYTHON}
 
 
@@ -147,6 +147,7 @@ def test_markup_lands_in_the_stored_chunks_flag(tmp_path: Path) -> None:
     assert flagged["myst.md"] >= {2, 4, 8, 22} and not flagged["myst.md"] & {5, 10, 23}
     assert flagged["guide.rst"] >= {6, 27, 30, 32}
     assert flagged["page.html"] >= {7, 10, 18}
+    assert flagged["api.html"] >= {1, 3, 7, 9, 13}, "an API object's signature heads its body"
     assert flagged["guide.adoc"] >= {1, 7, 19, 24, 25, 31} and not flagged["guide.adoc"] & {9, 17, 21}
     assert flagged["tutorial.ipynb"] == {7, 36}, "a notebook's headings; its JSON is never stored"
     assert flagged["gitbook.md"] >= {1, 2, 6, 14} and not flagged["gitbook.md"] & {3, 7, 15}
