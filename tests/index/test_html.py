@@ -36,12 +36,17 @@ def _shown(lines: list[str]) -> dict[int, str]:
     return {k + 1: (line if i.text is None else i.text) for k, (line, i) in enumerate(zip(lines, infos))}
 
 
+def _unseen(lines: list[str]) -> set[int]:
+    """The lines (1-based) a reader never sees."""
+    return {k for k, s in _shown(lines).items() if not s.strip()}
+
+
 def test_text_is_extracted_on_its_own_line() -> None:
     shown = _shown(HTML)
     assert shown[8] == "Cranes lift containers & crates" and shown[9] == "from the ships."
     assert shown[13] == "  crane --start <now>", "code keeps its spaces, entities decoded"
     assert shown[18] == "Use Ask the crane.", "block elements never run their words together"
-    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 3, 4, 5, 6, 14, 15, 16, 17, 19, 20}
+    assert _unseen(HTML) == {1, 2, 3, 4, 5, 6, 14, 15, 16, 17, 19, 20}
 
 
 def test_hidden_and_tag_only_lines_are_markup() -> None:
@@ -84,7 +89,7 @@ def test_furniture_marked_by_attributes_is_hidden() -> None:
     shown = _shown(SPHINX)
     assert shown[4] == "Installing" and shown[6] == "Upgrading", "a permalink is not part of its heading"
     assert shown[5] == "Run the installer once." and shown[7] == "Upgrade with pip."
-    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 3, 8, 9, 10, 11, 12}
+    assert _unseen(SPHINX) == {1, 2, 3, 8, 9, 10, 11, 12}
     assert infos[6].heading == "Installing > Upgrading"
 
 
@@ -113,9 +118,8 @@ THEMED = [
 
 
 def test_theme_furniture_and_screen_reader_labels_are_hidden() -> None:
-    shown = _shown(THEMED)
-    assert {k for k, s in shown.items() if not s.strip()} == {1, 2, 7, 9, 10, 11, 14, 15, 16, 17}
-    assert shown[8] == "Close it after."
+    assert _unseen(THEMED) == {1, 2, 7, 9, 10, 11, 14, 15, 16, 17}
+    assert _shown(THEMED)[8] == "Close it after."
 
 
 def test_the_first_line_of_a_highlighted_block_is_not_indented_by_the_divs_around_it() -> None:
