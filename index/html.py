@@ -69,16 +69,12 @@ def is_html(source: str) -> bool:
     return source.lower().endswith(HTML_SUFFIXES)
 
 
-def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+def _hides(tag: str, attrs: list[tuple[str, str | None]], classes: list[str]) -> bool:
     """Whether an element is never shown as the page's content, by its tag or its attributes."""
-    if tag in HIDDEN_TAGS:
+    if tag in HIDDEN_TAGS or not HIDDEN_CLASSES.isdisjoint(classes):
         return True
-    for name, value in attrs:
-        if name == "hidden" or (name, value) == ("aria-hidden", "true") or (name == "role" and value in HIDDEN_ROLES):
-            return True
-        if name == "class" and value and not HIDDEN_CLASSES.isdisjoint(value.split()):
-            return True
-    return False
+    return any(name == "hidden" or (name, value) == ("aria-hidden", "true")
+               or (name == "role" and value in HIDDEN_ROLES) for name, value in attrs)
 
 
 class _Reader(HTMLParser):
@@ -115,8 +111,9 @@ class _Reader(HTMLParser):
         self._break(tag)
         if tag in VOID_TAGS:
             return
-        hides = _hides(tag, attrs)
-        title = not hides and TITLE_CLASS in _classes(attrs)
+        classes = _classes(attrs)
+        hides = _hides(tag, attrs, classes)
+        title = not hides and TITLE_CLASS in classes
         self.open.append((tag, hides, title))
         self.titles += title
         if hides:
@@ -134,11 +131,10 @@ class _Reader(HTMLParser):
         elif tag in HEADING_TAGS and self.heading is None:
             self.heading = (self._line(), HEADING_TAGS[tag], [])
         elif tag == "dl":
-            classes = _classes(attrs)
             self.dls.append((self._line(), bool(classes) and classes[0] in API_DOMAINS, ""))
         elif tag == "dt" and self.signature is None and self.dls and not self.dls[-1][2]:
             first, api, _ = self.dls[-1]
-            if api or SIGNATURE_CLASS in _classes(attrs):
+            if api or SIGNATURE_CLASS in classes:
                 self.dls[-1] = (first, True, "")
                 self.signature = (self._line(), [])
 
