@@ -17,7 +17,7 @@ import logging
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .errors import CitebotError, IndexDamaged
 from .evaluate import caution, load_questions, score, score_by_style
 from .feedback import Database, DatabaseSettings, database_path, open_existing, report_json
 from .gaps import gaps_csv, gaps_text
+from .loader import Skipped
 from .runtime import configure_process
 from .search import TENTATIVE_NOTE, Answer
 from .settings import Settings, get_settings
@@ -223,6 +224,26 @@ def _shown_line(text: str, limit: int = SHOWN_LINE_CHARS) -> str:
     return indent + textwrap.shorten(body, max(limit - len(indent), 20), placeholder=" …")
 
 
+# Files left out for one reason are listed one a line up to this many; more are one line with a count and the
+# first few (a built site leaves out a copy of every page's source: hundreds of lines would say one thing).
+SKIPPED_LISTED = 5
+
+
+def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
+    """What ``citebot index`` says of the files it left out: one line each, or one line a reason when many."""
+    by_reason: dict[str, list[str]] = {}
+    for item in skipped:
+        by_reason.setdefault(item.reason, []).append(item.source)
+    lines = []
+    for reason, sources in by_reason.items():
+        if len(sources) <= SKIPPED_LISTED:
+            lines += [f"skipped {source}: {reason}" for source in sources]
+        else:
+            shown = ", ".join(sources[:3])
+            lines.append(f"skipped {len(sources):,} files: {reason} ({shown} and {len(sources) - 3:,} more)")
+    return lines
+
+
 def _index(engine: Engine, args: argparse.Namespace) -> int:
     update, close = _progress_bar()
     try:
@@ -232,8 +253,8 @@ def _index(engine: Engine, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
         return 0
-    for skipped in report.skipped:
-        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    for line in skipped_lines(report.skipped):
+        print(line, file=sys.stderr)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for repair in report.repaired:

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .html import is_html
 from .ignore import Ignores
+from .site import MINIFIED, furniture, minified
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SNIFF_BYTES = 8192
@@ -216,7 +218,20 @@ def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks:
         if isinstance(doc, Skipped):
             result.skipped.append(doc)
             continue
+        why = minified(rel, doc.lines)
+        if why is not None:
+            result.skipped.append(Skipped(rel, why))
+            continue
         if doc.replaced_bytes:
             result.warnings.append(f"{rel}: {doc.replaced_bytes} invalid UTF-8 sequence(s) replaced")
         result.documents.append(doc)
+    # A built site's pages name their own scripts, styles and source copies (site.py): those are left out.
+    pages = {d.source: d.lines for d in result.documents if is_html(d.source)}
+    minified_ones = [s.source for s in result.skipped if s.reason.startswith(MINIFIED)]
+    left_out = furniture(pages, [d.source for d in result.documents if d.source not in pages] + minified_ones)
+    for source in minified_ones:  # already left out, as minified: they count only as where the assets are
+        left_out.pop(source, None)
+    if left_out:
+        result.documents = [d for d in result.documents if d.source not in left_out]
+        result.skipped.extend(Skipped(source, why) for source, why in sorted(left_out.items()))
     return result

@@ -1,0 +1,92 @@
+"""A built documentation site is read as its pages: the scripts, styles and source copies its pages name, and
+minified files anywhere, are left out and said so; a folder whose HTML loads nothing loses nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citebot.index import Engine, HashEmbedder
+from citebot.index.cli import skipped_lines
+from citebot.index.loader import Skipped, scan
+from citebot.index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
+from citebot.index.site import BESIDE, LOADED, MINIFIED_LINE, SOURCE_COPY
+
+from .helpers import hash_settings, write_files
+
+EXTS: list[str] = split_csv(DEFAULT_EXTENSIONS)  # type: ignore[assignment]
+EXCLUDE: list[str] = split_csv(DEFAULT_EXCLUDE)  # type: ignore[assignment]
+
+PAGE = """<html><head><link rel="stylesheet" href="{up}_static/theme.css?v=1">
+<script src="{up}_static/doctools.js"></script><link rel="next" href="{up}index.html"></head>
+<body><h1>{title}</h1><p>Cranes lift containers.</p>
+<a href="{up}_sources/{src}.rst.txt" rel="nofollow">Show Source</a> <a href="{up}examples/lift.py">example</a>
+<a href="https://example.org/x.js">elsewhere</a></body></html>
+"""
+
+SITE = {
+    "html/index.html": PAGE.format(up="", title="Cranes", src="index"),
+    "html/api/lift.html": PAGE.format(up="../", title="lift", src="api/lift"),
+    "html/_static/theme.css": "h1 { color: red; }\n",
+    "html/_static/doctools.js": "function highlight() {\n  return 1;\n}\n",
+    "html/_static/searchtools.js": "// the theme's search, loaded by another script\nfunction search() {}\n",
+    "html/_static/scripts/vendor/LICENSE.txt": "MIT licence of a theme's vendored script\n",
+    "html/_static/fragment.html": "<div>{{ macros }}</div>\n",  # a theme's template: loads nothing
+    "html/_sources/index.rst.txt": "Cranes\n======\n\nCranes lift containers.\n",
+    "html/_sources/api/lift.rst.txt": "lift\n====\n",
+    "html/_sources/unlinked.rst.txt": "Not a page's copy: no unlinked.html\n",
+    "html/searchindex.js": "Search.setIndex({" + "\"t\":1," * (MINIFIED_LINE // 6) + "})\n",
+    "html/examples/lift.py": "crane.lift()\n",  # linked by a page, not named after it: an example
+    "notes.md": "# Notes\n\nThe harbour crane is red.\n",
+    "app/static/app.js": "export const crane = 1;\n",  # a folder of code with no page loading it
+}
+
+
+def _scan(root: Path) -> tuple[set[str], dict[str, str]]:
+    found = scan(root, EXTS, EXCLUDE, False, 2_000_000)
+    return {d.source for d in found.documents}, {s.source: s.reason for s in found.skipped}
+
+
+def test_a_built_site_is_read_as_its_pages(tmp_path: Path) -> None:
+    kept, skipped = _scan(write_files(tmp_path / "docs", SITE))
+    assert kept == {"html/index.html", "html/api/lift.html", "html/_sources/unlinked.rst.txt",
+                    "html/examples/lift.py", "notes.md", "app/static/app.js"}
+    assert skipped["html/_static/theme.css"] == skipped["html/_static/doctools.js"] == LOADED
+    assert skipped["html/_static/searchtools.js"] == BESIDE, "beside what the pages load"
+    assert skipped["html/_static/scripts/vendor/LICENSE.txt"] == BESIDE, "below it too"
+    assert skipped["html/_static/fragment.html"] == BESIDE, "an HTML file that loads nothing is no page"
+    assert skipped["html/_sources/index.rst.txt"] == skipped["html/_sources/api/lift.rst.txt"] == SOURCE_COPY
+    assert skipped["html/searchindex.js"].startswith("minified: a line of ")
+
+
+def test_without_pages_that_load_them_nothing_is_left_out(tmp_path: Path) -> None:
+    files = {"index.html": "<h1>Cranes</h1>\n", "static/app.js": "let crane = 1;\n",
+             "_sources/index.rst.txt": "Cranes\n======\n", "guide.md": "# Guide\n"}
+    kept, skipped = _scan(write_files(tmp_path / "docs", files))
+    assert kept == {"index.html", "static/app.js", "guide.md"} and set(skipped) == {"_sources/index.rst.txt"}, (
+        "a page's source copy is left out by its mirrored name even when no page links it")
+
+
+def test_a_long_line_in_prose_or_code_is_not_minified(tmp_path: Path) -> None:
+    long_line = "word " * (MINIFIED_LINE // 4)
+    files = {"notes.txt": long_line + "\n", "script.py": f"x = '{long_line}'\n", "data.json": long_line + "\n"}
+    kept, skipped = _scan(write_files(tmp_path / "docs", files))
+    assert kept == {"notes.txt", "script.py"} and skipped["data.json"].startswith("minified")
+
+
+def test_many_files_left_out_for_one_reason_are_one_line() -> None:
+    few = [Skipped(f"a{i}.js", "why") for i in range(5)]
+    many = [Skipped(f"_sources/p{i}.rst.txt", SOURCE_COPY) for i in range(120)]
+    assert skipped_lines(few) == [f"skipped a{i}.js: why" for i in range(5)]
+    assert skipped_lines(many) == [f"skipped 120 files: {SOURCE_COPY} (_sources/p0.rst.txt, _sources/p1.rst.txt, "
+                                   "_sources/p2.rst.txt and 117 more)"]
+
+
+def test_a_page_of_a_built_site_answers_and_its_source_copy_is_never_cited(tmp_path: Path) -> None:
+    settings = hash_settings(tmp_path)
+    write_files(settings.docs_dir, SITE)
+    engine = Engine(settings, HashEmbedder())
+    report = engine.index()
+    assert {s.source for s in report.skipped} >= {"html/_sources/index.rst.txt", "html/_static/theme.css"}
+    answer = engine.ask("Which cranes lift containers?", k=5)
+    assert answer.hits and not {h.source for h in answer.hits} & {s.source for s in report.skipped}
+    assert answer.hits[0].source in {"html/index.html", "html/api/lift.html"}, "a page, not its source copy"
