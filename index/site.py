@@ -10,7 +10,8 @@ citation for "what does SECRET_KEY do?" and ``_static/searchtools.js`` all five 
 (issue 10). The pages themselves say which files those are, whatever built them: what they load with
 ``<script src>`` and ``<link href>``, every file at or below a folder they load from that holds no page, and a
 file a page links to that is named after the page, outside the pages' folders, or a text file that mirrors a
-page's path in a folder of its own (its source). A folder whose HTML files load nothing of it loses nothing.
+page's path in a folder of its own (its source). A folder whose HTML files load nothing of it loses only such
+mirrored copies: hand-written pages and a web app's templates keep their folders' code and text.
 
 A search index or a bundle is minified: one line of tens of thousands of characters, which no member wants
 cited. A script, style or data file with a line longer than ``MINIFIED_LINE`` is left out wherever it is.
@@ -62,9 +63,12 @@ def furniture(pages: Mapping[str, Sequence[str]], others: Sequence[str]) -> dict
         folder = posixpath.dirname(page)
         name = posixpath.basename(page).rsplit(".", 1)[0]
         for tag, target in _REFERENCE.findall("\n".join(lines)):
-            if not target or _EXTERNAL.match(target) or target.startswith("/"):
+            if not target or _EXTERNAL.match(target):
                 continue
-            path = posixpath.normpath(posixpath.join(folder, unquote(target)))
+            # A root-relative reference ("/assets/js/main.js": Docusaurus, Next) is read from the indexed folder,
+            # the built site's root when it is the folder indexed; under any other root it names nothing here.
+            path = posixpath.normpath(posixpath.join(folder, unquote(target)) if not target.startswith("/")
+                                      else unquote(target).lstrip("/"))
             if path not in present or path in pages:
                 continue
             if tag.lower() != "a":

@@ -1,5 +1,5 @@
 """A built documentation site is read as its pages: the scripts, styles and source copies its pages name, and
-minified files anywhere, are left out and said so; a folder whose HTML loads nothing loses nothing."""
+minified files anywhere, are left out and said so; a folder whose HTML loads nothing loses only mirrored copies."""
 
 from __future__ import annotations
 
@@ -58,12 +58,19 @@ def test_a_built_site_is_read_as_its_pages(tmp_path: Path) -> None:
     assert skipped["html/searchindex.js"].startswith("minified: a line of ")
 
 
-def test_without_pages_that_load_them_nothing_is_left_out(tmp_path: Path) -> None:
+def test_without_pages_that_load_them_only_mirrored_source_copies_are_left_out(tmp_path: Path) -> None:
     files = {"index.html": "<h1>Cranes</h1>\n", "static/app.js": "let crane = 1;\n",
              "_sources/index.rst.txt": "Cranes\n======\n", "guide.md": "# Guide\n"}
     kept, skipped = _scan(write_files(tmp_path / "docs", files))
     assert kept == {"index.html", "static/app.js", "guide.md"} and set(skipped) == {"_sources/index.rst.txt"}, (
         "a page's source copy is left out by its mirrored name even when no page links it")
+
+
+def test_a_root_relative_reference_is_read_from_the_indexed_folder(tmp_path: Path) -> None:
+    files = {"index.html": '<script src="/assets/js/main.js"></script><h1>Cranes</h1>\n',
+             "assets/js/main.js": "run();\n", "assets/js/chunk.js": "more();\n"}
+    kept, skipped = _scan(write_files(tmp_path / "docs", files))
+    assert kept == {"index.html"} and skipped == {"assets/js/main.js": LOADED, "assets/js/chunk.js": BESIDE}
 
 
 def test_a_long_line_in_prose_or_code_is_not_minified(tmp_path: Path) -> None:
