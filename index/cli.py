@@ -17,7 +17,7 @@ import logging
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from .errors import CitebotError, IndexDamaged
 from .evaluate import caution, load_questions, score, score_by_style
 from .feedback import Database, DatabaseSettings, database_path, open_existing, report_json
 from .gaps import gaps_csv, gaps_text
-from .loader import Skipped
+from .loader import Skipped, by_reason
 from .runtime import configure_process
 from .search import TENTATIVE_NOTE, Answer
 from .settings import Settings, get_settings
@@ -229,13 +229,10 @@ def _shown_line(text: str, limit: int = SHOWN_LINE_CHARS) -> str:
 SKIPPED_LISTED = 5
 
 
-def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
+def skipped_lines(skipped: list[Skipped]) -> list[str]:
     """What ``citebot index`` says of the files it left out: one line each, or one line a reason when many."""
-    by_reason: dict[str, list[str]] = {}
-    for item in skipped:
-        by_reason.setdefault(item.reason, []).append(item.source)
     lines = []
-    for reason, sources in by_reason.items():
+    for reason, sources in by_reason(skipped):
         if len(sources) <= SKIPPED_LISTED:
             lines += [f"skipped {source}: {reason}" for source in sources]
         else:

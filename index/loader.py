@@ -37,6 +37,16 @@ class Skipped:
     reason: str
 
 
+def by_reason(skipped: list[Skipped]) -> list[tuple[str, list[str]]]:
+    """Files left out, grouped by reason in the order reasons first appear: a built site leaves out a copy of
+    every page's source, and a report listing hundreds of lines would say one thing (``citebot index``, the
+    bot's ``/reindex``)."""
+    groups: dict[str, list[str]] = {}
+    for item in skipped:
+        groups.setdefault(item.reason, []).append(item.source)
+    return list(groups.items())
+
+
 @dataclass
 class Scan:
     documents: list[Document] = field(default_factory=list)

@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from citebot.index import CitebotError, IndexReport
+from citebot.index.loader import by_reason
 
 from ..engines import set_label
 from ..reindexing import NoFolder, Reindexer, ReindexJob, ReindexRunning, server_folders, without_paths
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Skipped files listed one a line in the summary; the rest are counted. Ten lines of path and reason stay
-# well inside Discord's 2,000-character message (trim() cuts the rest) and the CLI lists them all.
+# Lines of skipped files in the summary; the rest are counted. Ten lines of path and reason stay well inside
+# Discord's 2,000-character message (trim() cuts the rest); `citebot index --json` lists every one. More than
+# SKIPPED_GROUPED files left out for one reason (a built site's source copies) are one line with a count.
 SKIPPED_SHOWN = 10
+SKIPPED_GROUPED = 3
 
 
 class NotIndexAdmin(app_commands.CheckFailure):
@@ -71,11 +74,25 @@ async def _admin_check(interaction: discord.Interaction) -> bool:
 def summary_text(report: IndexReport, label: str) -> str:
     """The finished reply: the counts, then skipped files (trimmed to Discord's content limit)."""
     lines = [f"Re-index of {label} finished: {report.summary()}."]
-    for skipped in report.skipped[:SKIPPED_SHOWN]:
-        lines.append(f"• skipped `{skipped.source.replace('`', 'ˋ')}`: {skipped.reason}")
-    if len(report.skipped) > SKIPPED_SHOWN:
-        lines.append(f"• … and {len(report.skipped) - SKIPPED_SHOWN} more skipped (the bot's log lists them)")
+    told = 0  # files the lines below account for
+    for reason, sources in by_reason(report.skipped):
+        room = SKIPPED_SHOWN - (len(lines) - 1)
+        if room <= 0:
+            break
+        if len(sources) <= SKIPPED_GROUPED:
+            lines += [f"• skipped {_code(source)}: {reason}" for source in sources[:room]]
+            told += min(len(sources), room)
+        else:  # a built site's hundreds of source copies are one line
+            names = ", ".join(_code(source) for source in sources[:3])
+            lines.append(f"• skipped {len(sources):,} files: {reason} ({names} and {len(sources) - 3:,} more)")
+            told += len(sources)
+    if len(report.skipped) > told:
+        lines.append(f"• … and {len(report.skipped) - told} more skipped (the bot's log lists them)")
     return trim("\n".join(lines), LIMITS.content)
+
+
+def _code(source: str) -> str:
+    return f"`{source.replace('`', 'ˋ')}`"
 
 
 class Admin(commands.Cog):

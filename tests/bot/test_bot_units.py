@@ -17,12 +17,13 @@ from pydantic import ValidationError
 from citebot.bot import client
 from citebot.bot.__main__ import main
 from citebot.bot.asking import AnswerCache, Cooldowns, Refused, Throttled, strip_mentions
-from citebot.bot.exts.admin import NotIndexAdmin
+from citebot.bot.exts.admin import NotIndexAdmin, summary_text
 from citebot.bot.logs import REDACTED, RedactingFormatter
 from citebot.bot.reindexing import STAGES, Reindexer, ReindexRunning
 from citebot.bot.replies import UNAVAILABLE, user_message
 from citebot.bot.settings import BotSettings, get_bot_settings
-from citebot.index import MAX_QUESTION_CHARS, Answer, Engine, IndexMissing, StoreUnavailable, UsageError
+from citebot.index import MAX_QUESTION_CHARS, Answer, Engine, IndexMissing, IndexReport, StoreUnavailable, UsageError
+from citebot.index.loader import Skipped
 
 
 def test_settings_from_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -72,6 +73,18 @@ def test_answer_cache_is_bounded_and_keeps_recent_answers() -> None:
     keys = [cache.put(Answer(f"q{i}", [])) for i in range(3)]
     assert cache.get(keys[0]) is None
     assert cache.get(keys[2]) is not None and len(keys[2]) == 16
+
+
+def test_the_reindex_summary_gives_many_files_left_out_for_one_reason_one_line() -> None:
+    copies = [Skipped(f"_sources/p{i}.rst.txt", "a copy of a built page's source") for i in range(120)]
+    report = IndexReport(added=7, skipped=[Skipped("big.md", "too large"), *copies, Skipped("x`y.js", "minified")])
+    lines = summary_text(report, "the docs").split("\n")
+    assert lines[1:] == ["• skipped `big.md`: too large",
+                         "• skipped 120 files: a copy of a built page's source (`_sources/p0.rst.txt`, "
+                         "`_sources/p1.rst.txt`, `_sources/p2.rst.txt` and 117 more)",
+                         "• skipped `xˋy.js`: minified"]
+    many = IndexReport(skipped=[Skipped(f"f{i}.md", f"reason {i}") for i in range(12)])
+    assert summary_text(many, "the docs").split("\n")[-1] == "• … and 2 more skipped (the bot's log lists them)"
 
 
 def test_strip_mentions_removes_only_the_bot() -> None:
