@@ -21,7 +21,7 @@ from .structure import LineInfo, heading_paths, with_objects
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "nav", "header", "footer", "aside",
-                         "svg", "button", "select", "iframe", "dialog"})
+                         "svg", "button", "select", "iframe", "dialog", "form"})
 # Generated pages mark their furniture with attributes as often as with tags: Sphinx's sidebar and related
 # links are <div role="navigation">, permalinks beside headings are <a class="headerlink">¶</a> (Sphinx,
 # MkDocs), "hash-link" (Docusaurus), "header-anchor" (VitePress) or aria-hidden icons. Sphinx's classic and
@@ -34,7 +34,9 @@ HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "nav
 # its numbers ran into the code's first line ("3```python"). MkDocs Material's "Skip to content" is "md-skip".
 # The PyData theme (and the Book theme built on it) marks its sidebars "bd-sidebar" and "bd-sidebar-secondary"
 # ("On this page", "Show Source"), the download buttons above the article "article-header-buttons", and a copy of
-# the page's contents for printing "onlyprint"; its search box is a <dialog> ("Ctrl+K").
+# the page's contents for printing "onlyprint"; its search box is a <dialog> ("Ctrl+K"), and a <form> on its
+# search page. A live form is a site's widget (search, "Was this page helpful?"): a page that documents a form
+# shows its markup as code.
 HIDDEN_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
 HIDDEN_CLASSES = frozenset({"headerlink", "hash-link", "header-anchor", "anchor-link", "anchorjs-link",
                             "sphinxsidebar", "related", "breadcrumbs", "toc", "skip-link", "skip-to-content",

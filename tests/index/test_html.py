@@ -114,11 +114,12 @@ THEMED = [
     '<dialog id="pst-search-dialog"><form><kbd>Ctrl</kbd>+<kbd>K</kbd></form></dialog>',       # 15
     '<div class="bd-sidebar-secondary bd-toc"><div class="page-toc">On this page</div></div>',  # 16
     '<div class="onlyprint"><h2>Contents</h2></div>',                                           # 17
+    '<form class="bd-search"><kbd>Ctrl</kbd>+<kbd>K</kbd> Was this page helpful?</form>',       # 18
 ]
 
 
 def test_theme_furniture_and_screen_reader_labels_are_hidden() -> None:
-    assert _unseen(THEMED) == {1, 2, 7, 9, 10, 11, 14, 15, 16, 17}
+    assert _unseen(THEMED) == {1, 2, 7, 9, 10, 11, 14, 15, 16, 17, 18}
     assert _shown(THEMED)[8] == "Close it after."
 
 
