@@ -90,7 +90,9 @@ class _Reader(HTMLParser):
         self.open: list[tuple[str, bool, bool]] = []
         self.titles = 0  # depth inside admonition titles
         self.title_lines: set[int] = set()  # lines with text of an admonition's title
-        self.text_lines: set[int] = set()  # lines with any other text
+        # Lines with text of the body, neither a heading's, a signature's nor a title's: a heading on such a line
+        # (a minified page holds its whole body on one) does not make the line a heading.
+        self.text_lines: set[int] = set()
         self.pre: list[tuple[int, int]] = []  # (first, last) 0-based lines of each <pre>
         self.pre_start = -1
         self.headings: list[tuple[int, int, int, str]] = []  # (first, last, level, title)
@@ -125,11 +127,12 @@ class _Reader(HTMLParser):
         elif tag == "pre" and self.pre_start < 0:
             self.pre_start = self._line()
             # The blocks that open on the line before <pre> (Sphinx: <div class="highlight"><pre>) each left a
-            # space to keep words apart; a code line keeps its spaces, so they would indent its first line. Text
-            # before them on the line ("<p>Run:</p><pre>make") keeps its space.
-            parts = self.parts[self.pre_start] if 0 <= self.pre_start < len(self.parts) else []
-            if not "".join(parts).strip():
-                parts.clear()
+            # space to keep words apart; a code line keeps its spaces, so they would indent its first line. What
+            # is before the <pre> on its line is prose ("<p>Run:</p><pre>make", a minified page's whole body):
+            # its spaces collapse as prose's do, one space left before the code.
+            if 0 <= self.pre_start < len(self.parts):
+                before = " ".join("".join(self.parts[self.pre_start]).split())
+                self.parts[self.pre_start] = [before + " "] if before else []
         elif tag in HEADING_TAGS and self.heading is None:
             self.heading = (self._line(), HEADING_TAGS[tag], [])
         elif tag == "dl":
@@ -175,7 +178,7 @@ class _Reader(HTMLParser):
         for offset, piece in enumerate(data.split("\n")):
             if 0 <= line + offset < len(self.parts):
                 self.parts[line + offset].append(piece)
-                if piece.strip():
+                if piece.strip() and self.heading is None and self.signature is None:
                     (self.title_lines if self.titles else self.text_lines).add(line + offset)
         if self.heading is not None:
             self.heading[2].append(data)
@@ -207,7 +210,7 @@ def html_structure(lines: Sequence[str]) -> list[LineInfo]:
     is_heading = [False] * n
     for first, last in [(first, last) for first, last, _, _ in reader.headings] + reader.signatures:
         for k in range(first, min(last + 1, n)):
-            is_heading[k] = True
+            is_heading[k] = k not in reader.text_lines
     paths = heading_paths([(first, level, title) for first, _, level, title in reader.headings], n)
     objects: list[list[str]] = [[] for _ in range(n)]
     for first, last, name in sorted(reader.objects):  # outer objects first: a class before its methods

@@ -146,8 +146,8 @@ def test_markup_lands_in_the_stored_chunks_flag(tmp_path: Path) -> None:
     assert flagged["intro.mdx"] >= {7, 9, 13, 22, 30} and not flagged["intro.mdx"] & {10, 15, 31}
     assert flagged["myst.md"] >= {2, 4, 8, 22} and not flagged["myst.md"] & {5, 10, 23}
     assert flagged["guide.rst"] >= {6, 27, 30, 32}
-    assert flagged["page.html"] >= {7, 10, 18}
-    assert flagged["api.html"] >= {1, 3, 7, 9, 13}, "an API object's signature heads its body"
+    assert flagged["page.html"] >= {7, 10} and 18 not in flagged["page.html"], "18 holds a paragraph too"
+    assert flagged["api.html"] >= {1, 3, 7, 9}, "an API object's signature heads its body"
     assert flagged["guide.adoc"] >= {1, 7, 19, 24, 25, 31} and not flagged["guide.adoc"] & {9, 17, 21}
     assert flagged["tutorial.ipynb"] == {7, 36}, "a notebook's headings; its JSON is never stored"
     assert flagged["gitbook.md"] >= {1, 2, 6, 14} and not flagged["gitbook.md"] & {3, 7, 15}
