@@ -8,7 +8,8 @@ copy of each page's source that the page links to ("Show Source": ``_sources/con
 took places in answers: on Flask's pages built by Sphinx with Furo, ``_sources/config.rst.txt`` was the first
 citation for "what does SECRET_KEY do?" and ``_static/searchtools.js`` all five for "how do I search the docs?"
 (issue 10). The pages themselves say which files those are, whatever built them: what they load with
-``<script src>`` and ``<link href>``, every file at or below a folder they load from that holds no page, and a
+``<script src>`` and ``<link href>``, every file at or below a folder they load from that holds no page, every
+script, style or data file beside them, and a
 file a page links to that is named after the page, outside the pages' folders, or a text file that mirrors a
 page's path in a folder of its own (its source). A folder whose HTML files load nothing of it loses only such
 mirrored copies: hand-written pages and a web app's templates keep their folders' code and text.
@@ -31,6 +32,9 @@ _EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)  # https:, 
 LOADED = "a script or style a built site's pages load"
 BESIDE = "in a folder a built site's pages load their scripts and styles from"
 SOURCE_COPY = "a copy of a built page's source (the page is indexed)"
+# A script, style or data file beside a built site's pages (VitePress's hashmap.json, a manifest.json): the
+# pages' own, like the ones they load.
+BESIDE_PAGES = "a script, style or data file beside a built site's pages"
 # Characters on one line beyond which a script, style or data file is machine-written. Hand-written code keeps
 # lines under a few hundred characters (formatters wrap at 79 to 120); Sphinx's searchindex.js is one line of
 # 25,091 characters for 5 pages, a minified bundle one of 5,000 and more. Set by hand between the two.
@@ -86,6 +90,8 @@ def furniture(pages: Mapping[str, Sequence[str]], others: Sequence[str]) -> dict
             out[path] = SOURCE_COPY
         elif _below(posixpath.dirname(path), asset_folders, page_folders):
             out[path] = BESIDE
+        elif posixpath.dirname(path) in page_folders and path.lower().endswith(MINIFIED_SUFFIXES):
+            out[path] = BESIDE_PAGES
     return out
 
 

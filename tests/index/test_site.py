@@ -9,7 +9,7 @@ from citebot.index import Engine, HashEmbedder
 from citebot.index.cli import skipped_lines
 from citebot.index.loader import Skipped, scan
 from citebot.index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
-from citebot.index.site import BESIDE, LOADED, MINIFIED_LINE, SOURCE_COPY
+from citebot.index.site import BESIDE, BESIDE_PAGES, LOADED, MINIFIED_LINE, SOURCE_COPY
 
 from .helpers import hash_settings, write_files
 
@@ -36,6 +36,8 @@ SITE = {
     "html/_sources/unlinked.rst.txt": "Not a page's copy: no unlinked.html\n",
     "html/searchindex.js": "Search.setIndex({" + "\"t\":1," * (MINIFIED_LINE // 6) + "})\n",
     "html/examples/lift.py": "crane.lift()\n",  # linked by a page, not named after it: an example
+    "html/hashmap.json": '{"index.md": "a1b2"}\n',  # the build's data beside its pages
+    "html/robots.txt": "User-agent: *\n",  # text beside the pages is not a script, style or data file
     "notes.md": "# Notes\n\nThe harbour crane is red.\n",
     "app/static/app.js": "export const crane = 1;\n",  # a folder of code with no page loading it
 }
@@ -49,7 +51,8 @@ def _scan(root: Path) -> tuple[set[str], dict[str, str]]:
 def test_a_built_site_is_read_as_its_pages(tmp_path: Path) -> None:
     kept, skipped = _scan(write_files(tmp_path / "docs", SITE))
     assert kept == {"html/index.html", "html/api/lift.html", "html/_sources/unlinked.rst.txt",
-                    "html/examples/lift.py", "notes.md", "app/static/app.js"}
+                    "html/examples/lift.py", "html/robots.txt", "notes.md", "app/static/app.js"}
+    assert skipped["html/hashmap.json"] == BESIDE_PAGES
     assert skipped["html/_static/theme.css"] == skipped["html/_static/doctools.js"] == LOADED
     assert skipped["html/_static/searchtools.js"] == BESIDE, "beside what the pages load"
     assert skipped["html/_static/scripts/vendor/LICENSE.txt"] == BESIDE, "below it too"
