@@ -28,7 +28,7 @@ from .errors import CitebotError, IndexDamaged
 from .evaluate import caution, load_questions, score, score_by_style
 from .feedback import Database, DatabaseSettings, database_path, open_existing, report_json
 from .gaps import gaps_csv, gaps_text
-from .loader import Skipped, by_reason
+from .loader import Skipped, by_reason, group_line
 from .runtime import configure_process
 from .search import TENTATIVE_NOTE, Answer
 from .settings import Settings, get_settings
@@ -236,8 +236,7 @@ def skipped_lines(skipped: list[Skipped]) -> list[str]:
         if len(sources) <= SKIPPED_LISTED:
             lines += [f"skipped {source}: {reason}" for source in sources]
         else:
-            shown = ", ".join(sources[:3])
-            lines.append(f"skipped {len(sources):,} files: {reason} ({shown} and {len(sources) - 3:,} more)")
+            lines.append(f"skipped {group_line(reason, sources)}")
     return lines
 
 

@@ -7,13 +7,13 @@ import fnmatch
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .html import is_html
 from .ignore import Ignores
-from .site import MINIFIED, furniture, minified
+from .site import furniture, minified
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SNIFF_BYTES = 8192
@@ -37,6 +37,9 @@ class Skipped:
     reason: str
 
 
+NAMED_IN_GROUP = 3  # files a grouped line names before its count of the rest
+
+
 def by_reason(skipped: list[Skipped]) -> list[tuple[str, list[str]]]:
     """Files left out, grouped by reason in the order reasons first appear: a built site leaves out a copy of
     every page's source, and a report listing hundreds of lines would say one thing (``citebot index``, the
@@ -45,6 +48,13 @@ def by_reason(skipped: list[Skipped]) -> list[tuple[str, list[str]]]:
     for item in skipped:
         groups.setdefault(item.reason, []).append(item.source)
     return list(groups.items())
+
+
+def group_line(reason: str, sources: list[str], name: Callable[[str], str] = str) -> str:
+    """One line for many files left out for one reason: their count, the reason, the first few (each as
+    ``name`` shows it) and how many more."""
+    named = ", ".join(name(source) for source in sources[:NAMED_IN_GROUP])
+    return f"{len(sources):,} files: {reason} ({named} and {len(sources) - NAMED_IN_GROUP:,} more)"
 
 
 @dataclass
@@ -219,6 +229,7 @@ def iter_files(
 def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks: bool, max_bytes: int) -> Scan:
     """Read every indexable document under ``root``; problems become ``skipped`` or ``warnings``."""
     result = Scan()
+    minified_ones: list[str] = []  # left out as minified; still where a built site's assets may be
     for item in iter_files(root, extensions, exclude, follow_symlinks):
         if isinstance(item, Skipped):
             result.skipped.append(item)
@@ -231,13 +242,13 @@ def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks:
         why = minified(rel, doc.lines)
         if why is not None:
             result.skipped.append(Skipped(rel, why))
+            minified_ones.append(rel)
             continue
         if doc.replaced_bytes:
             result.warnings.append(f"{rel}: {doc.replaced_bytes} invalid UTF-8 sequence(s) replaced")
         result.documents.append(doc)
     # A built site's pages name their own scripts, styles and source copies (site.py): those are left out.
     pages = {d.source: d.lines for d in result.documents if is_html(d.source)}
-    minified_ones = [s.source for s in result.skipped if s.reason.startswith(MINIFIED)]
     left_out = furniture(pages, [d.source for d in result.documents if d.source not in pages] + minified_ones)
     for source in minified_ones:  # already left out, as minified: they count only as where the assets are
         left_out.pop(source, None)

@@ -40,7 +40,6 @@ BESIDE_PAGES = "a script, style or data file beside a built site's pages"
 # 25,091 characters for 5 pages, a minified bundle one of 5,000 and more. Set by hand between the two.
 MINIFIED_LINE = 2000
 MINIFIED_SUFFIXES = (".js", ".mjs", ".css", ".json", ".map")
-MINIFIED = "minified"  # how the reason for leaving such a file out begins
 # What a page's source copy is named: "config.rst.txt" (Sphinx), "config.rst" (the Book theme, no ".txt"). A page
 # linking a file of another kind named after it ("lift.py" from "lift.html") links an example, not its source.
 SOURCE_SUFFIXES = (".txt", ".rst", ".md", ".markdown", ".mdx", ".ipynb", ".adoc")
@@ -51,7 +50,7 @@ def minified(source: str, lines: Sequence[str]) -> str | None:
     if not source.lower().endswith(MINIFIED_SUFFIXES):
         return None
     longest = max((len(line) for line in lines), default=0)
-    return f"{MINIFIED}: a line of {longest:,} characters" if longest > MINIFIED_LINE else None
+    return f"minified: a line of {longest:,} characters" if longest > MINIFIED_LINE else None
 
 
 def furniture(pages: Mapping[str, Sequence[str]], others: Sequence[str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from citebot.index import CitebotError, IndexReport
-from citebot.index.loader import by_reason
+from citebot.index.loader import by_reason, group_line
 
 from ..engines import set_label
 from ..reindexing import NoFolder, Reindexer, ReindexJob, ReindexRunning, server_folders, without_paths
@@ -83,8 +83,7 @@ def summary_text(report: IndexReport, label: str) -> str:
             lines += [f"• skipped {_code(source)}: {reason}" for source in sources[:room]]
             told += min(len(sources), room)
         else:  # a built site's hundreds of source copies are one line
-            names = ", ".join(_code(source) for source in sources[:3])
-            lines.append(f"• skipped {len(sources):,} files: {reason} ({names} and {len(sources) - 3:,} more)")
+            lines.append(f"• skipped {group_line(reason, sources, _code)}")
             told += len(sources)
     if len(report.skipped) > told:
         lines.append(f"• … and {len(report.skipped) - told} more skipped (the bot's log lists them)")
