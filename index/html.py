@@ -137,11 +137,9 @@ class _Reader(HTMLParser):
             self.heading = (self._line(), HEADING_TAGS[tag], [])
         elif tag == "dl":
             self.dls.append((self._line(), bool(classes) and classes[0] in API_DOMAINS, ""))
-        elif tag == "dt" and self.signature is None and self.dls and not self.dls[-1][2]:
-            first, api, _ = self.dls[-1]
-            if api or SIGNATURE_CLASS in classes:
-                self.dls[-1] = (first, True, "")
-                self.signature = (self._line(), [])
+        elif (tag == "dt" and self.signature is None and self.dls and not self.dls[-1][2]
+              and (self.dls[-1][1] or SIGNATURE_CLASS in classes)):
+            self.signature = (self._line(), [])  # an API object's signature: its first <dt>
 
     def handle_endtag(self, tag: str) -> None:
         self._break(tag)
