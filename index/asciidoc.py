@@ -21,6 +21,13 @@ from .structure import LineInfo, heading_paths
 ASCIIDOC_SUFFIXES = (".adoc", ".asciidoc", ".asc")
 
 _TITLE = re.compile(r"^(={1,6}|#{1,6})\s+(\S.*?)(?:\s+\1)?\s*$")  # "== Install", "=== Install ==="
+# A two-line title: its text, then a line of one character whose kind gives the level ("=" the document's
+# title, then "-", "~", "^", "+"), as long as the text give or take UNDERLINE_SLACK characters. Older AsciiDoc
+# writes every title so (git's manual pages: "NAME" over "----"); without it "----" reads as a listing block.
+_UNDERLINE = re.compile(r"^([=\-~^+])\1+\s*$")
+_UNDERLINE_LEVELS = "=-~^+"
+UNDERLINE_SLACK = 2  # asciidoc-py's rule (its user guide, "Two line titles"); Asciidoctor allows one
+_TWO_LINE_TEXT = re.compile(r"^[\w\"'`(]")  # starts as words do: not a list item, a block title or markup
 # Delimited blocks: listing and literal hold code; passthrough and comment blocks are never shown; example,
 # sidebar, quote and open blocks hold prose (an admonition's "[NOTE]" + "====" among them).
 _VERBATIM = re.compile(r"^(-{4,}|\.{4,}|\+{4,}|/{4,})\s*$")
@@ -35,14 +42,31 @@ _COMMENT = re.compile(r"^//(?!//)")
 _ATTRIBUTE_ENTRY = re.compile(r"^:(!?[\w][\w-]*!?):(?:\s+(.*))?$")
 _HIDDEN_MACRO = re.compile(r"^(?:image|video|audio|toc)::[^\[]*\[.*\]\s*$|^(?:'{3,}|<{3})\s*$")
 _INCLUDE = re.compile(r"^include::[^\[]+\[.*\]\s*$")
+_CONDITIONAL = re.compile(r"^(?:ifn?def|ifeval|endif)::[^\[]*\[.*\]\s*$")  # "ifdef::git-commit[]": never seen
+_CONTINUATION = re.compile(r"^\+\s*$")  # a lone "+" joins the next block to a list item: never seen
+_TERM = re.compile(r"^(\S.*?)(?::{2,4}|;;)\s*$")  # "--amend::" opens a description list item: the term is read
 # Inline: cross references, links and UI macros read as their text; *strong* and _emphasis_ as their words.
 _XREF = re.compile(r"<<([^,<>]+?)(?:,\s*([^<>]+?))?>>")
 _LINK_MACRO = re.compile(r"\b(?:xref|link|mailto):([^\s\[]+)\[([^\]]*)\]|\b(https?://[^\s\[]+)\[([^\]]*)\]")
 _UI_MACRO = re.compile(r"\b(?:kbd|btn|pass|footnote):\[([^\]]*)\]")  # "kbd:[Ctrl+C]" reads "Ctrl+C"
+# Any other inline macro ("linkgit:git-add[1]", "issue:42[the bug]", "image:up.png[Up]") reads as its text,
+# or as its target where the text is empty or a bare number (git's manual section: "git-add").
+_OTHER_MACRO = re.compile(r"(?<![\w/:])([a-z][a-z0-9-]+):([^\s\[\]:]+)\[([^\]]*)\]")
 _STRONG = re.compile(r"(?<![\w*])\*{1,2}(\S(?:[^*]*?\S)?)\*{1,2}(?![\w*])")
 _EMPHASIS = re.compile(r"(?<![\w_])_{1,2}(\S(?:[^_]*?\S)?)_{1,2}(?![\w_])")
 _ATTRIBUTE_REF = re.compile(r"\{([\w][\w-]*)\}")
 _LABELS = {"NOTE": "Note", "TIP": "Tip", "IMPORTANT": "Important", "WARNING": "Warning", "CAUTION": "Caution"}
+
+
+# Lines only AsciiDoc writes: an include or a conditional ("ifdef::x[]"), an anchor ("[[install]]"), a block
+# style ("[verse]", "[source,sh]", "[NOTE]"), a link macro ("linkgit:git-add[1]", "xref:a.adoc[]"), a cross
+# reference ("<<install>>") or a description list's option term ("--amend::", "'<rev>'::", "`bc`;;"). They
+# tell an AsciiDoc ".txt" (git's manual pages) from reST and plain text (``formats.sniffed``).
+SIGNATURE = re.compile(
+    r"^(?:include|ifn?def|ifeval|endif)::\S*\[.*\]\s*$|^\[\[[\w:.-]+\]\]\s*$"
+    r"|^\[(?:verse|source|listing|literal|quote|NOTE|TIP|IMPORTANT|WARNING|CAUTION)\b[^\]]*\]\s*$"
+    r"|\b(?:link|linkgit|xref):[^\s\[\]]+\[[^\]]*\]|<<[\w-]+(?:,[^<>]+)?>>"
+    r"|^[-`'].*::(?:\s|$)|^\S[^;]*;;(?:\s|$)")
 
 
 def is_asciidoc(source: str) -> bool:
@@ -56,7 +80,22 @@ def inline_text(line: str, attributes: dict[str, str]) -> str:
     line = _XREF.sub(lambda m: m.group(2) or m.group(1).replace("-", " ").replace("_", " ").strip(), line)
     line = _LINK_MACRO.sub(lambda m: (m.group(2) or m.group(1)) if m.group(1) else (m.group(4) or m.group(3)), line)
     line = _UI_MACRO.sub(lambda m: m.group(1), line)
+    line = _OTHER_MACRO.sub(lambda m: m.group(2) if m.group(3).strip().isdigit() or not m.group(3).strip()
+                            else m.group(3), line)
     return _EMPHASIS.sub(r"\1", _STRONG.sub(r"\1", line))
+
+
+def _two_line_level(lines: Sequence[str], k: int) -> int:
+    """The level (1 for the document's title) of a two-line title whose text is line ``k``; 0 when it is not
+    one. A title starts a block, so the line above is blank, an anchor or an attribute list."""
+    if k + 1 >= len(lines) or not _TWO_LINE_TEXT.match(lines[k]):
+        return 0
+    if k and lines[k - 1].strip() and not _ATTRIBUTE_LIST.match(lines[k - 1].rstrip()):
+        return 0
+    m = _UNDERLINE.match(lines[k + 1].rstrip())
+    if not m or abs(len(lines[k + 1].strip()) - len(lines[k].strip())) > UNDERLINE_SLACK:
+        return 0
+    return _UNDERLINE_LEVELS.index(m.group(1)) + 1
 
 
 def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
@@ -79,8 +118,12 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
         markup[k], text[k] = True, shown
 
     in_header = False
+    underline = -1  # the underline of the two-line title just read
     for k, raw in enumerate(lines):
         line = raw.rstrip()
+        if k == underline:
+            hide(k)
+            continue
         if verbatim:
             if line == verbatim:
                 verbatim = ""
@@ -110,8 +153,15 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
             paragraph_code = False
         if not line:
             continue
-        if _COMMENT.match(line) or _HIDDEN_MACRO.match(line):
+        if _COMMENT.match(line) or _HIDDEN_MACRO.match(line) or _CONDITIONAL.match(line) or _CONTINUATION.match(line):
             hide(k)
+        elif level := _two_line_level(lines, k):
+            title = inline_text(line, attributes)
+            is_heading[k] = is_heading[k + 1] = True
+            text[k] = title
+            underline = k + 1
+            starts.append((k, level, title))
+            in_header = level == 1 and len(starts) == 1
         elif m := _VERBATIM.match(line):
             verbatim = m.group(1)
             code_kind = verbatim[0] in "-." or source_next
@@ -153,6 +203,8 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
             hide(k, inline_text(m.group(1), attributes))
         elif m := _ADMONITION.match(line):
             text[k] = f"{_LABELS[m.group(1)]}: {inline_text(m.group(2), attributes)}"
+        elif m := _TERM.match(line):
+            text[k] = inline_text(m.group(1), attributes)
         else:
             shown = inline_text(line, attributes)
             if shown != raw:

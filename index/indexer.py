@@ -52,8 +52,11 @@ log = logging.getLogger(__name__)
 # footers (<div class="footer">), screen-reader labels and line-number gutters are hidden, an admonition's title
 # is markup, a highlighted block's first line is not indented by the <div>s it opens in, and a Sphinx API object
 # (<dl class="py function">) joins the heading path of its lines, as in reST; mkdocstrings' ``::: pkg.obj``
-# reads "(API reference: pkg.obj)".
-PIPELINE_VERSION = "13"
+# reads "(API reference: pkg.obj)". 14: a ".txt" written in reST (Django's docs) or AsciiDoc (git's manual pages)
+# is read as such (``formats.sniffed``); AsciiDoc's two-line titles ("NAME" over "----"), conditionals, list
+# continuations and other inline macros ("linkgit:git-add[1]") are read; a reST role cut by a line break reads
+# as its text on the line it starts on.
+PIPELINE_VERSION = "14"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.
 # Picked by hand, not tuned: small enough that progress moves.

@@ -63,6 +63,9 @@ _TARGET_OR_SUBST = re.compile(r"^(?:_[^:]*:|__\s|\|[^|]+\|\s|\[[^\]]+\]\s)")
 _ANON_TARGET = re.compile(r"^\s*__\s+\S")
 _ROLE = re.compile(r":([\w:.+-]+):`([^`]+)`")
 _TITLED = re.compile(r"^(.*?)\s*<([^<>]+)>$")
+_ROLE_OPEN = re.compile(r":[\w:.+-]+:`[^`]*$")  # a role whose text a line break cuts: it goes on below
+_ROLE_CLOSE = re.compile(r"^[^`]*`(?!`)")  # the rest of that role on the next line, to its closing backtick
+_PUNCTUATION = re.compile(r"[.,;:!?)]+")
 _LINK = re.compile(r"`([^`<]+?)\s*(?:<[^<>`]+>)?`__?")
 _LITERAL = re.compile(r"``(.+?)``")
 _ESCAPE = re.compile(r"\\(.)")  # "\?" reads "?": a backslash escapes markup outside literals
@@ -83,6 +86,13 @@ _FUNCTION_ROLES = frozenset({"func", "meth", "py:func", "py:meth"})
 _ISSUE_ROLES = frozenset({"issue", "pr", "pull", "gh", "ghissue", "bug"})  # shown as "#123", as extlinks do
 
 _LOCK = threading.Lock()  # docutils keeps its directive and role registries in module globals
+
+
+# Lines only reST writes: a directive (".. note::", ".. code-block:: python"), a target (".. _install:"), a
+# substitution (".. |br| raw::"), a role (":ref:`install`") or an inline literal ("``pip``"). They tell a
+# reST ".txt" (Django's docs) from AsciiDoc and plain text (``formats.sniffed``).
+SIGNATURE = re.compile(r"^\s*\.\. (?:[\w-]+(?::[\w-]+)?::(?:\s|$)|_[^:`]+:|\|[^|]+\|)"
+                       r"|:[\w-]+(?::[\w-]+)?:`[^`]+`|``[^`\s][^`]*``")
 
 
 def is_rst(source: str) -> bool:
@@ -349,12 +359,29 @@ def _after_marker(line: str) -> str:
     return line.split("::", 1)[1].strip() if "::" in line else ""
 
 
+def _joined_roles(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
+    """The lines with each role that a line break cuts (":doc:`cache documentation" over "</topics/cache>`
+    for details") whole on the line it starts on and gone from the next: a reader sees its text where it
+    starts ("see the cache documentation" over "for details"), never its target."""
+    out = list(lines)
+    for k in range(len(out) - 1):
+        if code_block[k] is not None or code_block[k + 1] is not None or not _ROLE_OPEN.search(out[k]):
+            continue
+        if close := _ROLE_CLOSE.match(out[k + 1]):
+            rest = out[k + 1][close.end():]
+            stop = rest.strip() if _PUNCTUATION.fullmatch(rest.strip()) else ""  # "`." ends the sentence above
+            out[k] = f"{out[k].rstrip()} {close.group().strip()}{stop}"
+            out[k + 1] = "" if stop else rest
+    return out
+
+
 def _line_markup(
     lines: Sequence[str], code_block: list[int | None], markup: list[bool], text: list[str | None],
     starts: list[tuple[int, int, str]],
 ) -> None:
     """What one line says by itself: comments and targets are hidden, roles read as their text."""
     first_title = starts[0][0] if starts else len(lines)
+    joined = _joined_roles(lines, code_block)
     comment_indent = -1  # the indentation of an open comment's ".." (-1: none open)
     for k, line in enumerate(lines):
         if code_block[k] is not None:
@@ -382,6 +409,6 @@ def _line_markup(
             markup[k], text[k] = True, ""  # a transition, a table's rule, a bare literal-block marker
         else:
             # Indentation in reST is structure (a directive's body, a definition), not something a reader sees.
-            shown = _field_text(line.strip()) or inline_text(line).strip()
+            shown = _field_text(joined[k].strip()) or inline_text(joined[k]).strip()
             if shown != line:
                 text[k] = shown

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from citebot.index.asciidoc import asciidoc_structure, is_asciidoc
-from citebot.index.formats import line_structure
+from citebot.index.formats import line_structure, sniffed
+from citebot.index.structure import PLAIN
 
 # An Asciidoctor page (line numbers in the comments are the file's).
 ADOC = [
@@ -86,3 +87,55 @@ def test_only_asciidoc_files_and_any_line_count() -> None:
     unclosed = ["== A", "----", "code", "====", "x"]
     assert len(asciidoc_structure(unclosed)) == 5 and asciidoc_structure(unclosed)[4].code_block is not None
     assert asciidoc_structure([]) == []
+
+
+# A manual page as git wrote its documentation before 2.46: two-line titles, a ".txt" name, its own macros.
+MANPAGE = [
+    "git-lift(1)",                                    # 1  document title, "=" underline
+    "===========",                                    # 2
+    "",                                               # 3
+    "NAME",                                           # 4  a level-2 title: "----" is its underline
+    "----",                                           # 5
+    "git-lift - Lift a crate, see linkgit:git-drop[1]",  # 6  a macro reads as its target
+    "",                                               # 7
+    "OPTIONS",                                        # 8
+    "-------",                                        # 9
+    "--high::",                                       # 10 a description list's term
+    "\tLift it high; see issue:42[the height bug].",  # 11
+    "+",                                              # 12 list continuation: never seen
+    "ifdef::git-lift[]",                              # 13 conditional: never seen
+    "----",                                           # 14 a listing block, not an underline (blank above)
+    "git lift --high",                                # 15
+    "----",                                           # 16
+    "endif::git-lift[]",                              # 17
+    "",                                               # 18
+    "Notes",                                          # 19 an underline too short to be one: prose
+    "~~~~~~~~~~~~~",                                  # 20
+]
+
+
+def test_two_line_titles_and_a_git_manual_pages_own_markup() -> None:
+    infos = asciidoc_structure(MANPAGE)
+    assert [k + 1 for k, i in enumerate(infos) if i.is_heading] == [1, 2, 4, 5, 8, 9]
+    assert infos[5].heading == "git-lift(1) > NAME" and infos[10].heading == "git-lift(1) > OPTIONS"
+    assert {k + 1 for k, i in enumerate(infos) if i.code_block is not None} == {14, 15, 16}
+    text = {k + 1: i.text for k, i in enumerate(infos)}
+    assert text[1] == "git-lift(1)" and text[2] == "" and text[5] == ""
+    assert text[6] == "git-lift - Lift a crate, see git-drop"
+    assert text[10] == "--high" and text[11] == "\tLift it high; see the height bug."
+    assert text[12] == text[13] == text[17] == "" and infos[12].markup and infos[16].markup
+    assert not infos[18].is_heading and not infos[19].is_heading and text[19] is None
+
+
+def test_a_txt_file_is_read_in_the_markup_its_lines_are_written_in() -> None:
+    assert sniffed(MANPAGE) == "asciidoc" and line_structure("Documentation/git-lift.txt", MANPAGE)[3].is_heading
+    rst_page = ["Sessions", "========", "", ".. module:: crane.sessions", "",
+                "Enable them with :setting:`MIDDLEWARE`.", "", "Backends", "--------", "", "Use ``db``."]
+    assert sniffed(rst_page) == "rst"
+    infos = line_structure("docs/topics/sessions.txt", rst_page)
+    assert infos[7].is_heading and infos[7].heading == "Sessions > Backends"
+    assert infos[5].text == "Enable them with MIDDLEWARE."
+    # Plain notes stay plain: no marker, or a single one quoted without a title.
+    notes = ["Shopping list", "", "Remember: .. note:: is how reST writes a note.", "Buy larch."]
+    assert sniffed(notes) == "" and line_structure("notes.txt", notes) == [PLAIN] * 4
+    assert sniffed(["Title", "=====", "", "Just words."]) == ""  # a title alone says no more than plain text

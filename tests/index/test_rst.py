@@ -218,3 +218,15 @@ def test_a_generic_admonition_takes_its_title_and_hides_its_options() -> None:
     assert [i.text for i in infos[:4]] == ["Cogs", "", "", "Extensions go with cogs."]
     assert infos[0].markup and infos[1].markup and not infos[3].markup
     assert infos[5].text == "Note: Inline words." and not infos[5].markup and infos[6].text == "More words."
+
+
+def test_a_role_cut_by_a_line_break_reads_as_its_text_where_it_starts() -> None:
+    lines = ["Crane", "=====", "", "First configure your cache; see the :doc:`cache",
+             "documentation </topics/cache>` for details, and the :ref:`lifting",
+             "guide <lifting>`.", "", "    :doc:`not a role in a literal block", "    </x>` stays as written"]
+    lines[6] = "Literal::"
+    infos = line_structure("guide.rst", lines)
+    assert infos[3].text == "First configure your cache; see the cache documentation"
+    assert infos[4].text == "for details, and the lifting guide."
+    assert infos[5].text == ""  # only the end of the role and its full stop were on it
+    assert infos[7].code_block is not None and infos[7].text is None and infos[8].text is None

@@ -19,7 +19,7 @@ from citebot.index.store import StoredChunk
 from citebot.index.structure import PLAIN, reader_text
 
 from .helpers import committed, hash_settings, write_files
-from .test_asciidoc import ADOC
+from .test_asciidoc import ADOC, MANPAGE
 from .test_html import API, HTML, THEMED
 from .test_markdown import DOCUSAURUS, MKDOCS, MYST, MYST_RST, TEMPLATES
 from .test_notebook import NOTEBOOK
@@ -79,7 +79,8 @@ def test_unknown_formats_are_plain() -> None:
 
 FIXTURES = {"page.md": MKDOCS, "intro.mdx": DOCUSAURUS, "myst.md": MYST, "gitbook.md": TEMPLATES, "guide.rst": RST,
             "page.html": HTML, "themed.html": THEMED, "api.html": API, "cranes.md": MYST_RST,
-            "guide.adoc": ADOC, "tutorial.ipynb": NOTEBOOK, "crane.py": PYTHON}
+            "guide.adoc": ADOC, "tutorial.ipynb": NOTEBOOK, "crane.py": PYTHON,
+            "git-lift.txt": MANPAGE, "sessions.txt": RST}  # ".txt" read by its markup: formats.sniffed
 
 
 @pytest.mark.parametrize("source", sorted(FIXTURES))
@@ -149,6 +150,8 @@ def test_markup_lands_in_the_stored_chunks_flag(tmp_path: Path) -> None:
     assert flagged["page.html"] >= {7, 10} and 18 not in flagged["page.html"], "18 holds a paragraph too"
     assert flagged["api.html"] >= {1, 3, 7, 9}, "an API object's signature heads its body"
     assert flagged["guide.adoc"] >= {1, 7, 19, 24, 25, 31} and not flagged["guide.adoc"] & {9, 17, 21}
+    assert flagged["git-lift.txt"] == {1, 4, 8}, "two-line titles head their sections; underlines are unseen"
+    assert flagged["sessions.txt"] == flagged["guide.rst"], "reST in a .txt reads as reST"
     assert flagged["tutorial.ipynb"] == {7, 36}, "a notebook's headings; its JSON is never stored"
     assert flagged["gitbook.md"] >= {1, 2, 6, 14} and not flagged["gitbook.md"] & {3, 7, 15}
     assert "crane.py" not in flagged
