@@ -74,12 +74,14 @@ class LinePicker:
     ) -> LinePick:
         """Score the lines of a passage (at least one line); ``vectors`` has one unit vector per line, or is
         None when the store holds none (the cosine is then replaced by the coverage). Lines in ``blocked``
-        (markup and headings) are never picked, unless every line is blocked."""
+        (markup and headings) and lines that ask a question (``PassageLines.asks``) are never picked,
+        unless every line is one of them."""
         match, features = _measure(passage, vectors, query)
         logits = self.scorer_for(passage).logits(features)
-        if blocked and len(set(blocked)) < len(logits):
+        barred = {i for i in blocked if 0 <= i < len(logits)} | {int(i) for i in np.flatnonzero(passage.asks)}
+        if barred and len(barred) < len(logits):
             logits = logits.copy()
-            logits[[i for i in blocked if 0 <= i < len(logits)]] = BLOCKED_LOGIT
+            logits[sorted(barred)] = BLOCKED_LOGIT
         index = int(np.argmax(logits))
         return LinePick(logits, match, index, float(1.0 / (1.0 + np.exp(-logits[index]))))
 

@@ -35,6 +35,7 @@ CODE_SCORER_FILE = Path(__file__).with_name("line_scorer_code.json")  # for pass
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s+|$)")
+_ASKS = re.compile(r"\?[\"'”’)\]*]*\s*$")  # a question mark ends the line, maybe inside quotes or bold
 _ENDS_SENTENCE = re.compile(r"[.!?…:;][\"'”’)\]]*\s*$")
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTHS = re.compile(
@@ -85,6 +86,10 @@ class PassageLines:
     heading: np.ndarray
     short: np.ndarray
     code: np.ndarray  # the line names code (``_CODE``)
+    # The line ends in a question ("I've made a mistake in the last commit. How do I change it?"): an FAQ's
+    # entry, or a sentence a page asks before answering it. It restates what a member asks and never answers
+    # it: none of the 367 gold lines of the three documentation dev sets ends in "?". Never the answering line.
+    asks: np.ndarray
 
 
 def prepare(lines: Sequence[str]) -> PassageLines:
@@ -140,6 +145,7 @@ def prepare(lines: Sequence[str]) -> PassageLines:
         heading=np.array([x.lstrip().startswith("#") for x in lines], dtype=np.float32),
         short=np.array([len(words(x)) < SHORT_LINE_WORDS for x in lines], dtype=np.float32),
         code=np.array([bool(_CODE.search(x)) for x in lines], dtype=np.float32),
+        asks=np.array([bool(_ASKS.search(x)) and not _CODE.search(x) for x in lines], dtype=bool),
     )
 
 

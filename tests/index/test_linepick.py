@@ -174,3 +174,18 @@ def test_the_reader_reads_prose_around_the_pick_when_the_code_is_further_on() ->
     assert reader.read_calls == [(QUESTION, LINES[0:2])]
     late = LinePick(np.zeros(len(lines), dtype=np.float32), 0.5, len(lines) - 1, 0.95)
     assert picker.reread(passage, late, query) is late, "a window holding the code is never read"
+
+
+def test_a_line_that_asks_a_question_is_never_the_answer() -> None:
+    # An FAQ entry: its question restates the member's and shares all their words; the answer below it does not.
+    lines = ["Can I fold the Kettleby footbridge deck for winter?",
+             "No: the larch deck stays in place all year and weathers to silver.",
+             "Can I cycle over the Kettleby footbridge at night?"]
+    query = _query("can I fold the Kettleby footbridge deck for winter?", lines)
+    passage = prepare(lines)
+    assert passage.asks.tolist() == [True, False, True]
+    pick = LinePicker().pick(passage, None, query)
+    assert pick.index == 1
+    assert pick.logits[0] < pick.logits[1] and pick.logits[2] < pick.logits[1]
+    # A passage of questions only still cites one of them rather than nothing.
+    assert LinePicker().pick(prepare([lines[0]]), None, query).index == 0
