@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .html import is_html
 from .ignore import Ignores
-from .site import furniture, minified
+from .site import furniture, minified, template, theme_assets
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SNIFF_BYTES = 8192
@@ -230,6 +230,7 @@ def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks:
     """Read every indexable document under ``root``; problems become ``skipped`` or ``warnings``."""
     result = Scan()
     minified_ones: list[str] = []  # left out as minified; still where a built site's assets may be
+    templates: list[str] = []  # left out as page templates; their folders hold a theme's scripts and styles
     for item in iter_files(root, extensions, exclude, follow_symlinks):
         if isinstance(item, Skipped):
             result.skipped.append(item)
@@ -244,12 +245,18 @@ def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks:
             result.skipped.append(Skipped(rel, why))
             minified_ones.append(rel)
             continue
+        why = template(rel, doc.lines)
+        if why is not None:
+            result.skipped.append(Skipped(rel, why))
+            templates.append(rel)
+            continue
         if doc.replaced_bytes:
             result.warnings.append(f"{rel}: {doc.replaced_bytes} invalid UTF-8 sequence(s) replaced")
         result.documents.append(doc)
     # A built site's pages name their own scripts, styles and source copies (site.py): those are left out.
     pages = {d.source: d.lines for d in result.documents if is_html(d.source)}
     left_out = furniture(pages, [d.source for d in result.documents if d.source not in pages] + minified_ones)
+    left_out.update(theme_assets(templates, [d.source for d in result.documents if d.source not in left_out]))
     for source in minified_ones:  # already left out, as minified: they count only as where the assets are
         left_out.pop(source, None)
     if left_out:

@@ -9,7 +9,7 @@ from citebot.index import Engine, HashEmbedder
 from citebot.index.cli import skipped_lines
 from citebot.index.loader import Skipped, scan
 from citebot.index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
-from citebot.index.site import BESIDE, BESIDE_PAGES, LOADED, MINIFIED_LINE, SOURCE_COPY
+from citebot.index.site import BESIDE, BESIDE_PAGES, LOADED, MINIFIED_LINE, SOURCE_COPY, TEMPLATE, THEME
 
 from .helpers import hash_settings, write_files
 
@@ -30,7 +30,7 @@ SITE = {
     "html/_static/doctools.js": "function highlight() {\n  return 1;\n}\n",
     "html/_static/searchtools.js": "// the theme's search, loaded by another script\nfunction search() {}\n",
     "html/_static/scripts/vendor/LICENSE.txt": "MIT licence of a theme's vendored script\n",
-    "html/_static/fragment.html": "<div>{{ macros }}</div>\n",  # a theme's template: loads nothing
+    "html/_static/fragment.html": "<div class=\"sidebar\">Contents</div>\n",  # a theme's fragment: loads nothing
     "html/_sources/index.rst.txt": "Cranes\n======\n\nCranes lift containers.\n",
     "html/_sources/api/lift.rst.txt": "lift\n====\n",
     "html/_sources/unlinked.rst.txt": "Not a page's copy: no unlinked.html\n",
@@ -74,6 +74,34 @@ def test_a_root_relative_reference_is_read_from_the_indexed_folder(tmp_path: Pat
              "assets/js/main.js": "run();\n", "assets/js/chunk.js": "more();\n"}
     kept, skipped = _scan(write_files(tmp_path / "docs", files))
     assert kept == {"index.html"} and skipped == {"assets/js/main.js": LOADED, "assets/js/chunk.js": BESIDE}
+
+
+LAYOUT = """{% extends "basic/layout.html" %}
+{%- macro secondnav() %}
+  {%- if prev %}<a href="{{ prev.link|e }}">&laquo; previous</a>{{ reldelim2 }}{%- endif %}
+  <a href="#top">up</a>
+{%- endmacro %}
+{% block document %}
+<div id="custom-doc"><h1>{{ docstitle }}</h1>
+<p>Home {{ reldelim2 }} Table of contents</p>
+{% block body %}{% endblock %}
+</div>
+{% endblock %}
+"""
+
+
+def test_a_page_template_and_its_themes_scripts_and_styles_are_left_out(tmp_path: Path) -> None:
+    """Sphinx sources with a theme of their own (Django's docs/_theme): the theme's Jinja layout is its code,
+    not a page; a page about templates, its examples in <pre>, is still a page."""
+    about = "<h1>Templates</h1>\n<p>Blocks are overridden:</p>\n<pre>{% block body %}{% endblock %}</pre>\n" + (
+        "<p>A child template fills the blocks its parent names, and may call the parent's.</p>\n" * 12)
+    files = {"_theme/crane/layout.html": LAYOUT, "_theme/crane/static/crane.css": "h1 { color: red; }\n",
+             "_theme/crane/static/js/nav.js": "openNav();\n", "_static/custom.css": "p { margin: 0; }\n",
+             "topics/templates.html": about, "index.rst": "Cranes\n======\n\nCranes lift.\n"}
+    kept, skipped = _scan(write_files(tmp_path / "docs", files))
+    assert kept == {"topics/templates.html", "_static/custom.css", "index.rst"}
+    assert skipped == {"_theme/crane/layout.html": TEMPLATE, "_theme/crane/static/crane.css": THEME,
+                       "_theme/crane/static/js/nav.js": THEME}
 
 
 def test_a_long_line_in_prose_or_code_is_not_minified(tmp_path: Path) -> None:
