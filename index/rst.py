@@ -33,6 +33,7 @@ RST_SUFFIXES = (".rst", ".rest")
 CODE_DIRECTIVES = frozenset({
     "code-block", "code", "sourcecode", "doctest", "testcode", "testoutput", "testsetup", "testcleanup",
     "parsed-literal", "ipython", "jupyter-execute", "math",
+    "console", "prompt",  # Django's shell sessions (its djangodocs extension), sphinx-prompt's commands
 })
 HIDDEN_DIRECTIVES = frozenset({
     "toctree", "contents", "image", "figure", "currentmodule", "module", "highlight", "index", "include",
@@ -286,7 +287,7 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
         for k in head:
             markup[k] = True
             text[k] = ""
-        if d.name in CODE_DIRECTIVES or (d.name not in KNOWN_DIRECTIVES and _is_python(lines[d.body:d.end])):
+        if d.name in CODE_DIRECTIVES or (d.name not in KNOWN_DIRECTIVES and _is_code(lines[d.body:d.end])):
             code(d.body, d.end)
             continue
         if d.name in BUILD_ONLY_CONTENT:
@@ -321,6 +322,16 @@ def _field_text(line: str) -> str | None:
     name = f" {inline_text(m.group(2))}" if m.group(2) else ""
     rest = inline_text(m.group(3) or "")
     return f"{label}{name}: {rest}" if rest else f"{label}{name}"
+
+
+# A shell or interpreter prompt opening a directive's body: "$ pip install", ">>> x", "PS C:\\> dir", "C:\\> dir".
+_PROMPT = re.compile(r"^(?:\$|%|>>>|PS [^>]*>|[A-Za-z]:\\[^>]*>)\s")
+
+
+def _is_code(body: Sequence[str]) -> bool:
+    """Whether a project's own directive shows code: Python, or a session at a shell's or interpreter's prompt."""
+    first = next((line.strip() for line in body if line.strip()), "")
+    return bool(_PROMPT.match(first)) or _is_python(body)
 
 
 def _is_python(body: Sequence[str]) -> bool:

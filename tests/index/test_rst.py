@@ -190,6 +190,16 @@ def test_a_project_directive_whose_body_is_python_is_code() -> None:
     assert infos[12].text == "Says hello." and infos[12].heading == "greeting" and infos[16].text == "name"
 
 
+def test_a_project_directive_that_shows_a_shell_session_is_code() -> None:
+    """Django's ``.. console::`` and any project's directive whose body opens at a prompt ("$ ", ">>> ",
+    "C:\\> ") show a session, not words; a body that merely mentions a price does not."""
+    lines = [".. console::", "", "    $ python -m django --version", "", ".. shell-session::", "",
+             "    C:\\> py -m pip install crane", "", ".. describe:: cost", "", "    $5 a month, billed yearly."]
+    infos = rst.rst_structure(lines)
+    assert {k + 1 for k, i in enumerate(infos) if i.code_block is not None} == {3, 7}
+    assert infos[10].text == "$5 a month, billed yearly."
+
+
 def test_info_fields_read_as_sphinx_labels_them() -> None:
     """An API object's ``:rtype: bool`` reads "Return type: bool", as the built page shows it; the raw field
     name ("rtype") is a word no member types."""
