@@ -24,8 +24,7 @@ TEXT_SUFFIX = ".txt"
 # One is enough in a file with an underlined title, which both write and plain notes seldom do (Django's
 # shortest release notes, a title and one ":doc:" role).
 TEXT_MARKERS = 2
-_UNDERLINE = re.compile(r"^([=\-~^+*#])\1+\s*$")
-UNDERLINE_SLACK = 2  # how much longer or shorter than its title an underline may be (asciidoc-py's rule)
+_UNDERLINE = re.compile(r"^([=\-~^+*#])\1+\s*$")  # the adornments of both formats' titles
 
 
 def sniffed(lines: Sequence[str]) -> str:
@@ -34,7 +33,7 @@ def sniffed(lines: Sequence[str]) -> str:
               for kind, signature in (("rst", rst.SIGNATURE), ("asciidoc", asciidoc.SIGNATURE))}
     (best, most), (_, other) = sorted(counts.items(), key=lambda kv: -kv[1])
     titled = any(title.strip() and _UNDERLINE.match(under) and abs(len(under.strip()) - len(title.strip()))
-                 <= UNDERLINE_SLACK for title, under in zip(lines, lines[1:], strict=False))
+                 <= asciidoc.UNDERLINE_SLACK for title, under in zip(lines, lines[1:], strict=False))
     return best if most >= (1 if titled else TEXT_MARKERS) and most > other else ""
 
 
