@@ -12,7 +12,7 @@ citation for "what does SECRET_KEY do?" and ``_static/searchtools.js`` all five 
 script, style or data file beside them, and a
 file a page links to that is named after the page, outside the pages' folders, or a text file that mirrors a
 page's path in a folder of its own (its source). A folder whose HTML files load nothing of it loses only such
-mirrored copies: hand-written pages and a web app's templates keep their folders' code and text.
+mirrored copies: hand-written pages keep their folders' code and text (a template is another matter, below).
 
 A search index or a bundle is minified: one line of tens of thousands of characters, which no member wants
 cited. A script, style or data file with a line longer than ``MINIFIED_LINE`` is left out wherever it is.
