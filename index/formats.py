@@ -7,7 +7,6 @@ so the formats never import one another through here.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 
 from . import asciidoc, code, html, markdown, notebook, rst
@@ -24,7 +23,6 @@ TEXT_SUFFIX = ".txt"
 # One is enough in a file with an underlined title, which both write and plain notes seldom do (Django's
 # shortest release notes, a title and one ":doc:" role).
 TEXT_MARKERS = 2
-_UNDERLINE = re.compile(r"^([=\-~^+*#])\1+\s*$")  # the adornments of both formats' titles
 
 
 def sniffed(lines: Sequence[str]) -> str:
@@ -32,7 +30,7 @@ def sniffed(lines: Sequence[str]) -> str:
     counts = {kind: sum(1 for line in lines if signature.search(line))
               for kind, signature in (("rst", rst.SIGNATURE), ("asciidoc", asciidoc.SIGNATURE))}
     (best, most), (_, other) = sorted(counts.items(), key=lambda kv: -kv[1])
-    titled = any(title.strip() and _UNDERLINE.match(under) and abs(len(under.strip()) - len(title.strip()))
+    titled = any(title.strip() and rst.is_adornment(under) and abs(len(under.strip()) - len(title.strip()))
                  <= asciidoc.UNDERLINE_SLACK for title, under in zip(lines, lines[1:], strict=False))
     return best if most >= (1 if titled else TEXT_MARKERS) and most > other else ""
 

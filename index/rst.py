@@ -266,7 +266,7 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
                 continue
             under = node.line - 1  # docutils reports a section title at its underline
             title = under - 1
-            if not 0 <= title < n or not _is_adornment(lines[under]):
+            if not 0 <= title < n or not is_adornment(lines[under]):
                 continue
             depth = sum(1 for _ in _ancestors(node.parent, nodes.section))
             starts.append((title, depth, " ".join(node.astext().split())))
@@ -350,7 +350,7 @@ def _is_python(body: Sequence[str]) -> bool:
                for node in tree.body)
 
 
-def _is_adornment(line: str) -> bool:
+def is_adornment(line: str) -> bool:
     """A section underline or overline: one punctuation character repeated (a short title's may be short)."""
     mark = line.rstrip()
     return bool(mark) and len(set(mark)) == 1 and not mark[0].isalnum() and not mark[0].isspace()
