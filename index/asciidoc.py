@@ -45,6 +45,8 @@ _INCLUDE = re.compile(r"^include::[^\[]+\[.*\]\s*$")
 _CONDITIONAL = re.compile(r"^(?:ifn?def|ifeval|endif)::[^\[]*\[.*\]\s*$")  # "ifdef::git-commit[]": never seen
 _CONTINUATION = re.compile(r"^\+\s*$")  # a lone "+" joins the next block to a list item: never seen
 _TERM = re.compile(r"^(\S.*?)(?::{2,4}|;;)\s*$")  # "--amend::" opens a description list item: the term is read
+# A term and its description on one line ("`araxis`;;   Use Araxis Merge"): read "`araxis`: Use Araxis Merge".
+_TERM_INLINE = re.compile(r"^(\S[^:;]*?)(?::{2,4}|;;)\s+(\S.*)$")
 # Inline: cross references, links and UI macros read as their text; *strong* and _emphasis_ as their words.
 _XREF = re.compile(r"<<([^,<>]+?)(?:,\s*([^<>]+?))?>>")
 _LINK_MACRO = re.compile(r"\b(?:xref|link|mailto):([^\s\[]+)\[([^\]]*)\]|\b(https?://[^\s\[]+)\[([^\]]*)\]")
@@ -205,6 +207,8 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
             text[k] = f"{_LABELS[m.group(1)]}: {inline_text(m.group(2), attributes)}"
         elif m := _TERM.match(line):
             text[k] = inline_text(m.group(1), attributes)
+        elif m := _TERM_INLINE.match(line):
+            text[k] = f"{inline_text(m.group(1), attributes)}: {inline_text(m.group(2), attributes)}"
         else:
             shown = inline_text(line, attributes)
             if shown != raw:

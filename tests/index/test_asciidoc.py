@@ -127,6 +127,13 @@ def test_two_line_titles_and_a_git_manual_pages_own_markup() -> None:
     assert not infos[18].is_heading and not infos[19].is_heading and text[19] is None
 
 
+def test_a_term_and_its_description_on_one_line_read_as_a_label_and_words() -> None:
+    lines = ["`araxis`;;   Use Araxis Merge (requires a graphical session)", "CPU:: The brain of the computer.",
+             "See std::vector and https://example.org/a::b for more."]
+    assert [i.text for i in asciidoc_structure(lines)] == [
+        "`araxis`: Use Araxis Merge (requires a graphical session)", "CPU: The brain of the computer.", None]
+
+
 def test_a_txt_file_is_read_in_the_markup_its_lines_are_written_in() -> None:
     assert sniffed(MANPAGE) == "asciidoc" and line_structure("Documentation/git-lift.txt", MANPAGE)[3].is_heading
     rst_page = ["Sessions", "========", "", ".. module:: crane.sessions", "",
