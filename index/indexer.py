@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 # reads "(API reference: pkg.obj)". 14: a ".txt" written in reST (Django's docs) or AsciiDoc (git's manual pages)
 # is read as such (``formats.sniffed``); AsciiDoc's two-line titles ("NAME" over "----"), conditionals, list
 # continuations, other inline macros ("linkgit:git-add[1]") and description list terms ("--amend::") are read;
-# a reST role cut by a line break reads as its text on the line it starts on, and a project's directive whose
+# a reST role cut by a line break reads as its text on the line it starts on (a literal so cut as a literal), a
+# capitalized directive (".. Important::") is the directive, and a project's directive whose
 # body opens at a prompt (Django's ``.. console::``, "$ python -m django") is code.
 PIPELINE_VERSION = "14"
 Progress = Callable[[str, int, int], None]

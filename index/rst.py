@@ -211,11 +211,13 @@ def _parse(text: str, found: _Found, names: set[str], role_names: set[str]) -> A
              options: Any = None, content: Any = None) -> tuple[list[Any], list[Any]]:
         return [nodes.Text(role_text(name.lower(), text))], []
 
-    for name in names:
-        short = name.lower().split(":")[-1]
+    # docutils looks names up lower-cased (".. Important::" is "important"): registered as written, a capitalized
+    # name was never found, and docutils' own directive ran unrecorded.
+    for name in {name.lower() for name in names}:
+        short = name.split(":")[-1]
         directives.register_directive(name, Admonition if short in ADMONITIONS and short not in ("rubric", "admonition")
                                      else Recorder)
-    for name in role_names:
+    for name in {name.lower() for name in role_names}:
         roles.register_local_role(name, role)
     settings = docutils.frontend.get_default_settings(Parser)  # type: ignore[attr-defined]
     settings.report_level = 5  # nothing is printed: a docs folder's warnings are not the user's problem here
@@ -371,18 +373,24 @@ def _after_marker(line: str) -> str:
 
 
 def _joined_roles(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
-    """The lines with each role that a line break cuts (":doc:`cache documentation" over "</topics/cache>`
-    for details") whole on the line it starts on and gone from the next: a reader sees its text where it
-    starts ("see the cache documentation" over "for details"), never its target."""
+    """The lines with the inline markup that a line break cuts read as a reader sees it. A role (":doc:`cache
+    documentation" over "</topics/cache>` for details") is whole on the line it starts on and gone from the
+    next: a reader sees its text where it starts ("see the cache documentation" over "for details"), never its
+    target. A literal ("``IntegrityError:" over "FOREIGN KEY constraint failed``") reads as literals do, in
+    single backticks, its words on their own lines."""
     out = list(lines)
     for k in range(len(out) - 1):
-        if code_block[k] is not None or code_block[k + 1] is not None or not _ROLE_OPEN.search(out[k]):
+        if code_block[k] is not None or code_block[k + 1] is not None:
             continue
-        if close := _ROLE_CLOSE.match(out[k + 1]):
+        if _ROLE_OPEN.search(out[k]) and (close := _ROLE_CLOSE.match(out[k + 1])):
             rest = out[k + 1][close.end():]
             stop = rest.strip() if _PUNCTUATION.fullmatch(rest.strip()) else ""  # "`." ends the sentence above
             out[k] = f"{out[k].rstrip()} {close.group().strip()}{stop}"
             out[k + 1] = "" if stop else rest
+        if out[k].count("``") % 2 and out[k + 1].count("``") % 2:
+            head, _, tail = out[k].rpartition("``")
+            out[k] = f"{head}`{tail}"
+            out[k + 1] = out[k + 1].replace("``", "`", 1)
     return out
 
 

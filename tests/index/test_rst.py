@@ -240,3 +240,18 @@ def test_a_role_cut_by_a_line_break_reads_as_its_text_where_it_starts() -> None:
     assert infos[4].text == "for details, and the lifting guide."
     assert infos[5].text == ""  # only the end of the role and its full stop were on it
     assert infos[7].code_block is not None and infos[7].text is None and infos[8].text is None
+
+
+def test_a_literal_cut_by_a_line_break_reads_as_literals_do() -> None:
+    lines = ["Saving fails (``IntegrityError:", "FOREIGN KEY constraint failed``) for an old model; use ``pk``."]
+    infos = line_structure("release.rst", lines)
+    assert [i.text for i in infos] == ["Saving fails (`IntegrityError:",
+                                       "FOREIGN KEY constraint failed`) for an old model; use `pk`."]
+
+
+def test_a_capitalized_directive_or_role_is_the_directive_or_role() -> None:
+    """docutils looks names up lower-cased: ``.. Important::`` is the admonition, not a line of prose."""
+    lines = [".. Important::", "", "    Lift slowly.", "", "See :Ref:`the guide <guide>`."]
+    infos = line_structure("guide.rst", lines)
+    assert infos[0].markup and infos[0].text == "Important" and infos[2].text == "Lift slowly."
+    assert infos[4].text == "See the guide."
