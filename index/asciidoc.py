@@ -57,6 +57,10 @@ _OTHER_MACRO = re.compile(r"(?<![\w/:])([a-z][a-z0-9-]+):([^\s\[\]:]+)\[([^\]]*)
 _STRONG = re.compile(r"(?<![\w*])\*{1,2}(\S(?:[^*]*?\S)?)\*{1,2}(?![\w*])")
 _EMPHASIS = re.compile(r"(?<![\w_])_{1,2}(\S(?:[^_]*?\S)?)_{1,2}(?![\w_])")
 _ATTRIBUTE_REF = re.compile(r"\{([\w][\w-]*)\}")
+# A literal passthrough in monospace, "`+icon:fire[]+`": its text is shown as written, in backticks (no macro,
+# reference or emphasis in it). A bare "+text+" is not taken for one: in older AsciiDoc it is monospace, and
+# plus signs draw tables and diagrams in git's pages ("+----------+").
+_PASSTHROUGH = re.compile(r"`\+([^`]+?)\+`")
 _LABELS = {"NOTE": "Note", "TIP": "Tip", "IMPORTANT": "Important", "WARNING": "Warning", "CAUTION": "Caution"}
 
 
@@ -77,7 +81,13 @@ def is_asciidoc(source: str) -> bool:
 
 
 def inline_text(line: str, attributes: dict[str, str]) -> str:
-    """A prose line as a reader sees it: references and macros as their text, attribute values filled in."""
+    """A prose line as a reader sees it: references and macros as their text, attribute values filled in. A
+    monospace passthrough (```+icon:fire[]+```) shows its text as written, in backticks."""
+    parts = _PASSTHROUGH.split(line)  # text, passthrough, text, ...
+    return "".join(f"`{part}`" if i % 2 else _substituted(part, attributes) for i, part in enumerate(parts))
+
+
+def _substituted(line: str, attributes: dict[str, str]) -> str:
     line = _ATTRIBUTE_REF.sub(lambda m: attributes.get(m.group(1), m.group(0)), line)
     line = _XREF.sub(lambda m: m.group(2) or m.group(1).replace("-", " ").replace("_", " ").strip(), line)
     line = _LINK_MACRO.sub(lambda m: (m.group(2) or m.group(1)) if m.group(1) else (m.group(4) or m.group(3)), line)
@@ -85,6 +95,13 @@ def inline_text(line: str, attributes: dict[str, str]) -> str:
     line = _OTHER_MACRO.sub(lambda m: m.group(2) if m.group(3).strip().isdigit() or not m.group(3).strip()
                             else m.group(3), line)
     return _EMPHASIS.sub(r"\1", _STRONG.sub(r"\1", line))
+
+
+def _define(attributes: dict[str, str], entry: re.Match[str]) -> None:
+    """Record an attribute entry (":url-repo: {url-org}/crane"): references in its value are filled in when it
+    is defined, as AsciiDoc does, so that a later "{url-repo}" reads the whole address."""
+    value = _ATTRIBUTE_REF.sub(lambda m: attributes.get(m.group(1), m.group(0)), entry.group(2) or "")
+    attributes[entry.group(1).strip("!")] = value
 
 
 def _two_line_level(lines: Sequence[str], k: int) -> int:
@@ -142,7 +159,7 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
             if not line:
                 in_header = False
             elif m := _ATTRIBUTE_ENTRY.match(line):
-                attributes[m.group(1).strip("!")] = m.group(2) or ""
+                _define(attributes, m)
                 hide(k)
                 continue
             elif not _COMMENT.match(line):
@@ -185,7 +202,7 @@ def asciidoc_structure(lines: Sequence[str]) -> list[LineInfo]:
         elif _TABLE.match(line):
             hide(k)
         elif m := _ATTRIBUTE_ENTRY.match(line):
-            attributes[m.group(1).strip("!")] = m.group(2) or ""
+            _define(attributes, m)
             hide(k)
         elif m := _ADMONITION_STYLE.match(line):
             hide(k, _LABELS[m.group(1)])

@@ -134,6 +134,16 @@ def test_a_term_and_its_description_on_one_line_read_as_a_label_and_words() -> N
         "`araxis`: Use Araxis Merge (requires a graphical session)", "CPU: The brain of the computer.", None]
 
 
+def test_an_attribute_made_of_another_reads_whole_and_a_passthrough_as_written() -> None:
+    """Asciidoctor's own README: ":url-repo: {url-org}/asciidoctor" read "{url-org}/asciidoctor" where it was
+    used, and "`+icon:fire[]+`" (text shown as written) read "`+fire+`"."""
+    lines = [":url-org: https://github.com/crane", ":url-repo: {url-org}/lift", "", "== Help", "",
+             "Source:: {url-repo}", "Icons (`+icon:fire[]+`) in C++ and a + b.", "  +-----+-----+ a table"]
+    text = [i.text for i in asciidoc_structure(lines)]
+    assert text[5] == "Source: https://github.com/crane/lift"
+    assert text[6] == "Icons (`icon:fire[]`) in C++ and a + b." and text[7] is None
+
+
 def test_a_txt_file_is_read_in_the_markup_its_lines_are_written_in() -> None:
     assert sniffed(MANPAGE) == "asciidoc" and line_structure("Documentation/git-lift.txt", MANPAGE)[3].is_heading
     rst_page = ["Sessions", "========", "", ".. module:: crane.sessions", "",
