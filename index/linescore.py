@@ -126,6 +126,7 @@ def prepare(lines: Sequence[str]) -> PassageLines:
         if not joined[i]:
             pos += LINE_GAP
     stems = stem_words([w.lower() for w in raw])
+    code = np.array([bool(_CODE.search(x)) for x in lines], dtype=np.float32)
     return PassageLines(
         lines=tuple(lines),
         line_terms=line_terms,
@@ -144,8 +145,8 @@ def prepare(lines: Sequence[str]) -> PassageLines:
         has_number=np.array([any(c.isdigit() for c in x) for x in lines], dtype=np.float32),
         heading=np.array([x.lstrip().startswith("#") for x in lines], dtype=np.float32),
         short=np.array([len(words(x)) < SHORT_LINE_WORDS for x in lines], dtype=np.float32),
-        code=np.array([bool(_CODE.search(x)) for x in lines], dtype=np.float32),
-        asks=np.array([bool(_ASKS.search(x)) and not _CODE.search(x) for x in lines], dtype=bool),
+        code=code,
+        asks=np.array([bool(_ASKS.search(x)) for x in lines], dtype=bool) & (code == 0),
     )
 
 
