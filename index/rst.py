@@ -372,7 +372,7 @@ def _after_marker(line: str) -> str:
     return line.split("::", 1)[1].strip() if "::" in line else ""
 
 
-def _joined_roles(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
+def _joined_inline(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
     """The lines with the inline markup that a line break cuts read as a reader sees it. A role (":doc:`cache
     documentation" over "</topics/cache>` for details") is whole on the line it starts on and gone from the
     next: a reader sees its text where it starts ("see the cache documentation" over "for details"), never its
@@ -400,7 +400,7 @@ def _line_markup(
 ) -> None:
     """What one line says by itself: comments and targets are hidden, roles read as their text."""
     first_title = starts[0][0] if starts else len(lines)
-    joined = _joined_roles(lines, code_block)
+    joined = _joined_inline(lines, code_block)
     comment_indent = -1  # the indentation of an open comment's ".." (-1: none open)
     for k, line in enumerate(lines):
         if code_block[k] is not None:
