@@ -87,8 +87,13 @@ def inline_text(line: str, attributes: dict[str, str]) -> str:
     return "".join(f"`{part}`" if i % 2 else _substituted(part, attributes) for i, part in enumerate(parts))
 
 
+def _filled(text: str, attributes: dict[str, str]) -> str:
+    """``text`` with each ``{name}`` it references replaced by the attribute's value (unknown ones kept)."""
+    return _ATTRIBUTE_REF.sub(lambda m: attributes.get(m.group(1), m.group(0)), text)
+
+
 def _substituted(line: str, attributes: dict[str, str]) -> str:
-    line = _ATTRIBUTE_REF.sub(lambda m: attributes.get(m.group(1), m.group(0)), line)
+    line = _filled(line, attributes)
     line = _XREF.sub(lambda m: m.group(2) or m.group(1).replace("-", " ").replace("_", " ").strip(), line)
     line = _LINK_MACRO.sub(lambda m: (m.group(2) or m.group(1)) if m.group(1) else (m.group(4) or m.group(3)), line)
     line = _UI_MACRO.sub(lambda m: m.group(1), line)
@@ -100,8 +105,7 @@ def _substituted(line: str, attributes: dict[str, str]) -> str:
 def _define(attributes: dict[str, str], entry: re.Match[str]) -> None:
     """Record an attribute entry (":url-repo: {url-org}/crane"): references in its value are filled in when it
     is defined, as AsciiDoc does, so that a later "{url-repo}" reads the whole address."""
-    value = _ATTRIBUTE_REF.sub(lambda m: attributes.get(m.group(1), m.group(0)), entry.group(2) or "")
-    attributes[entry.group(1).strip("!")] = value
+    attributes[entry.group(1).strip("!")] = _filled(entry.group(2) or "", attributes)
 
 
 def _two_line_level(lines: Sequence[str], k: int) -> int:
