@@ -36,13 +36,16 @@ HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "nav
 # ("On this page", "Show Source"), the download buttons above the article "article-header-buttons", and a copy of
 # the page's contents for printing "onlyprint"; its search box is a <dialog> ("Ctrl+K"), and a <form> on its
 # search page. A live form is a site's widget (search, "Was this page helpful?"): a page that documents a form
-# shows its markup as code.
+# shows its markup as code. mdBook's top bar, "menu-bar", holds its theme list, print and repository buttons and
+# the book's title as an <h1> on every page ("The Rust Programming Language" was each chapter's first heading);
+# its "boring" lines are those of a Rust example the page hides until the reader asks ("fn main() {" around
+# the lines shown). Seen on the books Debian's rust-doc ships.
 HIDDEN_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
 HIDDEN_CLASSES = frozenset({"headerlink", "hash-link", "header-anchor", "anchor-link", "anchorjs-link",
                             "sphinxsidebar", "related", "breadcrumbs", "toc", "skip-link", "skip-to-content",
                             "md-skip", "skip-nav", "back-to-top", "footer", "visually-hidden", "sr-only",
                             "screen-reader-text", "linenos", "linenodiv", "bd-sidebar", "bd-sidebar-secondary",
-                            "article-header-buttons", "onlyprint"})
+                            "article-header-buttons", "onlyprint", "menu-bar", "boring"})
 HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 # Sphinx builds an API object (``.. function:: dump(obj, fp)``, autodoc's classes and methods) as
 # <dl class="py function"><dt class="sig sig-object py">signature</dt><dd>body</dd></dl>. As in reST (rst.py),
@@ -69,6 +72,34 @@ VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input
 def is_html(source: str) -> bool:
     """Whether a file is read as HTML, by its name."""
     return source.lower().endswith(HTML_SUFFIXES)
+
+
+class _Robots(HTMLParser):
+    """The directives of a page's ``<meta name="robots" content="noindex, follow">``, lower-cased."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.directives: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: (value or "") for name, value in attrs}
+        if tag == "meta" and values.get("name", "").strip().lower() == "robots":
+            self.directives.update(d.strip().lower() for d in values.get("content", "").split(","))
+
+
+_BODY = re.compile(r"<body\b", re.IGNORECASE)
+
+
+def robots(lines: Sequence[str]) -> frozenset[str]:
+    """What a page asks of search engines in its head (``<meta name="robots">``): "noindex", "nofollow", ...
+    Only what comes before ``<body>`` is parsed: the tag belongs in the head, and the rest of a long page would
+    be parsed a second time for nothing."""
+    text = "\n".join(lines)
+    body = _BODY.search(text)
+    reader = _Robots()
+    reader.feed(text[: body.start()] if body else text)
+    reader.close()
+    return frozenset(reader.directives)
 
 
 def _hides(tag: str, attrs: list[tuple[str, str | None]], classes: list[str]) -> bool:

@@ -57,8 +57,9 @@ log = logging.getLogger(__name__)
 # continuations, other inline macros ("linkgit:git-add[1]") and description list terms ("--amend::") are read;
 # a reST role cut by a line break reads as its text on the line it starts on (a literal so cut as a literal), a
 # capitalized directive (".. Important::") is the directive, and a project's directive whose
-# body opens at a prompt (Django's ``.. console::``, "$ python -m django") is code.
-PIPELINE_VERSION = "14"
+# body opens at a prompt (Django's ``.. console::``, "$ python -m django") is code. 15: mdBook's menu bar (the
+# book's title as every page's first heading) and the lines its examples hide are not the page's text.
+PIPELINE_VERSION = "15"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.
 # Picked by hand, not tuned: small enough that progress moves.

@@ -133,6 +133,33 @@ def test_theme_furniture_and_screen_reader_labels_are_hidden() -> None:
     assert _shown(THEMED)[8] == "Close it after."
 
 
+# A chapter as mdBook builds it (the Rust book in Debian's rust-doc): its menu bar names the book in an <h1> on
+# every page, and a Rust example wraps the lines shown in hidden ("boring") ones.
+MDBOOK = [
+    '<div id="menu-bar" class="menu-bar sticky bordered">',                                   # 1
+    '<ul id="theme-list" class="theme-popup"><li>Light (default)</li><li>Ayu</li></ul>',      # 2
+    '<h1 class="menu-title">The Rust Programming Language</h1>',                              # 3
+    '<a href="print.html" title="Print this book"><i class="fa fa-print"></i></a>',           # 4
+    "</div>",                                                                                  # 5
+    '<main><h1 id="what-is-ownership">What Is Ownership?</h1>',                               # 6
+    "<p>Strings can be mutated:</p>",                                                          # 7
+    '<pre><pre class="playground"><code class="language-rust"><span class="boring">fn main() {',  # 8
+    '</span>    let mut s = String::from("hello");',                                           # 9
+    '    s.push_str(", world!");',                                                             # 10
+    '<span class="boring">}',                                                                  # 11
+    "</span></code></pre></pre>",                                                              # 12
+    "</main>",                                                                                 # 13
+]
+
+
+def test_mdbooks_menu_bar_and_an_examples_hidden_lines_are_not_the_page() -> None:
+    shown, infos = _shown(MDBOOK), html_structure(MDBOOK)
+    assert _unseen(MDBOOK) == {1, 2, 3, 4, 5, 8, 11, 12, 13}, "the book's title is not each page's first heading"
+    assert infos[5].is_heading and infos[6].heading == "What Is Ownership?"
+    assert shown[9] == '    let mut s = String::from("hello");' and infos[8].code_block is not None
+    assert infos[8].code_block == infos[9].code_block, "the lines shown are one block"
+
+
 def test_the_first_line_of_a_highlighted_block_is_not_indented_by_the_divs_around_it() -> None:
     shown = _shown(THEMED)
     assert shown[5] == ">>> f.readline()" and shown[6] == "  'first line\\n'"
