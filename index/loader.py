@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .html import is_html
 from .ignore import Ignores
-from .site import furniture, minified, template, theme_assets
+from .site import furniture, minified, template, theme_assets, unlisted
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SNIFF_BYTES = 8192
@@ -257,6 +257,7 @@ def scan(root: Path, extensions: list[str], exclude: list[str], follow_symlinks:
     pages = {d.source: d.lines for d in result.documents if is_html(d.source)}
     left_out = furniture(pages, [d.source for d in result.documents if d.source not in pages] + minified_ones)
     left_out.update(theme_assets(templates, [d.source for d in result.documents if d.source not in left_out]))
+    left_out.update(unlisted({page: lines for page, lines in pages.items() if page not in left_out}))
     for source in minified_ones:  # already left out, as minified: they count only as where the assets are
         left_out.pop(source, None)
     if left_out:

@@ -23,6 +23,14 @@ A page template is the theme's code, not a page: Sphinx projects keep Jinja layo
 heading) were chunks of their own. An HTML file whose lines carry template tags in at least ``TEMPLATE_SHARE``
 of them is left out, and so are the scripts and styles at or below its folder: the theme's
 (``_theme/djangodocs/static/djangodocs.css``).
+
+A page can say itself that it is not one to be found: ``<meta name="robots" content="noindex">``. Generators
+write it on the pages that repeat or lead elsewhere: mdBook on its print page, the whole book again on one page
+(in the Rust book, ``print.html`` was the first citation for three of four questions, the same passage as the
+chapter's), Sphinx on its search page, and sites on the stubs that send an old link to its new page (the Rust
+book's 59 first-edition pages, "There is a new edition of the book and this is an old link"). Such a page is
+left out, unless half of the folder's pages or more say it: then it is the whole site's word to search engines (an old
+version's build, a staging copy), not a page's, and every page is kept.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote
 
-from .html import is_html
+from .html import is_html, robots
 
 # Attributes that point at another file: a script's src, a link's href (stylesheets, icons, preloads, next and
 # previous pages) and an anchor's href. A query or fragment is not part of the file's name.
@@ -64,6 +72,13 @@ _TEMPLATE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}")
 TEMPLATE_SHARE = 0.1
 TEMPLATE = "a page template, not a page (template tags such as {% block %} on a tenth of its lines or more)"
 THEME = "a script or style of a theme (in or below a folder of page templates)"
+# Directives by which a page asks not to be indexed ("none" is "noindex, nofollow").
+NOINDEX = frozenset({"noindex", "none"})
+# The share of a folder's pages that, marked, makes the mark the site's rather than the pages' (see above). The
+# Rust book's folder in Debian's rust-doc: 60 of its 165 pages (0.36), print page and redirect stubs; a Sphinx
+# build, its search page alone. Half: where that many say it, it was said of the site, not of some pages.
+UNLISTED_MOST = 0.5
+UNLISTED = "a page that asks not to be indexed (robots: noindex): a print copy, a search page or a redirect"
 
 
 def template(source: str, lines: Sequence[str]) -> str | None:
@@ -83,6 +98,15 @@ def theme_assets(templates: Sequence[str], others: Sequence[str]) -> dict[str, s
     folders = {posixpath.dirname(path) for path in templates}
     return {path: THEME for path in others if path.lower().endswith(MINIFIED_SUFFIXES)
             and _below(posixpath.dirname(path), folders, set())}
+
+
+def unlisted(pages: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Of ``pages`` (a folder's HTML files and their lines), those that ask search engines not to index them,
+    each with why; none when half of them or more ask it (the site's word, not a page's)."""
+    marked = [page for page, lines in pages.items() if NOINDEX & robots(lines)]
+    if len(marked) >= UNLISTED_MOST * len(pages):
+        return {}
+    return {page: UNLISTED for page in marked}
 
 
 def minified(source: str, lines: Sequence[str]) -> str | None:

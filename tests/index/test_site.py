@@ -7,9 +7,10 @@ from pathlib import Path
 
 from citebot.index import Engine, HashEmbedder
 from citebot.index.cli import skipped_lines
+from citebot.index.html import robots
 from citebot.index.loader import Skipped, scan
 from citebot.index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
-from citebot.index.site import BESIDE, BESIDE_PAGES, LOADED, MINIFIED_LINE, SOURCE_COPY, TEMPLATE, THEME
+from citebot.index.site import BESIDE, BESIDE_PAGES, LOADED, MINIFIED_LINE, SOURCE_COPY, TEMPLATE, THEME, UNLISTED
 
 from .helpers import hash_settings, write_files
 
@@ -102,6 +103,41 @@ def test_a_page_template_and_its_themes_scripts_and_styles_are_left_out(tmp_path
     assert kept == {"topics/templates.html", "_static/custom.css", "index.rst"}
     assert skipped == {"_theme/crane/layout.html": TEMPLATE, "_theme/crane/static/crane.css": THEME,
                        "_theme/crane/static/js/nav.js": THEME}
+
+
+def _page(title: str, meta: str = "") -> str:
+    return f"<html><head>{meta}<title>{title}</title></head><body><h1>{title}</h1><p>Cranes lift.</p></body></html>\n"
+
+
+def test_a_page_that_asks_not_to_be_indexed_is_left_out(tmp_path: Path) -> None:
+    """mdBook's print page (the whole book again), Sphinx's search page and a redirect stub say so in their head."""
+    files = {"ch01.html": _page("Lifting"), "ch02.html": _page("Slewing"), "ch03.html": _page("Booms"),
+             "print.html": _page("The crane book", '<meta name="robots" content="noindex" />'),
+             "old/lift.html": _page("Lift (old link)", "<META content='NoIndex, follow' NAME='Robots'>"),
+             "search.html": _page("Search", '<meta name="robots" content="none">'),
+             "about.html": _page("About", '<meta name="description" content="noindex">'),
+             "notes.md": '# Notes\n\n<meta name="robots" content="noindex">\n'}
+    kept, skipped = _scan(write_files(tmp_path / "docs", files))
+    assert kept == {"ch01.html", "ch02.html", "ch03.html", "about.html", "notes.md"}
+    assert skipped == {"print.html": UNLISTED, "old/lift.html": UNLISTED, "search.html": UNLISTED}
+
+
+def test_when_half_the_pages_ask_not_to_be_indexed_every_page_is_kept(tmp_path: Path) -> None:
+    """An old version's build, marked noindex on every page so that search engines show the new one: still the
+    docs a community may index. Half the pages marked or more is the site's word; one of three is not."""
+    noindex = '<meta name="robots" content="noindex">'
+    most = {"a.html": _page("A", noindex), "b.html": _page("B", noindex), "c.html": _page("C"), "d.html": _page("D")}
+    kept, skipped = _scan(write_files(tmp_path / "most", most))
+    assert kept == set(most) and not skipped
+    few = {"a.html": _page("A", noindex), "b.html": _page("B"), "c.html": _page("C")}
+    kept, skipped = _scan(write_files(tmp_path / "few", few))
+    assert kept == {"b.html", "c.html"} and skipped == {"a.html": UNLISTED}
+
+
+def test_only_the_head_says_what_a_page_asks_of_search_engines() -> None:
+    assert robots(['<head><meta name="robots" content="noindex, nofollow"></head>']) == {"noindex", "nofollow"}
+    assert robots(["<html><body>", '<p>Write <code>&lt;meta name="robots" content="noindex"&gt;</code>.</p>',
+                   '<meta name="robots" content="noindex">']) == frozenset(), "a tag in the body is the page's text"
 
 
 def test_a_long_line_in_prose_or_code_is_not_minified(tmp_path: Path) -> None:
