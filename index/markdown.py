@@ -49,9 +49,14 @@ _ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s*([\w-]+)(?:\s+[\w\s-]*?)?(?
 _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
 # pymdownx blocks: "/// tip | Title", "///"; a block nested in another takes more slashes ("//// tab | Py 3.10+").
 _BLOCK = re.compile(r"^\s*/{3,}\s*([\w-]*)\s*(?:\|\s*(.*?))?\s*$")
-_INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\})\s*$")
-# The file an include names: '{* ../../docs_src/x.py hl[6] *}', '--8<-- "docs/x.py"', '{!> ../includes/x.md !}'.
-_INCLUDED = re.compile(r"^\s*(?:\{\*\s*|-+8<-+\s+[\"']?|\{!>?\s*)(?:\.\./)*([^\s\"'*!]+)")
+# mdBook's preprocessor directives: "{{#include ../listings/main.rs:here}}", "{{#rustdoc_include x.rs}}",
+# "{{#playground x.rs editable}}" put a file there; "{{#title Guessing Game}}" sets the page's <title>.
+_MDBOOK = r"\{\{#(?:include|rustdoc_include|playground|title)\s[^{}]*\}\}"
+_INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\}|" + _MDBOOK + r")\s*$")
+# The file an include names: '{* ../../docs_src/x.py hl[6] *}', '--8<-- "docs/x.py"', '{!> ../includes/x.md !}',
+# '{{#include ../listings/main.rs:here}}' (what follows a colon is the part of the file: an anchor or lines).
+_INCLUDED = re.compile(r"^\s*(?:\{\*\s*|-+8<-+\s+[\"']?|\{!>?\s*|\{\{#(?:include|rustdoc_include|playground)\s+)"
+                       r"(?:\.\./)*([^\s\"'*!:{}]+)")
 # An attribute list on a line of its own (attr_list: "{#field-after-validator}" gives the item above an id) and a
 # mkdocs-macros variable ("{{ conversion_table }}", a table the build writes there): nothing a reader sees.
 _BLOCK_ATTRS = re.compile(r"^\s*\{:?\s*[#.][\w-][^{}]*\}\s*$")

@@ -200,6 +200,20 @@ def test_an_include_inside_a_fence_is_markup_and_attribute_lists_are_never_seen(
     assert infos[9].text == "See Path Parameters and a diagram."
 
 
+def test_mdbooks_includes_show_the_file_they_put_there_and_its_title_is_never_seen() -> None:
+    """An mdBook's chapters (the Rust book's sources) put each listing in a fence with "{{#rustdoc_include}}" or
+    "{{#include}}", a part of the file after a colon; "{{#title}}" sets the page's <title>, shown nowhere."""
+    lines = ["# Guessing Game", "{{#title Guessing Game}}", "", "```rust,ignore",
+             "{{#rustdoc_include ../listings/ch02/listing-02-01/src/main.rs:print}}", "```", "",
+             "```console", "{{#include ../listings/ch02/output.txt}}", "```", "", "{{#playground example.rs editable}}",
+             "", "Print with `{{#include}}` in a sentence stays a sentence."]
+    infos = markdown_structure(lines)
+    assert [k + 1 for k, i in enumerate(infos) if i.markup] == [2, 4, 5, 6, 8, 9, 10, 12]
+    assert infos[1].text == "" and infos[4].text == "(from listings/ch02/listing-02-01/src/main.rs)"
+    assert infos[8].text == "(from listings/ch02/output.txt)" and infos[11].text == "(from example.rs)"
+    assert not infos[13].markup, "only a directive on its own line is one"
+
+
 def test_empty_fences_block_attributes_and_macros_are_never_seen() -> None:
     """Textual's docs show each example's screenshot with an empty fence ('```{.textual path="app.py"}'): 137 of
     580 passages cited for its dev questions showed one as two lines of markup. Pydantic's put an id on a list
