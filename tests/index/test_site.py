@@ -164,3 +164,19 @@ def test_a_page_of_a_built_site_answers_and_its_source_copy_is_never_cited(tmp_p
     answer = engine.ask("Which cranes lift containers?", k=5)
     assert answer.hits and not {h.source for h in answer.hits} & {s.source for s in report.skipped}
     assert answer.hits[0].source in {"html/index.html", "html/api/lift.html"}, "a page, not its source copy"
+
+
+def test_a_books_print_copy_is_never_cited_and_its_chapter_is(tmp_path: Path) -> None:
+    """mdBook's print.html repeats every chapter; the member is sent to the chapter, never to the copy."""
+    settings = hash_settings(tmp_path)
+    chapter = "<h1>Booms</h1><p>A telescopic boom extends in sections to reach the upper deck.</p>"
+    write_files(settings.docs_dir, {
+        "ch01.html": f"<html><head><title>Booms</title></head><body>{chapter}</body></html>\n",
+        "ch02.html": _page("Slewing"),
+        "print.html": f'<html><head><meta name="robots" content="noindex"></head><body>{chapter}</body></html>\n'})
+    engine = Engine(settings, HashEmbedder())
+    report = engine.index()
+    assert [(s.source, s.reason) for s in report.skipped] == [("print.html", UNLISTED)]
+    answer = engine.ask("How does a telescopic boom reach the upper deck?", k=5)
+    assert answer.hits and answer.hits[0].source == "ch01.html"
+    assert "print.html" not in {h.source for h in answer.hits}
