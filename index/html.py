@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from .structure import LineInfo, heading_paths, with_objects
@@ -74,32 +75,47 @@ def is_html(source: str) -> bool:
     return source.lower().endswith(HTML_SUFFIXES)
 
 
-class _Robots(HTMLParser):
-    """The directives of a page's ``<meta name="robots" content="noindex, follow">``, lower-cased."""
+@dataclass(frozen=True)
+class Head:
+    """What a page's head says of the page itself, beyond its content."""
 
+    robots: frozenset[str]  # what it asks of search engines (<meta name="robots">): "noindex", "nofollow", ...
+    redirect: str  # where it sends the reader at once (<meta http-equiv="refresh" content="0; url=...">), or ""
+
+
+# A refresh's content: a delay, then the address ("0; url=new/", "0;URL='new.html'"). One without an address
+# reloads the page itself (a live dashboard), which is no redirect.
+_REFRESH = re.compile(r"^\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?[\"']?([^\"'\s][^\"']*)", re.IGNORECASE)
+
+
+class _HeadReader(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.directives: set[str] = set()
+        self.robots: set[str] = set()
+        self.redirect = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: (value or "") for name, value in attrs}
-        if tag == "meta" and values.get("name", "").strip().lower() == "robots":
-            self.directives.update(d.strip().lower() for d in values.get("content", "").split(","))
+        if tag != "meta":
+            return
+        values = {name: (value or "").strip() for name, value in attrs}
+        if values.get("name", "").lower() == "robots":
+            self.robots.update(d.strip().lower() for d in values.get("content", "").split(","))
+        elif values.get("http-equiv", "").lower() == "refresh" and (m := _REFRESH.match(values.get("content", ""))):
+            self.redirect = self.redirect or m.group(1).strip()
 
 
 _BODY = re.compile(r"<body\b", re.IGNORECASE)
 
 
-def robots(lines: Sequence[str]) -> frozenset[str]:
-    """What a page asks of search engines in its head (``<meta name="robots">``): "noindex", "nofollow", ...
-    Only what comes before ``<body>`` is parsed: the tag belongs in the head, and the rest of a long page would
-    be parsed a second time for nothing."""
+def head(lines: Sequence[str]) -> Head:
+    """What a page's head says of it (``Head``). Only what comes before ``<body>`` is parsed: the tags belong in
+    the head, and the rest of a long page would be parsed a second time for nothing."""
     text = "\n".join(lines)
     body = _BODY.search(text)
-    reader = _Robots()
+    reader = _HeadReader()
     reader.feed(text[: body.start()] if body else text)
     reader.close()
-    return frozenset(reader.directives)
+    return Head(frozenset(reader.robots), reader.redirect)
 
 
 def _hides(tag: str, attrs: list[tuple[str, str | None]], classes: list[str]) -> bool:

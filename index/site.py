@@ -31,6 +31,11 @@ chapter's), Sphinx on its search page, and sites on the stubs that send an old l
 book's 59 first-edition pages, "There is a new edition of the book and this is an old link"). Such a page is
 left out, unless half of the folder's pages or more say it: then it is the whole site's word to search engines (an old
 version's build, a staging copy), not a page's, and every page is kept.
+
+A page that sends its reader elsewhere at once (``<meta http-equiv="refresh" content="0; url=new/">``) is a
+redirect: the browser never shows its "Redirecting..." text. mkdocs-redirects, sphinx-reredirects, Docusaurus'
+client redirects and Jekyll's redirect_from write one for each page that moved, and they are left out however
+many there are.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote
 
-from .html import is_html, robots
+from .html import head, is_html
 
 # Attributes that point at another file: a script's src, a link's href (stylesheets, icons, preloads, next and
 # previous pages) and an anchor's href. A query or fragment is not part of the file's name.
@@ -79,6 +84,7 @@ NOINDEX = frozenset({"noindex", "none"})
 # build, its search page alone. Half: where that many say it, it was said of the site, not of some pages.
 UNLISTED_MOST = 0.5
 UNLISTED = "a page that asks not to be indexed (robots noindex), such as a print copy, a search page or a redirect"
+REDIRECT = "a page that sends the reader to another at once (meta refresh): a redirect"
 
 
 def template(source: str, lines: Sequence[str]) -> str | None:
@@ -101,12 +107,15 @@ def theme_assets(templates: Sequence[str], others: Sequence[str]) -> dict[str, s
 
 
 def unlisted(pages: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """Of ``pages`` (a folder's HTML files and their lines), those that ask search engines not to index them,
-    each with why; none when half of them or more ask it (the site's word, not a page's)."""
-    marked = [page for page, lines in pages.items() if NOINDEX & robots(lines)]
-    if len(marked) >= UNLISTED_MOST * len(pages):
-        return {}
-    return {page: UNLISTED for page in marked}
+    """Of ``pages`` (a folder's HTML files and their lines), the redirects and those that ask search engines not
+    to index them, each with why; the second kind only when fewer than half of the pages ask it (else it is the
+    site's word, not a page's)."""
+    heads = {page: head(lines) for page, lines in pages.items()}
+    out = {page: REDIRECT for page, h in heads.items() if h.redirect}
+    marked = [page for page, h in heads.items() if NOINDEX & h.robots and page not in out]
+    if len(marked) < UNLISTED_MOST * len(pages):
+        out.update((page, UNLISTED) for page in marked)
+    return out
 
 
 def minified(source: str, lines: Sequence[str]) -> str | None:

@@ -7,10 +7,20 @@ from pathlib import Path
 
 from citebot.index import Engine, HashEmbedder
 from citebot.index.cli import skipped_lines
-from citebot.index.html import robots
+from citebot.index.html import Head, head
 from citebot.index.loader import Skipped, scan
 from citebot.index.settings import DEFAULT_EXCLUDE, DEFAULT_EXTENSIONS, split_csv
-from citebot.index.site import BESIDE, BESIDE_PAGES, LOADED, MINIFIED_LINE, SOURCE_COPY, TEMPLATE, THEME, UNLISTED
+from citebot.index.site import (
+    BESIDE,
+    BESIDE_PAGES,
+    LOADED,
+    MINIFIED_LINE,
+    REDIRECT,
+    SOURCE_COPY,
+    TEMPLATE,
+    THEME,
+    UNLISTED,
+)
 
 from .helpers import hash_settings, write_files
 
@@ -134,10 +144,23 @@ def test_when_half_the_pages_ask_not_to_be_indexed_every_page_is_kept(tmp_path: 
     assert kept == {"b.html", "c.html"} and skipped == {"a.html": UNLISTED}
 
 
-def test_only_the_head_says_what_a_page_asks_of_search_engines() -> None:
-    assert robots(['<head><meta name="robots" content="noindex, nofollow"></head>']) == {"noindex", "nofollow"}
-    assert robots(["<html><body>", '<p>Write <code>&lt;meta name="robots" content="noindex"&gt;</code>.</p>',
-                   '<meta name="robots" content="noindex">']) == frozenset(), "a tag in the body is the page's text"
+def test_only_the_head_says_what_a_page_asks_of_search_engines_and_where_it_sends_the_reader() -> None:
+    assert head(['<head><meta name="robots" content="noindex, nofollow"></head>']) == Head(
+        frozenset({"noindex", "nofollow"}), "")
+    assert head(["<html><body>", '<p>Write <code>&lt;meta name="robots" content="noindex"&gt;</code>.</p>',
+                 '<meta name="robots" content="noindex">']) == Head(frozenset(), ""), "a tag in the body is text"
+    assert head(['<head><noscript><meta http-equiv="refresh" content="0; url=../new/lift.html"/></noscript>']
+                ).redirect == "../new/lift.html", "sphinx-reredirects writes it in a <noscript>"
+    assert head(["<head><META HTTP-EQUIV='Refresh' CONTENT=\"1;URL='new.html'\"></head>"]).redirect == "new.html"
+    assert head(['<head><meta http-equiv="refresh" content="30"></head>']).redirect == "", "a reload is no redirect"
+
+
+def test_a_redirect_is_left_out_however_many_there_are(tmp_path: Path) -> None:
+    """mkdocs-redirects writes a "Redirecting..." page (noindex too) for each moved page: here most of them."""
+    moved = '<meta name="robots" content="noindex"><meta http-equiv="refresh" content="0; url=../new/">'
+    files = {f"old{i}/index.html": _page("Redirecting...", moved) for i in range(3)} | {"new/index.html": _page("Lift")}
+    kept, skipped = _scan(write_files(tmp_path / "docs", files))
+    assert kept == {"new/index.html"} and skipped == {f"old{i}/index.html": REDIRECT for i in range(3)}
 
 
 def test_a_long_line_in_prose_or_code_is_not_minified(tmp_path: Path) -> None:
