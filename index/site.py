@@ -1,5 +1,6 @@
 """Which files of a folder are machine-written furniture, not documentation: a built site's assets and source
-copies, minified scripts, styles and data, and the templates a site is built from.
+copies, minified scripts, styles and data, the templates a site is built from, and the pages it builds that are
+not to be found: print copies, search pages and redirects.
 
 A documentation site that Sphinx, MkDocs or another generator built is a folder of HTML pages beside what serves
 them: the scripts and styles the pages load (``_static/searchtools.js``, ``assets/javascripts/bundle.js``), the
