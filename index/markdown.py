@@ -51,11 +51,12 @@ _TAB = re.compile(r"^(\s*)===\+?\s+\"([^\"]*)\"\s*$")
 _BLOCK = re.compile(r"^\s*/{3,}\s*([\w-]*)\s*(?:\|\s*(.*?))?\s*$")
 # mdBook's preprocessor directives: "{{#include ../listings/main.rs:here}}", "{{#rustdoc_include x.rs}}",
 # "{{#playground x.rs editable}}" put a file there; "{{#title Guessing Game}}" sets the page's <title>.
-_MDBOOK = r"\{\{#(?:include|rustdoc_include|playground|title)\s[^{}]*\}\}"
-_INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\}|" + _MDBOOK + r")\s*$")
+_MDBOOK_FILE = r"include|rustdoc_include|playground"
+_INCLUDE = re.compile(r"^\s*(?:\{\*.*\*\}|-+8<-+(?:\s.*)?|\{!.*!\}|\{\{#(?:" + _MDBOOK_FILE
+                      + r"|title)\s[^{}]*\}\})\s*$")
 # The file an include names: '{* ../../docs_src/x.py hl[6] *}', '--8<-- "docs/x.py"', '{!> ../includes/x.md !}',
 # '{{#include ../listings/main.rs:here}}' (what follows a colon is the part of the file: an anchor or lines).
-_INCLUDED = re.compile(r"^\s*(?:\{\*\s*|-+8<-+\s+[\"']?|\{!>?\s*|\{\{#(?:include|rustdoc_include|playground)\s+)"
+_INCLUDED = re.compile(r"^\s*(?:\{\*\s*|-+8<-+\s+[\"']?|\{!>?\s*|\{\{#(?:" + _MDBOOK_FILE + r")\s+)"
                        r"(?:\.\./)*([^\s\"'*!:{}]+)")
 # An attribute list on a line of its own (attr_list: "{#field-after-validator}" gives the item above an id) and a
 # mkdocs-macros variable ("{{ conversion_table }}", a table the build writes there): nothing a reader sees.
