@@ -116,7 +116,9 @@ _SHORTCODE = re.compile(r":([a-z0-9_+-]+):")
 ICON_SETS = ("material-", "octicons-", "fontawesome-", "simple-")  # Material for MkDocs' bundled icon sets
 # An inline link or image shows its text: "[Dataclasses](dataclasses.md)", "[`BaseModel`][pydantic.BaseModel]".
 # An attribute list after it ("{.internal-link target=_blank}", attr_list) is never seen either.
-_LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:\([^()\s]*(?:\s+\"[^\"]*\")?\)|\[[^\[\]]*\])"
+# A target may hold balanced parentheses, as CommonMark allows ("https://en.wikipedia.org/wiki/Docker_(software)").
+_TARGET_URL = r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"
+_LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:" + _TARGET_URL + r"|\[[^\[\]]*\])"
                    r"(?:\{:?\s*(?:[#.][\w-]|[\w-]+=)[^{}]*\})?")
 
 
@@ -172,6 +174,30 @@ def strip_tags(line: str) -> str:
         at = span.end()
     out.append(prose(line[at:]))
     return "".join(out)
+
+
+# A link cut by a line break, as text wrapped at 80 columns cuts one: "[Validation and" over
+# "Serialization](../Reference/Validation.md) docs". The opening bracket has no close on its line; the next line
+# closes it, then gives the target (inline or a reference).
+# A link reference definition, which markdown-it consumes without a token: a reader never sees the line.
+_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S")
+_LINK_OPEN = re.compile(r"!?\[(?=[^\[\]]*$)")
+_LINK_CLOSE = re.compile(r"^(\s*[^\[\]]*)\](?:" + _TARGET_URL + r"|\[[^\[\]]*\])")
+
+
+def _joined_links(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
+    """The lines with each link that a line break cuts read as a reader sees it: its words on the lines they are
+    written on, without the brackets and the target ("Validation and" over "Serialization docs"). Fastify's
+    docs cut 83 links so; each showed "Serialization](../Reference/Validation.md)" in a cited passage."""
+    out = list(lines)
+    for k in range(len(out) - 1):
+        if code_block[k] is not None or code_block[k + 1] is not None:
+            continue
+        opened = _LINK_OPEN.search(out[k])
+        if opened and not out[k][: opened.start()].count("`") % 2 and (close := _LINK_CLOSE.match(out[k + 1])):
+            out[k] = out[k][: opened.start()] + out[k][opened.end():]
+            out[k + 1] = close.group(1) + out[k + 1][close.end():]
+    return out
 
 
 def inline_text(line: str) -> str:
@@ -414,10 +440,12 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
     html_lines: set[int] = set()
     console: set[int] = set()  # the lines inside console fences
     blocks = 0
+    read: set[int] = set()  # the lines some block token holds
     for i, token in enumerate(tokens):
         if token.map is None:
             continue
         start, end = token.map[0], min(token.map[1], n)
+        read.update(range(start, end))
         if token.type == "heading_open" and token.level == 0:
             for k in range(start, end):
                 is_heading[k] = True
@@ -455,12 +483,16 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
         elif token.type == "html_block":
             html_lines.update(range(start, end))
     in_rst = {k for a, b in ext.rst for k in range(a, b)}
+    for k in range(n):  # a link reference definition ("[routes]: ./Routes.md", "[//]: # (a comment)") is read
+        if k not in read and text[k] is None and _DEFINITION.match(ext.fed[k]):  # into the links, never shown
+            markup[k], text[k] = True, ""
+    joined = _joined_links(ext.dedented, code_block)
     for k in range(n):
         if front_matter[k] or text[k] is not None or k in in_rst:
             continue
         # A container's indentation is not seen; raw HTML in prose (an html block, inline tags such as
         # <font color=...>) is shown as its text, and a link as its words.
-        shown = ext.dedented[k] if code_block[k] is not None else inline_text(ext.dedented[k])
+        shown = ext.dedented[k] if code_block[k] is not None else inline_text(joined[k])
         if k in console:
             shown = html.unescape(_FORMAT_TAG.sub("", shown))
         if shown != lines[k]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from citebot.index.formats import line_structure
-from citebot.index.markdown import PLAIN, LineInfo, is_markdown, markdown_structure, strip_tags
+from citebot.index.markdown import PLAIN, LineInfo, inline_text, is_markdown, markdown_structure, strip_tags
 
 
 def _paths(lines: list[str]) -> list[str]:
@@ -212,6 +212,25 @@ def test_mdbooks_includes_show_the_file_they_put_there_and_its_title_is_never_se
     assert infos[1].text == "" and infos[4].text == "(from listings/ch02/listing-02-01/src/main.rs)"
     assert infos[8].text == "(from listings/ch02/output.txt)" and infos[11].text == "(from example.rs)"
     assert not infos[13].markup, "only a directive on its own line is one"
+
+
+def test_a_link_cut_by_a_line_break_reads_as_its_words_and_a_definition_is_never_seen() -> None:
+    """Fastify's docs, wrapped at 80 columns, cut 83 links over two lines: a cited passage showed
+    "Serialization](../Reference/Validation.md)". A reference definition and the "[//]: #" comment idiom
+    (Textual's, pydantic's) are read into the links and never shown."""
+    lines = ["# Fluent Schema", "", "The [Validation and", "Serialization](../Reference/Validation.md) docs, the",
+             "[route", "options][routes] and this ![a", "diagram](img/x.png).", "", "Code `list[int` stays [as",
+             "written.", "", "[routes]: ./Routes.md", "[//]: # (TODO: link the focus docs)", "",
+             "```md", "[a", "b](c.md)", "[x]: y.md", "```"]
+    shown = {k + 1: (line if i.text is None else i.text) for k, (line, i) in
+             enumerate(zip(lines, markdown_structure(lines)))}
+    assert [shown[k] for k in (3, 4, 5, 6, 7)] == [
+        "The Validation and", "Serialization docs, the", "route", "options and this a", "diagram."]
+    assert shown[9] == "Code `list[int` stays [as" and shown[10] == "written.", "no link: left as written"
+    assert shown[12] == shown[13] == ""
+    assert inline_text("Not [containerization](https://en.wikipedia.org/wiki/Docker_(software)) here.") == (
+        "Not containerization here."), "a target with balanced parentheses"
+    assert [shown[k] for k in (16, 17, 18)] == ["[a", "b](c.md)", "[x]: y.md"], "code is shown as written"
 
 
 def test_empty_fences_block_attributes_and_macros_are_never_seen() -> None:
