@@ -176,11 +176,11 @@ def strip_tags(line: str) -> str:
     return "".join(out)
 
 
+# A link reference definition, which markdown-it consumes without a token: a reader never sees the line.
+_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S")
 # A link cut by a line break, as text wrapped at 80 columns cuts one: "[Validation and" over
 # "Serialization](../Reference/Validation.md) docs". The opening bracket has no close on its line; the next line
 # closes it, then gives the target (inline or a reference).
-# A link reference definition, which markdown-it consumes without a token: a reader never sees the line.
-_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S")
 _LINK_OPEN = re.compile(r"!?\[(?=[^\[\]]*$)")
 _LINK_CLOSE = re.compile(r"^(\s*[^\[\]]*)\](?:" + _TARGET_URL + r"|\[[^\[\]]*\])")
 
