@@ -85,7 +85,8 @@ NOINDEX = frozenset({"noindex", "none"})
 # Rust book's folder in Debian's rust-doc: 60 of its 165 pages (0.36), print page and redirect stubs; a Sphinx
 # build, its search page alone. Half: where that many say it, it was said of the site, not of some pages.
 UNLISTED_MOST = 0.5
-UNLISTED = "a page that asks not to be indexed (robots noindex), such as a print copy, a search page or a redirect"
+UNLISTED = ("a page that asks not to be indexed (robots noindex), such as a print copy, a search page or an old "
+            "link's stub")
 REDIRECT = "a page that sends the reader to another at once (meta refresh): a redirect"
 
 
