@@ -57,15 +57,20 @@ _CODE_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFuncti
                     ast.If, ast.Try, ast.Return)
 
 # A directive may open a list item ("*   .. autoclass:: Choice"): docutils reads it there too.
-_DIRECTIVE_NAME = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?\.\.\s+(?:\|[^|]+\|\s+)?([\w:.+-]+)::", re.M)
-_ROLE_NAME = re.compile(r":([\w:.+-]+):`")
+# "::" ends the name before a space or the line's end, as docutils reads it: ".. versionadded::4.2" is a comment.
+_DIRECTIVE_NAME = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?\.\.\s+(?:\|[^|]+\|\s+)?([\w:.+-]+)::(?=\s|$)", re.M)
+_ROLE_NAME = re.compile(r":([\w:.+-]+):`|`:([\w:.+-]+):")
 _EXPLICIT = re.compile(r"^(\s*)\.\.(?:\s+(.*))?$")
 _TARGET_OR_SUBST = re.compile(r"^(?:_[^:]*:|__\s|\|[^|]+\|\s|\[[^\]]+\]\s)")
 _ANON_TARGET = re.compile(r"^\s*__\s+\S")
 _ROLE = re.compile(r":([\w:.+-]+):`([^`]+)`")
+# reST also lets the role follow its text ("the `worker <guide-workers>`:ref:"), as Celery's docs write it.
+_ROLE_AFTER = re.compile(r"(?<!`)`([^`]+)`:([\w:.+-]+):(?![\w`])")
 _TITLED = re.compile(r"^(.*?)\s*<([^<>]+)>$")
 _ROLE_OPEN = re.compile(r":[\w:.+-]+:`[^`]*$")  # a role whose text a line break cuts: it goes on below
 _ROLE_CLOSE = re.compile(r"^[^`]*`(?!`)")  # the rest of that role on the next line, to its closing backtick
+# The end of a role written after its text, and the role, on the line below the one its text starts on.
+_ROLE_AFTER_CLOSE = re.compile(r"^[^`]*`:[\w:.+-]+:(?![\w`])")
 _PUNCTUATION = re.compile(r"[.,;:!?)]+")
 _LINK = re.compile(r"`([^`<]+?)\s*(?:<[^<>`]+>)?`__?")
 _LITERAL = re.compile(r"``(.+?)``")
@@ -84,7 +89,7 @@ INFO_FIELDS = {
     "ivar": "Variable", "cvar": "Variable", "vartype": "Variable type", "value": "Value",
 }
 _FUNCTION_ROLES = frozenset({"func", "meth", "py:func", "py:meth"})
-_ISSUE_ROLES = frozenset({"issue", "pr", "pull", "gh", "ghissue", "bug"})  # shown as "#123", as extlinks do
+_ISSUE_ROLES = frozenset({"issue", "pr", "pull", "gh", "ghissue", "ghpull", "bug"})  # shown as "#123", as extlinks do
 
 _LOCK = threading.Lock()  # docutils keeps its directive and role registries in module globals
 
@@ -138,6 +143,7 @@ def admonition_text(name: str, argument: str) -> str:
 def inline_text(line: str) -> str:
     """A line's words as a reader sees them: roles resolved, link targets and literal markers dropped."""
     line = _ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), line)
+    line = _ROLE_AFTER.sub(lambda m: role_text(m.group(2), m.group(1)), line)
     line = _LINK.sub(lambda m: m.group(1), line)
     parts = _LITERAL.split(line)  # text, literal, text, ...: escapes mean nothing inside a literal
     line = "".join(f"`{part}`" if i % 2 else _ESCAPE.sub(r"\1", part) for i, part in enumerate(parts))
@@ -235,7 +241,7 @@ def parse_tree(lines: Sequence[str]) -> tuple[Any, _Found]:
     text = "\n".join(line.replace("\r", " ") for line in lines)
     found = _Found()
     names = set(_DIRECTIVE_NAME.findall(text))
-    role_names = set(_ROLE_NAME.findall(text))
+    role_names = {before or after for before, after in _ROLE_NAME.findall(text)}
     with _LOCK:
         tree = _parse(text, found, names, role_names)
     return tree, found
@@ -382,7 +388,12 @@ def _joined_inline(lines: Sequence[str], code_block: Sequence[int | None]) -> li
     for k in range(len(out) - 1):
         if code_block[k] is not None or code_block[k + 1] is not None:
             continue
-        if _ROLE_OPEN.search(out[k]) and (close := _ROLE_CLOSE.match(out[k + 1])):
+        close = None
+        if _ROLE_OPEN.search(out[k]):
+            close = _ROLE_CLOSE.match(out[k + 1])
+        elif out[k].replace("``", "").count("`") % 2:  # a backtick left open: the text starts here
+            close = _ROLE_AFTER_CLOSE.match(out[k + 1])
+        if close:
             rest = out[k + 1][close.end():]
             stop = rest.strip() if _PUNCTUATION.fullmatch(rest.strip()) else ""  # "`." ends the sentence above
             out[k] = f"{out[k].rstrip()} {close.group().strip()}{stop}"

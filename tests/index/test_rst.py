@@ -136,7 +136,7 @@ def test_a_file_docutils_cannot_read_falls_back_to_plain(monkeypatch: pytest.Mon
     ("meth", "~.foo", "foo()"), ("func", "discord.utils.get", "discord.utils.get()"),
     ("ref", "the intents page <intents>", "the intents page"), ("attr", "!Client.user", "Client.user"),
     ("issue", "1234", "#1234"), ("ref", "intents_primer", "intents primer"), ("ref", "discord-intro", "discord intro"),
-    ("ref", "py:slots", "slots"),
+    ("ref", "py:slots", "slots"), ("ghpull", "10959", "#10959"),
 ])
 def test_role_text(role: str, target: str, shown: str) -> None:
     assert rst.role_text(role, target) == shown
@@ -255,3 +255,17 @@ def test_a_capitalized_directive_or_role_is_the_directive_or_role() -> None:
     infos = line_structure("guide.rst", lines)
     assert infos[0].markup and infos[0].text == "Important" and infos[2].text == "Lift slowly."
     assert infos[4].text == "See the guide."
+
+
+def test_a_role_written_after_its_text_reads_as_its_text() -> None:
+    """reST lets a role follow its text (Celery's user guide writes nine): "`worker <guide-workers>`:ref:" reads
+    "worker" as ":ref:`worker <guide-workers>`" does, also when a line break cuts it."""
+    lines = ["Tasks", "=====", "", "The `worker <guide-workers>`:ref: creates a `Request`:class: and calls",
+             "`run`:meth:. Retries follow `autoretry_for", "<Task.autoretry_for>`:attr: and `PEP 8`_ stays a link.",
+             "", ".. _PEP 8: https://peps.python.org/pep-0008/", "", ".. versionadded::4.2", "", "Words."]
+    infos = line_structure("tasks.rst", lines)
+    assert infos[3].text == "The worker creates a Request and calls"
+    assert infos[4].text == "run(). Retries follow autoretry_for"
+    assert infos[5].text == "and PEP 8 stays a link."
+    # Without a space after "::" docutils reads no directive but a comment, which a built page never shows.
+    assert infos[9].markup and infos[9].text == "" and infos[11].text is None and not infos[11].markup
