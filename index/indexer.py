@@ -60,8 +60,10 @@ log = logging.getLogger(__name__)
 # body opens at a prompt (Django's ``.. console::``, "$ python -m django") is code. 15: mdBook's menu bar (the
 # book's title as every page's first heading) and the lines its examples hide are not the page's text.
 # mdBook's sources: "{{#include x.rs:anchor}}" reads as the file it puts there, "{{#title}}" is never seen.
-# A Markdown link cut by a line break reads as its words; a link reference definition is never seen.
-PIPELINE_VERSION = "15"
+# A Markdown link cut by a line break reads as its words; a link reference definition is never seen. 16: a reST
+# role written after its text ("`worker <guide-workers>`:ref:") reads as its text, and ".. name::x" (no space
+# after "::") is a comment, as docutils reads both.
+PIPELINE_VERSION = "16"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.
 # Picked by hand, not tuned: small enough that progress moves.

@@ -58,11 +58,18 @@ class KeywordIndex:
         """Whether any indexed passage uses ``term`` (a stem, as ``terms`` gives it)."""
         return term in self.idf
 
-    def extends(self, term: str) -> bool:
-        """Whether an indexed passage uses a longer word that starts with ``term`` ("mac" in "macos")."""
+    def extends(self, term: str, most: int | None = None) -> bool:
+        """Whether an indexed passage uses a longer word that starts with ``term`` ("mac" in "macos"), at most
+        ``most`` letters longer when given."""
         known = self._sorted_terms
         i = bisect_right(known, term)
-        return i < len(known) and known[i].startswith(term)
+        if most is None:
+            return i < len(known) and known[i].startswith(term)
+        while i < len(known) and known[i].startswith(term):  # the words that start with it, in order
+            if len(known[i]) - len(term) <= most:
+                return True
+            i += 1
+        return False
 
     def near(self, term: str) -> bool:
         """Whether an indexed passage uses a word one edit from ``term`` (a letter added, dropped, changed or two

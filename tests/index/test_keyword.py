@@ -98,6 +98,7 @@ def test_saving_again_replaces_the_previous_files(tmp_path: Path) -> None:
 def test_extends_and_near_find_longer_forms_and_misspellings() -> None:
     index = KeywordIndex.build(["a", "b"], ["runs on macOS and Linux", "the principle of separation"])
     assert index.extends("mac") and not index.extends("maco") and not index.extends("avro")
+    assert index.extends("lin", 2) and not index.extends("li", 2)  # "linux": a tail of two letters, of three
     assert index.near("pricipl")  # "priciple": one letter from "principl"
     assert index.near("seper") and not index.near("avro")
 
