@@ -63,10 +63,8 @@ class KeywordIndex:
         ``most`` letters longer when given."""
         known = self._sorted_terms
         i = bisect_right(known, term)
-        if most is None:
-            return i < len(known) and known[i].startswith(term)
         while i < len(known) and known[i].startswith(term):  # the words that start with it, in order
-            if len(known[i]) - len(term) <= most:
+            if most is None or len(known[i]) - len(term) <= most:
                 return True
             i += 1
         return False
