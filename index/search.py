@@ -116,7 +116,7 @@ NAME_TAIL_CHARS = 2
 # Words members write that WordPiece splits but that name nothing the docs could lack: chat slang ("lol we
 # deployed...") and programmers' shorthand for words the docs spell out ("deps", "lib", "repo"). English usage,
 # not fitted; found as the unknown names of answered questions on held-out sets (bench/heldout: FastAPI Users,
-# Celery), and none is an unknown name of an unanswerable question in any set.
+# Celery), and none is the only unknown name of an unanswerable question in any set.
 NOT_NAMES = frozenset({
     "lol", "lmao", "haha", "tbh", "idk", "imo", "imho", "btw", "iirc", "afaik", "ngl", "pls", "plz", "thx",
     "lib", "libs", "dep", "deps", "repo", "repos", "env", "config", "configs", "auth", "admin", "admins",
@@ -464,18 +464,22 @@ class Searcher:
         share = sum(query.idf[t] for t in absent) / query.total
         if not absent:
             return share, 0.0
-        named = [w for w in set(words(question))
-                 if w not in STOPWORDS and w not in NOT_NAMES and stem_words([w])[0] in absent]
-        # A long word one letter from a word the docs use is a misspelling of it, not a name they lack.
-        named = [w for w in named if len(w) < MIN_TYPO_CHARS or not keyword.near(stem_words([w])[0])]
-        # The plural of a word the docs use is no name they lack: "JWTs" (the stemmer keeps a plural "s" after
-        # consonants alone), nor a name they write with a short tail ("postgres", NAME_TAIL_CHARS).
-        named = [w for w in named if not (w.endswith("s") and keyword.knows(stem_words([w[:-1]])[0]))
-                 and not (len(w) >= MIN_TYPO_CHARS and keyword.extends(w, NAME_TAIL_CHARS))]
+        named = [w for w in set(words(question)) if w not in STOPWORDS and w not in NOT_NAMES
+                 and (stem := stem_words([w])[0]) in absent and not _written_otherwise(w, stem, keyword)]
         # A capitalized word the docs use only in a longer form is no unknown name: "Mac" where they say "macOS".
         proper = {w for w in capitalized(question)
                   if len(w) < MIN_EXTENDED_CHARS or not keyword.extends(stem_words([w])[0])}
         return share, float(any(w in proper or _is_name(w, self.embedder.count_tokens) for w in named))
+
+
+def _written_otherwise(word: str, stem: str, keyword: KeywordIndex) -> bool:
+    """Whether a question word the index lacks is one the docs write another way, so no name they lack: a long
+    word one letter from one they use (a misspelling), the plural of one they use ("JWTs": the stemmer keeps a
+    plural "s" after consonants alone), or a long word they write with a short tail ("postgres",
+    NAME_TAIL_CHARS)."""
+    if len(word) >= MIN_TYPO_CHARS and (keyword.near(stem) or keyword.extends(word, NAME_TAIL_CHARS)):
+        return True
+    return word.endswith("s") and keyword.knows(stem_words([word[:-1]])[0])
 
 
 def capitalized(question: str) -> frozenset[str]:
