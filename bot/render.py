@@ -72,6 +72,7 @@ JOIN_LINES = 3
 SENTENCE_END = re.compile(r"[.!?:;。！？]['\")\]*_`]*$")
 # Lines that start something of their own: a list item, a heading, a quote, a table row, a code fence.
 BLOCK_START = re.compile(r"^\s*([-*+>#|]|\d+[.)]\s|```|~~~)")
+TABLE_CELLS = " | "  # what stands between a table row's cells in its reader text
 SUM_CHARS = 6  # hex characters of a passage's fingerprint in the button (24 bits: a changed file is noticed)
 
 
@@ -225,6 +226,8 @@ def _continues(before: str, after: str) -> bool:
     if not before.strip() or not after or SENTENCE_END.search(before):
         return False
     if BLOCK_START.match(after) or BLOCK_START.match(before) and before.lstrip().startswith(("```", "~~~", "#")):
+        return False
+    if TABLE_CELLS in before and TABLE_CELLS in after:  # two rows of a table (index/structure.table_row_text)
         return False
     return after[0].islower() or after[0] in "`("
 

@@ -62,8 +62,11 @@ log = logging.getLogger(__name__)
 # mdBook's sources: "{{#include x.rs:anchor}}" reads as the file it puts there, "{{#title}}" is never seen.
 # A Markdown link cut by a line break reads as its words; a link reference definition is never seen. 16: a reST
 # role written after its text ("`worker <guide-workers>`:ref:") reads as its text, and ".. name::x" (no space
-# after "::") is a comment, as docutils reads both.
-PIPELINE_VERSION = "16"
+# after "::") is a comment, as docutils reads both. 17: a table row (Markdown's pipe tables, reST's grid
+# tables) reads as its cells without pipes and padding, an opening fence as its language and title (no build
+# options), a reST body field (":Exit code 0: ...") as its name and value, a titled reference in the default
+# role ("`RabbitMQ <broker-amqp>`") as its title.
+PIPELINE_VERSION = "17"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.
 # Picked by hand, not tuned: small enough that progress moves.

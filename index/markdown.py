@@ -33,7 +33,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from .rst import BUILD_ONLY_CONTENT, CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text, rst_structure
-from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths
+from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths, table_row_text
 
 __all__ = ["MARKDOWN_SUFFIXES", "PATH_SEPARATOR", "PLAIN", "LineInfo", "is_markdown",
            "markdown_structure", "strip_tags"]
@@ -130,6 +130,27 @@ def included_text(line: str) -> str:
     return f"(from {m.group(1)})" if m else ""
 
 
+# An opening fence's info string names the language first, then build options: attribute lists (pydantic's
+# '{test="skip" lint="skip"}'), MkDocs' 'hl_lines="3"' and 'linenums="1"'. Only the language and a title
+# ('title="main.py"', the file the page names the block by) mean anything to a reader.
+_FENCE_LANGUAGE = re.compile(r"[\w+#.-]+")
+_FENCE_TITLE = re.compile(r"""(?<![\w-])title=(?:"([^"]*)"|'([^']*)'|([^\s}]+))""")
+
+
+def fence_opener(marker: str, info: str) -> str:
+    """An opening fence as a passage shows it: its marker, its language, and its title in parentheses
+    ("```python (main.py)"); build options are not shown. A MyST code directive ("```{code-block} python")
+    names its language after the directive."""
+    info = info.strip()
+    words = info.split()
+    if words and words[0].startswith("{") and words[0].strip("{}") in MYST_CODE_DIRECTIVES:
+        info = " ".join(words[1:])
+    language = _FENCE_LANGUAGE.match(info)
+    title = _FENCE_TITLE.search(info)
+    named = next((g for g in title.groups() if g is not None), "") if title else ""
+    return marker + (language.group() if language else "") + (f" ({named})" if named else "")
+
+
 def is_markdown(source: str) -> bool:
     """Whether a file is read as Markdown, by its name (as the loader found it)."""
     return source.lower().endswith(MARKDOWN_SUFFIXES)
@@ -204,7 +225,41 @@ def inline_text(line: str) -> str:
     """A prose line as a reader sees it: tags dropped, links and images shown as their text, MyST roles as
     Sphinx shows them, emoji shortcodes as their emoji."""
     line = _MYST_ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), line)
-    return emoji_text(_LINK.sub(lambda m: m.group(1), strip_tags(line)))
+    return without_emphasis(emoji_text(_LINK.sub(lambda m: m.group(1), strip_tags(line))))
+
+
+_EMPHASIS_MARKS = ("em_open", "em_close", "strong_open", "strong_close")
+
+
+def without_emphasis(line: str) -> str:
+    """A prose line without its emphasis marks ("is **not** cached" reads "is not cached"), as the page shows
+    it: a quoted line is escaped, so the marks would be shown as stars. markdown-it decides what is emphasis
+    (an intraword "_" in snake_case is not, nor "2 * 3"); a line with none is returned as written."""
+    if "*" not in line and "_" not in line:
+        return line
+    body = line.strip()
+    children = [child for token in _parsers()[1].parseInline(body) for child in token.children or []]
+    if not any(child.type in _EMPHASIS_MARKS for child in children):
+        return line
+    lead = line[: len(line) - len(line.lstrip())]
+    return lead + "".join(_shown(children))
+
+
+def _shown(tokens: Sequence[Token]) -> Iterator[str]:
+    """Inline tokens back as prose text: code spans in their backticks, emphasis marks and link marks gone
+    (a link's words are its text tokens), an image as its alt text."""
+    for token in tokens:
+        if token.type in _EMPHASIS_MARKS or token.type in ("link_open", "link_close"):
+            continue
+        if token.type == "code_inline":
+            pad = " " if token.content.startswith("`") or token.content.endswith("`") else ""
+            yield f"{token.markup}{pad}{token.content}{pad}{token.markup}"
+        elif token.type in ("softbreak", "hardbreak"):
+            yield " "
+        elif token.type == "image":
+            yield from _shown(token.children or [])
+        else:
+            yield token.content
 
 
 def emoji_text(line: str) -> str:
@@ -387,6 +442,8 @@ def _extensions(lines: Sequence[str]) -> _Extensions:
                 continue
         if m := _FENCE.match(body):
             fence = m.group(1)
+            # A MyST code directive's options (":linenos:", ":caption: x") come first in its body: build only.
+            directive_options = bool(_DIRECTIVE_FENCE.match(body))
             continue
         shown = _marker_text(body)
         if shown is not None:
@@ -439,6 +496,7 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
     starts: list[tuple[int, int, str]] = []  # (first line, level, text) of each top-level heading
     html_lines: set[int] = set()
     console: set[int] = set()  # the lines inside console fences
+    table_rows: set[int] = set()  # a pipe table's header and body rows
     blocks = 0
     read: set[int] = set()  # the lines some block token holds
     for i, token in enumerate(tokens):
@@ -461,6 +519,10 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
                 if _INCLUDE.match(ext.dedented[k]):  # "{!> ../x.py!}" in a fence: the build puts code there
                     markup[k], text[k] = True, included_text(ext.dedented[k])
             blocks += 1
+            if token.type == "fence" and text[start] is None:
+                opener = fence_opener(token.markup, token.info)
+                if opener != ext.dedented[start].strip():
+                    text[start] = opener
             if token.type == "fence" and not token.content.strip():
                 # Nothing inside: a placeholder the build fills ('```{.textual path="app.py"}' is a screenshot of
                 # the app), or an empty block. A passage would show only its fence lines.
@@ -480,6 +542,8 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             markup[start], text[start] = True, ""
         elif token.type == "table_open" and start + 1 < n:
             markup[start + 1], text[start + 1] = True, ""  # the |---|:---:| rule under the header row
+        elif token.type == "tr_open":
+            table_rows.add(start)
         elif token.type == "html_block":
             html_lines.update(range(start, end))
     in_rst = {k for a, b in ext.rst for k in range(a, b)}
@@ -492,7 +556,12 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             continue
         # A container's indentation is not seen; raw HTML in prose (an html block, inline tags such as
         # <font color=...>) is shown as its text, and a link as its words.
-        shown = ext.dedented[k] if code_block[k] is not None else inline_text(joined[k])
+        if code_block[k] is not None:
+            shown = ext.dedented[k]
+        elif k in table_rows:
+            shown = table_row_text(joined[k], inline_text)
+        else:
+            shown = inline_text(joined[k])
         if k in console:
             shown = html.unescape(_FORMAT_TAG.sub("", shown))
         if shown != lines[k]:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .structure import LineInfo, heading_paths, with_objects
+from .structure import LineInfo, heading_paths, table_row_text, with_objects
 
 RST_SUFFIXES = (".rst", ".rest")
 
@@ -73,11 +73,25 @@ _ROLE_CLOSE = re.compile(r"^[^`]*`(?!`)")  # the rest of that role on the next l
 _ROLE_AFTER_CLOSE = re.compile(r"^[^`]*`:[\w:.+-]+:(?![\w`])")
 _PUNCTUATION = re.compile(r"[.,;:!?)]+")
 _LINK = re.compile(r"`([^`<]+?)\s*(?:<[^<>`]+>)?`__?")
+# Emphasis and strong emphasis ("*not*", "**REMOVED**"), by docutils' inline markup rules: the marks follow
+# the line's start, a space or an opening mark and come before a non-space, and the closing mark follows a
+# non-space and comes before the end, a space or punctuation ("*args, **kwargs" and "2 * 3" are no emphasis).
+_EMPHASIS = re.compile(r"(?<![\w*\\`|])(\*\*?)(?=[^\s*])(.+?)(?<=[^\s\\*])\1(?![\w*`|])")
+# Interpreted text with a title and a target but no role ("like `RabbitMQ <broker-amqp>`"): the project's
+# default role (Sphinx's ``default_role``, often "any") makes it a cross-reference, and a reader sees its title.
+_DEFAULT_ROLE_TITLED = re.compile(r"(?<![`\w:])`([^`<]+?)\s+<[^<>`]+>`(?![`_:\w])")
 _LITERAL = re.compile(r"``(.+?)``")
 _ESCAPE = re.compile(r"\\(.)")  # "\?" reads "?": a backslash escapes markup outside literals
 _TRANSITION = re.compile(r"^([!-/:-@\[-`{-~])\1{3,}\s*$")  # docutils: four or more of one punctuation mark
 _TABLE_RULE = re.compile(r"^\s*(?:[=+\-|: ]*[=\-]{3,}[=+\-|: ]*)$")
 _FIELD = re.compile(r"^:[\w -]+:(?:\s.*)?$")
+# A field list in the body (":release-date: 2010-06-30", pytest's ":Exit code 0: All tests ... passed") is a
+# two-column table in the built page: its name, then its text.
+_BODY_FIELD = re.compile(r"^:([\w][\w .-]*):(?:\s+(.*))?$")
+_SUBSTITUTIONS_ONLY = re.compile(r"^(?:\|[^|]+\|\s*)+$")  # "|version|", "|today|": Sphinx's conf.py sets them
+# A grid table: a "+----+----+" border, then rows between "|" borders (a cell's text wrapped over several rows).
+_GRID_BORDER = re.compile(r"^\s*\+(?:[-=]+\+)+\s*$")
+_GRID_ROW = re.compile(r"^\s*\|.*\|\s*$")
 # Sphinx's info fields in an API object's body, shown under labels ("Parameters", "Return type"), not as
 # ":rtype: bool": the reader's words are what is embedded and matched.
 _INFO_FIELD = re.compile(r"^:(\w+)(?:\s+([^:]+?))?:(?:\s+(.*))?$")
@@ -146,7 +160,10 @@ def inline_text(line: str) -> str:
     line = _ROLE_AFTER.sub(lambda m: role_text(m.group(2), m.group(1)), line)
     line = _LINK.sub(lambda m: m.group(1), line)
     parts = _LITERAL.split(line)  # text, literal, text, ...: escapes mean nothing inside a literal
-    line = "".join(f"`{part}`" if i % 2 else _ESCAPE.sub(r"\1", part) for i, part in enumerate(parts))
+    line = "".join(
+        f"`{part}`" if i % 2 else _ESCAPE.sub(r"\1", _EMPHASIS.sub(r"\2", _DEFAULT_ROLE_TITLED.sub(r"\1", part)))
+        for i, part in enumerate(parts)
+    )
     if line.rstrip().endswith("::"):  # "Example::" reads "Example:", "as below: ::" reads "as below:"
         head = line.rstrip()[:-2]
         line = head if head.endswith((" ", ":")) or not head.strip() else head + ":"
@@ -378,6 +395,35 @@ def _after_marker(line: str) -> str:
     return line.split("::", 1)[1].strip() if "::" in line else ""
 
 
+def _body_field_text(line: str) -> str | None:
+    """A field of a field list as the built page shows it (":Exit code 0: All tests passed" reads "Exit code 0:
+    All tests passed"); "" for one whose value only the build fills in (":Release: |version|"); None for
+    other lines."""
+    m = _BODY_FIELD.match(line)
+    if not m:
+        return None
+    value = m.group(2) or ""
+    if _SUBSTITUTIONS_ONLY.match(value):
+        return ""
+    return f"{m.group(1)}: {inline_text(value)}" if value else f"{m.group(1)}:"
+
+
+def _grid_rows(lines: Sequence[str], code_block: Sequence[int | None]) -> set[int]:
+    """The rows of grid tables: the "|" lines under a "+---+" border, up to the line that is neither."""
+    rows: set[int] = set()
+    open_table = False
+    for k, line in enumerate(lines):
+        if code_block[k] is not None:
+            open_table = False
+        elif _GRID_BORDER.match(line):
+            open_table = True
+        elif open_table and _GRID_ROW.match(line):
+            rows.add(k)
+        else:
+            open_table = False
+    return rows
+
+
 def _joined_inline(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
     """The lines with the inline markup that a line break cuts read as a reader sees it. A role (":doc:`cache
     documentation" over "</topics/cache>` for details") is whole on the line it starts on and gone from the
@@ -412,6 +458,7 @@ def _line_markup(
     """What one line says by itself: comments and targets are hidden, roles read as their text."""
     first_title = starts[0][0] if starts else len(lines)
     joined = _joined_inline(lines, code_block)
+    grid_rows = _grid_rows(lines, code_block)
     comment_indent = -1  # the indentation of an open comment's ".." (-1: none open)
     for k, line in enumerate(lines):
         if code_block[k] is not None:
@@ -437,8 +484,14 @@ def _line_markup(
             markup[k], text[k] = True, ""  # an anonymous target, or file-wide metadata such as ":orphan:"
         elif line.strip() == "::" or _TRANSITION.match(line.strip()) or _TABLE_RULE.match(line):
             markup[k], text[k] = True, ""  # a transition, a table's rule, a bare literal-block marker
+        elif k in grid_rows:
+            text[k] = table_row_text(joined[k], inline_text)
         else:
             # Indentation in reST is structure (a directive's body, a definition), not something a reader sees.
-            shown = _field_text(joined[k].strip()) or inline_text(joined[k]).strip()
+            field_text = _field_text(joined[k].strip())
+            if field_text is None:
+                field_text = _body_field_text(joined[k].strip())
+            shown = inline_text(joined[k]).strip() if field_text is None else field_text
             if shown != line:
                 text[k] = shown
+                markup[k] = markup[k] or field_text == ""

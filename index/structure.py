@@ -11,7 +11,8 @@ other languages). Anything else (plain text, data files) has no structure: every
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 PATH_SEPARATOR = " > "
@@ -39,6 +40,18 @@ PLAIN = LineInfo()
 def reader_text(line: str, info: LineInfo) -> str:
     """The line as a reader sees it: what is embedded, stored and shown (its line number is unchanged)."""
     return line if info.text is None else info.text
+
+
+_CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe that is not escaped ("\\|" is a pipe inside a cell)
+
+
+def table_row_text(row: str, read: Callable[[str], str]) -> str:
+    """A table row as a reader sees it: each cell read by ``read`` (the format's inline markup), " | " between
+    them, without the outer pipes and the padding that lines the columns up in the source (Markdown's pipe
+    tables, reStructuredText's grid tables). Cells are split before they are read, so an escaped pipe stays in
+    its cell; an empty cell is left out, so a grid table's continuation row reads as the words it adds."""
+    cells = (read(cell).strip() for cell in _CELL_BORDER.split(row.strip().strip("|")))
+    return " | ".join(cell.replace("\\|", "|") for cell in cells if cell)
 
 
 def with_objects(path: str, objects: Sequence[str]) -> str:

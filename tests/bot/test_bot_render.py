@@ -206,6 +206,16 @@ def test_a_wrapped_sentence_is_quoted_whole_and_other_lines_are_not_joined() -> 
     assert quoted_span(whole) == (8, 8, "Prune in winter."), "a list item above is not part of the sentence"
 
 
+def test_a_table_row_is_quoted_alone() -> None:
+    """Table rows read as their cells ("`.dict()` | `.model_dump()`", no outer pipes): a row is not the rest
+    of a sentence the row above left unfinished, though it may start with a backtick."""
+    lines = [(10, "Pydantic V1 | Pydantic V2"), (12, "`.dict()` | `.model_dump()`"),
+             (13, "`.json()` | `.model_dump_json()`")]
+    text = "\n".join(t for _, t in lines)
+    row = Hit("migration.md", 10, 13, 12, 0.9, text, lines[1][1], lines)
+    assert quoted_span(row) == (12, 12, "`.dict()` | `.model_dump()`")
+
+
 def test_status_shows_the_server_folder_only_to_admins_and_not_found_is_one_line() -> None:
     stats = Stats(3, 9, "hash-256", 1.0, 2, "/srv/secret/docs", "db")
     assert "/srv/secret" not in str(status_embed(stats, reindex_running=False).to_dict())

@@ -54,7 +54,45 @@ def test_fence_lines_are_markup_and_the_code_between_them_is_not(fence: str) -> 
     lines = ["Run it:", fence + "python {lint=\"skip\"}", "print('hi')", "", fence, "after", fence, "unclosed"]
     infos = markdown_structure(lines)
     assert [k + 1 for k, i in enumerate(infos) if i.markup] == [2, 5, 7]  # an unclosed fence has no closing line
-    assert infos[1].text is None and infos[4].text is None  # shown with the code, as written
+    # Shown with the code, the opening fence without its build options (pydantic's '{lint="skip"}').
+    assert infos[1].text == fence + "python" and infos[4].text is None
+
+
+def test_table_rows_read_as_cells_and_an_opening_fence_as_its_language_and_title() -> None:
+    """A pipe table's rows read as their cells (pydantic's V1/V2 table: no outer pipes, no padding), and an
+    opening fence shows its language and title but not the build's options (MkDocs' hl_lines, pydantic's
+    attribute lists), so neither a quoted line nor a passage shows markup."""
+    lines = [
+        "| Pydantic V1  | Pydantic V2    |",         # 1
+        "| ------------ | -------------- |",         # 2
+        "| `.dict()`    | `.model_dump()`|",         # 3
+        "| a \\| b       | [docs](x.md)   |",        # 4: an escaped pipe stays in its cell
+        "",
+        '```py title="main.py" hl_lines="3 4"',     # 6
+        "app = App()",
+        "```",
+        "",
+        "```{code-block} python",                  # 10
+        ":linenos:",
+        "x = 1",
+        "```",
+    ]
+    infos = markdown_structure(lines)
+    assert [i.text for i in infos[:4]] == [
+        "Pydantic V1 | Pydantic V2", "", "`.dict()` | `.model_dump()`", "a | b | docs"]
+    assert not infos[0].markup and infos[1].markup
+    assert infos[5].text == "```py (main.py)" and infos[5].markup
+    assert infos[9].text == "```python"  # a MyST code directive names its language after the directive
+    assert (infos[10].text, infos[10].markup) == ("", True) and infos[11].text is None  # its options: build only
+
+
+def test_emphasis_reads_as_its_words_as_markdown_it_decides() -> None:
+    """'**NOT**' is quoted escaped, so its stars would show; an intraword underscore (snake_case), a star
+    between spaces and the stars in a code span are no emphasis and stay."""
+    assert inline_text("changes will **NOT** be *considered* breaking") == "changes will NOT be considered breaking"
+    assert inline_text("- **iTerm** Hold the OPTION key.") == "- iTerm Hold the OPTION key."
+    assert inline_text("use model_dump or `a*b*c`, 2 * 3 * 4") == "use model_dump or `a*b*c`, 2 * 3 * 4"
+    assert inline_text("  **Note:** keep `` `x` `` and [the docs](x.md)") == "  Note: keep `` `x` `` and the docs"
 
 
 def test_fence_inside_a_list_item_is_code() -> None:

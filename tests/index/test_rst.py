@@ -9,7 +9,7 @@ import pytest
 
 from citebot.index import rst
 from citebot.index.formats import line_structure
-from citebot.index.structure import PLAIN
+from citebot.index.structure import PLAIN, reader_text
 
 # Line numbers in the comments are the file's.
 RST = [
@@ -211,7 +211,44 @@ def test_info_fields_read_as_sphinx_labels_them() -> None:
     assert text[4] == "Type: Optional[Guild]"
     assert text[8:12] == ["Parameter int limit: How many to fetch.", "Raises HTTPException: It failed.",
                           "Returns: The messages.", "Return type: list"]
-    assert text[12] == ":orphan: not a field Sphinx labels"
+    assert text[12] == "orphan: not a field Sphinx labels"  # any other field: its name and value, as docutils
+
+
+def test_emphasis_reads_as_its_words_but_stars_that_are_no_emphasis_stay() -> None:
+    """A quoted line is escaped, so "**not**" would be shown with its stars; docutils' rules say which stars
+    are emphasis: not "*args, **kwargs", "2 * 3", an escaped "\\*", or a star inside a literal."""
+    assert rst.inline_text("we **do not** have to change *anything*.") == "we do not have to change anything."
+    assert rst.inline_text("def f(*args, **kwargs) and 2 * 3 * 4") == "def f(*args, **kwargs) and 2 * 3 * 4"
+    assert rst.inline_text("``a*b*`` and \\*not\\* emphasis") == "`a*b*` and *not* emphasis"
+
+
+def test_grid_tables_fields_and_default_role_titles_read_as_the_page_shows_them() -> None:
+    """A grid table's row reads as its cells, a body field list as its names and values, a titled reference
+    in the default role as its title (discord.py's migration tables, pytest's exit codes, Celery's docs). They
+    used to be shown with the pipes and padding, the field's colons, the target in angle brackets."""
+    lines = [
+        "Title", "=====", "",                                                         # 1-3
+        ":Release: |version|", "",                                                    # 4: the build fills it in
+        "+---------------------+-----------------------------+",                      # 6
+        "| Before              | After                       |",                      # 7
+        "+=====================+=============================+",                      # 8
+        "| ``Client.send``     | :meth:`abc.Messageable.send`  |",                    # 9
+        "|                     | (in a channel)              |",                      # 10: a cell wrapped on
+        "+---------------------+-----------------------------+", "",                  # 11
+        ":Exit code 0: All tests passed", ":Exit code 1: Some tests failed", "",      # 13-14
+        "Use another transport, like `RabbitMQ <broker-amqp>`, or ``a <b>``.", "",    # 16
+        "| a line block | not a table |",                                            # 18
+    ]
+    infos = rst.rst_structure(lines)
+    text = [reader_text(line, info) for line, info in zip(lines, infos)]
+    assert (text[3], infos[3].markup) == ("", True)
+    assert text[6] == "Before | After"
+    assert text[8] == "`Client.send` | abc.Messageable.send()"
+    assert text[9] == "(in a channel)"
+    assert infos[5].markup and infos[7].markup and infos[10].markup and not infos[8].markup
+    assert text[12:14] == ["Exit code 0: All tests passed", "Exit code 1: Some tests failed"]
+    assert text[15] == "Use another transport, like RabbitMQ, or `a <b>`."  # a literal keeps its brackets
+    assert text[17] == "| a line block | not a table |"
 
 
 def test_a_directive_opening_a_list_item_is_a_directive() -> None:
