@@ -9,6 +9,8 @@ Code lines and markup are not counted (code is not a list); a chunk with nothing
 ``prose`` is stored with each chunk and read by the reranker. ``release_note_share`` is narrower and read at
 answer time (``search.RELEASE_NOTES``): only entries that name an issue, a person, a version or a date, or a
 link, so that how-to steps and checklists are not taken for a changelog; a wrapped entry counts whole.
+``is_release_title`` reads a page's title: a page about one release ("What's new in Celery 4.0") is written as
+prose, so its lines read as explanations, but it tells what changed then, not how things work now.
 """
 
 from __future__ import annotations
@@ -39,6 +41,21 @@ _REFERENCE = re.compile(  # an issue or a person, a link, a version, a date
     r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}\b"
 )
 _WORD = re.compile(r"\w+")
+# A release page's title names a version and says it is about a release ("Django 1.5 release notes", "What's
+# new in Celery 4.0", "Change history for Celery 1.0", "pytest-2.7.0: fixes, features, speed improvements"), or
+# is a name and a version and nothing else ("pytest-5.1.2"). A migration guide ("Migrating to v2.0") is not
+# one: it is how to do things now. Read from the release pages of Django's, Celery's and pytest's docs.
+_VERSION = re.compile(r"(?<![\w.])[vV]?\d+(?:\.\d+)+(?![\w.])")
+_RELEASE_WORDS = re.compile(
+    r"(?i)\b(?:releases?|released|what'?s new|new in|change ?logs?|changes|change history|history|announcing|"
+    r"announcement|news|fixes)\b"
+)
+_NAME_AND_VERSION = re.compile(r"^[\w.-]*?[\s-]*[vV]?\d+(?:\.\d+)+\s*(?:\(.*\))?$")
+# A question that asks about releases itself names a version or one of these ("what changed in 5.0", "when was
+# this added", "is it in the changelog"): release notes are then answers like any other.
+_ASKS_ABOUT_RELEASES = re.compile(
+    r"(?i)\b(?:releases?|released|what'?s new|change ?logs?|changed in|added in|removed in|since version)\b"
+)
 
 
 def is_listy(text: str, heading: bool = False) -> bool:
@@ -121,3 +138,14 @@ def release_note_share(
             for i in members:
                 entries[i] = True
     return sum(entries.values()) / len(entries) if entries else 0.0
+
+
+def is_release_title(title: str) -> bool:
+    """Whether a page's title says the page is about one release (``_RELEASE_WORDS`` with a version)."""
+    title = title.strip()
+    return bool(_VERSION.search(title)) and bool(_RELEASE_WORDS.search(title) or _NAME_AND_VERSION.match(title))
+
+
+def asks_about_releases(question: str) -> bool:
+    """Whether a question is about a version or a release, so that release notes may answer it first."""
+    return bool(_VERSION.search(question) or _ASKS_ABOUT_RELEASES.search(question))

@@ -20,7 +20,7 @@ from .errors import IndexDamaged, IndexMissing, UsageError, one_line
 from .keyword import KeywordIndex
 from .linepick import LinePick, LinePicker
 from .linescore import PassageLines, Query, prepare
-from .prose import release_note_share
+from .prose import asks_about_releases, is_release_title, release_note_share
 from .reader import LineReader
 from .rerank import FEATURES, Reranker
 from .settings import Settings
@@ -69,6 +69,10 @@ WEAK_PASSAGE = 0.05
 # citation of 4 of 20 questions asked of them (issue 10). Half is set by hand: 494 of Sphinx's 697 changelog chunks
 # and 475 of pytest's 718 reach it, 20 of the 2,015 other chunks of the three docs dev sets do.
 RELEASE_NOTES = 0.5
+# A passage of a page about one release (``prose.is_release_title``: "What's new in Celery 4.0", "Django 1.5
+# release notes") waits with them: its prose reads as an explanation, and on Celery's docs (37 release pages
+# in history/) an old release's announcement was the first citation of 3 of 16 questions (issue 10). A
+# question about versions or releases (``prose.asks_about_releases``) lets both kinds answer first.
 # A hit that continues one already shown (same file and section, overlapping it or with at most JOIN_GAP lines
 # between them: the blank line where the chunker cut one section between paragraphs) joins it as one citation,
 # the stronger's line still pointed at, so that one section split in two does not take two of the five places.
@@ -392,7 +396,8 @@ class Searcher:
         assert top.passage is not None and top.pick is not None  # every candidate of the pool was scored
         top.pick = self.picker.reread(top.passage, top.pick, query)
         committed = self._loaded.manifest if self._loaded is not None else None
-        hits = complete_blocks(_diverse(ranked, k), {c.chunk.id: c.chunk for c in ranked}, committed, self.store.fetch)
+        shown = _diverse(ranked, k, notes_wait=not asks_about_releases(question))
+        hits = complete_blocks(shown, {c.chunk.id: c.chunk for c in ranked}, committed, self.store.fetch)
         return Answer(question, hits, answerable, tentative=answerable < self.settings.sure_relevance), lost
 
     @property
@@ -552,12 +557,13 @@ def features(ranked: list[_Candidate], query: Query, unknown: tuple[float, float
     return np.asarray(rows, dtype=np.float32).reshape(len(ranked), len(FEATURES))
 
 
-def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> list[Hit]:
+def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE, notes_wait: bool = True) -> list[Hit]:
     """Top ``k`` hits without repeats: the same passage (duplicated files) is dropped, a passage continuing a
     hit's section joins that hit (``joins``), and a near copy of an answer already shown (another outlet's copy
     of a wire story, the same answering line on another page) waits behind every distinct relevant one, but
     ahead of passages too weak to answer on their own (a weak one waits with those, copy or not). Release notes
-    (``RELEASE_NOTES``) wait behind the distinct answers too, ahead of the copies."""
+    (``RELEASE_NOTES``) wait behind the distinct answers too, ahead of the copies, unless ``notes_wait`` is
+    False (a question about releases)."""
     distinct: list[Hit] = []
     notes: list[Hit] = []
     echoes: list[Hit] = []
@@ -577,16 +583,20 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE) -> l
         # The same answering line in another passage is a copy of an answer, not always of the passage:
         # documentation repeats a code line from page to page (`with pytest.raises(ZeroDivisionError):` in
         # the guide and in a deprecation note), and the second page may be the one that explains it.
+        # A release note's line is no answer shown: the page that explains it is no copy of the note (Celery's
+        # "app.config_from_object(...)" in What's new in 4.0, then in the configuration guide).
         line_key = normalize_line(line_text)
         repeated = line_key in lines
-        lines.add(line_key)
+        note = notes_wait and cand.relevance >= floor and _release_notes(cand)
+        if not note:
+            lines.add(line_key)
         hit = _hit(cand, line_no, line_text, also)
         if rank < JOIN_DEPTH and _join_into(hit, cand.chunk.context, (distinct, notes, echoes, weak), sections) or full:
             continue
         line_words = set(words(line_text))
         if cand.relevance < floor:
             weak.append(hit)
-        elif _release_notes(cand):
+        elif note:
             notes.append(hit)
         elif repeated or any(len(line_words & w) >= NEAR_COPY * max(len(line_words | w), 1) for w in shown):
             echoes.append(hit)
@@ -602,6 +612,8 @@ def _release_notes(cand: _Candidate) -> bool:
     assert cand.passage is not None  # every candidate of the pool was scored
     numbers = [number for number, _ in cand.chunk.units]
     code = [bool(c) for c in cand.passage.code]
+    if is_release_title(cand.chunk.context.split(PATH_SEPARATOR, 1)[0]):
+        return True
     return release_note_share(cand.passage.lines, numbers, set(cand.chunk.markup), code) >= RELEASE_NOTES
 
 

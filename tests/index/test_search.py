@@ -163,6 +163,29 @@ def test_release_notes_wait_behind_the_page_that_explains(settings: Settings) ->
     assert only and only[0].source == "changes.rst"
 
 
+def test_a_page_about_an_old_release_waits_unless_the_question_asks_about_releases(settings: Settings) -> None:
+    """An old release's announcement is prose ("You can now limit the memory of each child process"), so its
+    lines do not read as changelog entries; its title says it is about one release, and it waits behind the
+    page that explains the setting today, except for a question about releases. Their answering line is the
+    same, and the page is no copy of the note for it."""
+    setting = "Limit the memory of each child process with the max memory per child setting."
+    write_files(settings.docs_dir, {
+        "history/whatsnew-4.0.md": "# What's new in Harbour 4.0\n\n## Memory\n\n"
+                                   f"You can now limit the memory of each child process.\n{setting}\n",
+        "guide/workers.md": f"# Workers\n\n## Memory\n\n{setting}\n",
+    })
+    eng = Engine(settings)
+    eng.index()
+    question = "can the memory of each child process be limited?"
+    ranked = [chunk.source for chunk in eng.searcher.candidates(question, k=5)[0]]
+    assert ranked == ["history/whatsnew-4.0.md", "guide/workers.md"]  # the reranker (hash embedder) puts it first
+    assert [h.source for h in eng.ask(question, k=5).hits] == ["guide/workers.md", "history/whatsnew-4.0.md"]
+    about_releases = "which release can limit the memory of each child process?"
+    ranked = [chunk.source for chunk in eng.searcher.candidates(about_releases, k=5)[0]]
+    assert ranked[0] == "history/whatsnew-4.0.md"
+    assert [h.source for h in eng.ask(about_releases, k=5).hits] == ranked  # in the reranker's order
+
+
 def test_the_reranker_sees_the_first_passages_of_both_rankings() -> None:
     """Keyword search weighs double in fusion, so every keyword candidate outranks every dense-only one: the
     candidates scored must still include the dense ranking's first, which paraphrased questions need."""

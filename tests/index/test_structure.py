@@ -14,7 +14,7 @@ from citebot.index.chunker import chunk_document
 from citebot.index.cleaner import clean
 from citebot.index.code import code_structure
 from citebot.index.formats import line_structure
-from citebot.index.prose import is_listy, prose_score, release_note_share
+from citebot.index.prose import asks_about_releases, is_listy, is_release_title, prose_score, release_note_share
 from citebot.index.store import StoredChunk
 from citebot.index.structure import PLAIN, reader_text
 
@@ -184,6 +184,17 @@ def test_release_notes_score_low_and_prose_high() -> None:
     assert prose_score([]) == 1.0 and prose_score([("A heading", True)]) == 1.0
     assert is_listy("https://example.org/a/very/long/link") and not is_listy("Python 3.8 or higher is required to "
                                                                              "run the bot on any machine.")
+
+
+def test_a_page_about_one_release_is_told_by_its_title_and_a_migration_guide_is_not() -> None:
+    for title in ("What's new in Celery 4.0 (latentcall)", "Django 1.5 release notes", "pytest-5.1.2",
+                  "Change history for Celery 1.0", "pytest-2.7.0: fixes, features, speed improvements", "v3.2.1"):
+        assert is_release_title(title), title
+    for title in ("Migrating to v2.0", "Porting your apps from Django 0.96 to 1.0", "Release process",
+                  "Python 3.12 support", "Models", "What's new"):
+        assert not is_release_title(title), title
+    assert asks_about_releases("what changed in 5.0?") and asks_about_releases("when was this added, which release?")
+    assert not asks_about_releases("my bot ignores every message, why?")
 
 
 def test_a_release_note_wrapped_over_lines_is_one_entry_and_steps_are_none() -> None:
