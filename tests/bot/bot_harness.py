@@ -37,7 +37,7 @@ CORPUS = {
     "kitchen/notice.md": (
         "# Kitchen notice\n\n"
         "Kettle rule: @everyone descales the office kettle on Fridays, @here too, ping <@123456789012345678> "
-        "and <@&223456789012345678> if it smells; **bold** _claims_ `code` ||spoiler|| > quote [link](http://x.test).\n"
+        "and <@&223456789012345678> if it smells; ~~struck~~ *claims* `code` ||spoiler|| > quote [link](http://x.test).\n"
     ),
 }
 
