@@ -65,7 +65,8 @@ log = logging.getLogger(__name__)
 # after "::") is a comment, as docutils reads both. 17: a table row (Markdown's pipe tables, reST's grid
 # tables) reads as its cells without pipes and padding, an opening fence as its language and title (no build
 # options), a reST body field (":Exit code 0: ...") as its name and value, a titled reference in the default
-# role ("`RabbitMQ <broker-amqp>`") as its title.
+# role ("`RabbitMQ <broker-amqp>`") as its title, emphasis as its words, a Markdown link whose words run over
+# three lines or whose target goes on the next line as its words.
 PIPELINE_VERSION = "17"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

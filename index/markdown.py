@@ -204,20 +204,41 @@ _DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S")
 # closes it, then gives the target (inline or a reference).
 _LINK_OPEN = re.compile(r"!?\[(?=[^\[\]]*$)")
 _LINK_CLOSE = re.compile(r"^(\s*[^\[\]]*)\](?:" + _TARGET_URL + r"|\[[^\[\]]*\])")
+# The words may run over more lines ("[OAuth" / "Authorization Code" / "Flow](https://...)", Fastify's guides):
+# up to this many in all, the lines between holding no bracket. A paragraph wraps a link's words over two or
+# three lines at most; four leaves room and stops at the paragraph's end.
+LINK_LINES = 4
+_NO_BRACKET = re.compile(r"^[^\[\]]*$")
+# Or the target goes on the next line, as Fastify writes long URLs: "[here](" over "https://x.test/a)."
+_TARGET_OPEN = re.compile(r"!?\[([^\[\]]*)\]\(\s*$")
+_TARGET_REST = re.compile(r"^\s*[^\s()]+(?:\s+\"[^\"]*\")?\)")
 
 
 def _joined_links(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
     """The lines with each link that a line break cuts read as a reader sees it: its words on the lines they are
-    written on, without the brackets and the target ("Validation and" over "Serialization docs"). Fastify's
-    docs cut 83 links so; each showed "Serialization](../Reference/Validation.md)" in a cited passage."""
+    written on, without the brackets and the target ("Validation and" over "Serialization docs"), also when its
+    words run over more lines (``LINK_LINES``) or its target goes on the next line ("[here](" over "url)").
+    Fastify's docs cut 83 links so; each showed "Serialization](../Reference/Validation.md)" in a cited passage."""
     out = list(lines)
-    for k in range(len(out) - 1):
+    n = len(out)
+    for k in range(n - 1):
         if code_block[k] is not None or code_block[k + 1] is not None:
             continue
         opened = _LINK_OPEN.search(out[k])
-        if opened and not out[k][: opened.start()].count("`") % 2 and (close := _LINK_CLOSE.match(out[k + 1])):
-            out[k] = out[k][: opened.start()] + out[k][opened.end():]
-            out[k + 1] = close.group(1) + out[k + 1][close.end():]
+        if opened and not out[k][: opened.start()].count("`") % 2:
+            for j in range(k + 1, min(k + LINK_LINES, n)):
+                if code_block[j] is not None or not out[j].strip():
+                    break
+                if close := _LINK_CLOSE.match(out[j]):
+                    out[k] = out[k][: opened.start()] + out[k][opened.end():]
+                    out[j] = close.group(1) + out[j][close.end():]
+                    break
+                if not _NO_BRACKET.match(out[j]):
+                    break
+        target = _TARGET_OPEN.search(out[k])
+        if target and not out[k][: target.start()].count("`") % 2 and (rest := _TARGET_REST.match(out[k + 1])):
+            out[k] = out[k][: target.start()] + target.group(1)
+            out[k + 1] = out[k + 1][rest.end():]
     return out
 
 

@@ -271,6 +271,18 @@ def test_a_link_cut_by_a_line_break_reads_as_its_words_and_a_definition_is_never
     assert [shown[k] for k in (16, 17, 18)] == ["[a", "b](c.md)", "[x]: y.md"], "code is shown as written"
 
 
+def test_a_link_over_three_lines_or_with_its_target_on_the_next_reads_as_its_words() -> None:
+    """Fastify's guides also wrap a link's words over three lines ("[OAuth" / "Authorization Code" /
+    "Flow](url)") and put a long target on the line below its text ("[here](" over "url)."); a bracket opened
+    and left open past a blank line is no link."""
+    lines = ["engage in the [OAuth", "Authorization Code", "Flow](https://auth0.com/x),", "which", "",
+             "Learn more [here](", "https://vercel.com/docs/fluid-compute#enabling).", "", "a [b", "", "c](x) stays"]
+    shown = [line if i.text is None else i.text for line, i in zip(lines, markdown_structure(lines))]
+    assert shown[:3] == ["engage in the OAuth", "Authorization Code", "Flow,"]
+    assert shown[5:7] == ["Learn more here", "."]
+    assert shown[8] == "a [b" and shown[10] == "c](x) stays"
+
+
 def test_empty_fences_block_attributes_and_macros_are_never_seen() -> None:
     """Textual's docs show each example's screenshot with an empty fence ('```{.textual path="app.py"}'): 137 of
     580 passages cited for its dev questions showed one as two lines of markup. Pydantic's put an id on a list
