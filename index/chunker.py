@@ -205,6 +205,8 @@ def _starts_paragraph(shown: Sequence[str], infos: Sequence[LineInfo], prev: int
     if here.code_block != before.code_block:
         return True  # a code block is a paragraph of its own
     gap = range(prev + 1, k)
+    if here.in_table and all(infos[j].in_table for j in range(prev, k)):
+        return False  # a table's hidden rule parts no rows: its header row stays with them
     return here.code_block is None and any(not shown[j].strip() for j in gap)
 
 

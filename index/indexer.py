@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 # tables) reads as its cells without pipes and padding, an opening fence as its language and title (no build
 # options), a reST body field (":Exit code 0: ...") as its name and value, a titled reference in the default
 # role ("`RabbitMQ <broker-amqp>`") as its title, emphasis as its words, a Markdown link whose words run over
-# three lines or whose target goes on the next line as its words.
+# three lines or whose target goes on the next line as its words; a table's header row is chunked with its rows.
 PIPELINE_VERSION = "17"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.

@@ -518,6 +518,7 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
     html_lines: set[int] = set()
     console: set[int] = set()  # the lines inside console fences
     table_rows: set[int] = set()  # a pipe table's header and body rows
+    in_table = [False] * n  # every line of a pipe table, its rule included
     blocks = 0
     read: set[int] = set()  # the lines some block token holds
     for i, token in enumerate(tokens):
@@ -563,6 +564,7 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             markup[start], text[start] = True, ""
         elif token.type == "table_open" and start + 1 < n:
             markup[start + 1], text[start + 1] = True, ""  # the |---|:---:| rule under the header row
+            in_table[start:end] = [True] * (end - start)
         elif token.type == "tr_open":
             table_rows.add(start)
         elif token.type == "html_block":
@@ -592,16 +594,16 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
             markup[k] = True
     headings = heading_paths(starts, n)
     for a, b in ext.rst:
-        blocks = _read_rst(lines, ext.dedented, a, b, headings, is_heading, code_block, markup, text, blocks)
+        blocks = _read_rst(lines, ext.dedented, a, b, headings, is_heading, code_block, markup, text, in_table, blocks)
     return [
         LineInfo(*facts)
-        for facts in zip(headings, is_heading, code_block, front_matter, markup, text, strict=True)
+        for facts in zip(headings, is_heading, code_block, front_matter, markup, text, in_table, strict=True)
     ]
 
 
 def _read_rst(
     lines: Sequence[str], dedented: Sequence[str], a: int, b: int, headings: list[str], is_heading: list[bool],
-    code_block: list[int | None], markup: list[bool], text: list[str | None], blocks: int,
+    code_block: list[int | None], markup: list[bool], text: list[str | None], in_table: list[bool], blocks: int,
 ) -> int:
     """Read the ``{eval-rst}`` body ``dedented[a:b]`` as reStructuredText into the per-line lists (its API objects
     nest under the Markdown heading above), and return the next free code block number.
@@ -616,7 +618,7 @@ def _read_rst(
     for k, info in zip(range(a, b), infos, strict=True):
         if info.heading:
             headings[k] = PATH_SEPARATOR.join(p for p in (headings[k], info.heading) if p)
-        is_heading[k], markup[k] = info.is_heading, info.markup
+        is_heading[k], markup[k], in_table[k] = info.is_heading, info.markup, info.in_table
         shown = dedented[k] if info.text is None else info.text
         text[k] = None if shown == lines[k] else shown
         if info.code_block is not None:

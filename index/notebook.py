@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .markdown import markdown_structure
 from .structure import PLAIN, LineInfo
@@ -112,6 +113,5 @@ def notebook_structure(lines: Sequence[str]) -> list[LineInfo]:
     for line, info, k in zip(virtual, markdown_structure(virtual), at, strict=True):
         if k is not None:
             shown = line if info.text is None else info.text
-            infos[k] = LineInfo(info.heading, info.is_heading, info.code_block, info.front_matter, info.markup,
-                                shown if shown.strip() else "")
+            infos[k] = replace(info, text=shown if shown.strip() else "")
     return infos

@@ -331,10 +331,12 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
             if name:
                 for k in range(d.line, min(max(d.end, d.line + 1), n)):
                     suffixes[k].append(name)
-    _line_markup(lines, code_block, markup, text, starts)
+    grid = _grid_lines(lines, code_block)
+    _line_markup(lines, code_block, markup, text, starts, grid)
     paths = heading_paths(starts, n)
     headings = [with_objects(p, s) for p, s in zip(paths, suffixes)]
-    return [LineInfo(*facts) for facts in zip(headings, is_heading, code_block, [False] * n, markup, text,
+    in_table = [k in grid for k in range(n)]
+    return [LineInfo(*facts) for facts in zip(headings, is_heading, code_block, [False] * n, markup, text, in_table,
                                               strict=True)]
 
 
@@ -408,20 +410,21 @@ def _body_field_text(line: str) -> str | None:
     return f"{m.group(1)}: {inline_text(value)}" if value else f"{m.group(1)}:"
 
 
-def _grid_rows(lines: Sequence[str], code_block: Sequence[int | None]) -> set[int]:
-    """The rows of grid tables: the "|" lines under a "+---+" border, up to the line that is neither."""
-    rows: set[int] = set()
+def _grid_lines(lines: Sequence[str], code_block: Sequence[int | None]) -> set[int]:
+    """The lines of grid tables: a "+---+" border, then its "|" rows and borders, up to the line that is neither."""
+    table: set[int] = set()
     open_table = False
     for k, line in enumerate(lines):
         if code_block[k] is not None:
             open_table = False
         elif _GRID_BORDER.match(line):
             open_table = True
+            table.add(k)
         elif open_table and _GRID_ROW.match(line):
-            rows.add(k)
+            table.add(k)
         else:
             open_table = False
-    return rows
+    return table
 
 
 def _joined_inline(lines: Sequence[str], code_block: Sequence[int | None]) -> list[str]:
@@ -453,12 +456,11 @@ def _joined_inline(lines: Sequence[str], code_block: Sequence[int | None]) -> li
 
 def _line_markup(
     lines: Sequence[str], code_block: list[int | None], markup: list[bool], text: list[str | None],
-    starts: list[tuple[int, int, str]],
+    starts: list[tuple[int, int, str]], grid: set[int],
 ) -> None:
     """What one line says by itself: comments and targets are hidden, roles read as their text."""
     first_title = starts[0][0] if starts else len(lines)
     joined = _joined_inline(lines, code_block)
-    grid_rows = _grid_rows(lines, code_block)
     comment_indent = -1  # the indentation of an open comment's ".." (-1: none open)
     for k, line in enumerate(lines):
         if code_block[k] is not None:
@@ -484,7 +486,7 @@ def _line_markup(
             markup[k], text[k] = True, ""  # an anonymous target, or file-wide metadata such as ":orphan:"
         elif line.strip() == "::" or _TRANSITION.match(line.strip()) or _TABLE_RULE.match(line):
             markup[k], text[k] = True, ""  # a transition, a table's rule, a bare literal-block marker
-        elif k in grid_rows:
+        elif k in grid:  # a row: its border lines are table rules, above
             text[k] = table_row_text(joined[k], inline_text)
         else:
             # Indentation in reST is structure (a directive's body, a definition), not something a reader sees.

@@ -32,6 +32,9 @@ class LineInfo:
     # What a reader sees on this line when it differs from the raw line (None: the raw line). An empty
     # string is a line a reader never sees (a section underline, a script, a tag-only line): not chunked.
     text: str | None = None
+    # A line of a table (Markdown's pipe tables, reST's grid tables): its rows and the rules between them are one
+    # block, so a hidden rule does not part the header row from the rows (``chunker._starts_paragraph``).
+    in_table: bool = False
 
 
 PLAIN = LineInfo()

@@ -171,6 +171,26 @@ def test_fence_with_blank_lines_stays_in_one_chunk_when_it_fits() -> None:
         assert len(holders) == 1, f"window {window}: the fence is split"
 
 
+@pytest.mark.parametrize(("source", "table"), [
+    ("t.md", ["| Before | After |", "| --- | --- |", "| `lift()` | `hoist()` |", "| `drop()` | `lower()` |"]),
+    ("t.rst", ["+----------+-----------+", "| Before   | After     |", "+==========+===========+",
+               "| lift()   | hoist()   |", "+----------+-----------+", "| drop()   | lower()   |",
+               "+----------+-----------+"]),
+])
+def test_a_tables_header_row_stays_with_its_rows(source: str, table: list[str]) -> None:
+    """The hidden rule under a table's header row (Markdown's "|---|", reST's "+===+") read as a paragraph
+    break: pydantic's V1/V2 table had its header row packed with the paragraph above and its rows in the next
+    chunk, which then never said which column is which."""
+    intro = ["Harbour cranes lift cargo from ships onto the quay every single day of the week.",
+             "Council engineers inspect every crane in spring before the shipping season starts now."]
+    lines = [*intro, "", "The crane methods were renamed:", "", *table, "", "After the table."]
+    header = next(k + 1 for k, line in enumerate(lines) if "Before" in line)
+    row = next(k + 1 for k, line in enumerate(lines) if "drop()" in line)
+    for window in range(30, 80):
+        chunks = chunk_document(source, lines, clean(lines), window, EMBEDDER.count_tokens)
+        assert _chunk_of(chunks, header) is _chunk_of(chunks, row), f"window {window}: the header left its rows"
+
+
 @pytest.mark.parametrize(("source", "lead", "block"), [
     ("t.md", "Waiting until the crane is ready before the loop starts:", ["```python", "await crane.ready()", "```"]),
     ("t.rst", "Waiting until the crane is ready before the loop starts::", ["    await crane.ready()"]),
