@@ -517,8 +517,7 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
     starts: list[tuple[int, int, str]] = []  # (first line, level, text) of each top-level heading
     html_lines: set[int] = set()
     console: set[int] = set()  # the lines inside console fences
-    table_rows: set[int] = set()  # a pipe table's header and body rows
-    in_table = [False] * n  # every line of a pipe table, its rule included
+    in_table = [False] * n  # every line of a pipe table: its rows, and its rule (hidden below)
     blocks = 0
     read: set[int] = set()  # the lines some block token holds
     for i, token in enumerate(tokens):
@@ -565,8 +564,6 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
         elif token.type == "table_open" and start + 1 < n:
             markup[start + 1], text[start + 1] = True, ""  # the |---|:---:| rule under the header row
             in_table[start:end] = [True] * (end - start)
-        elif token.type == "tr_open":
-            table_rows.add(start)
         elif token.type == "html_block":
             html_lines.update(range(start, end))
     in_rst = {k for a, b in ext.rst for k in range(a, b)}
@@ -581,7 +578,7 @@ def markdown_structure(lines: Sequence[str]) -> list[LineInfo]:
         # <font color=...>) is shown as its text, and a link as its words.
         if code_block[k] is not None:
             shown = ext.dedented[k]
-        elif k in table_rows:
+        elif in_table[k]:  # a row: the rule has its text already
             shown = table_row_text(joined[k], inline_text)
         else:
             shown = inline_text(joined[k])

@@ -84,10 +84,9 @@ _LITERAL = re.compile(r"``(.+?)``")
 _ESCAPE = re.compile(r"\\(.)")  # "\?" reads "?": a backslash escapes markup outside literals
 _TRANSITION = re.compile(r"^([!-/:-@\[-`{-~])\1{3,}\s*$")  # docutils: four or more of one punctuation mark
 _TABLE_RULE = re.compile(r"^\s*(?:[=+\-|: ]*[=\-]{3,}[=+\-|: ]*)$")
-_FIELD = re.compile(r"^:[\w -]+:(?:\s.*)?$")
-# A field list in the body (":release-date: 2010-06-30", pytest's ":Exit code 0: All tests ... passed") is a
-# two-column table in the built page: its name, then its text.
-_BODY_FIELD = re.compile(r"^:([\w][\w .-]*):(?:\s+(.*))?$")
+# A field: file-wide metadata above the first title (":orphan:"), or a field list in the body (":release-date:
+# 2010-06-30", pytest's ":Exit code 0: All tests ... passed"), a two-column table in the built page.
+_FIELD = re.compile(r"^:([\w -]+):(?:\s+(.*))?$")
 _SUBSTITUTIONS_ONLY = re.compile(r"^(?:\|[^|]+\|\s*)+$")  # "|version|", "|today|": Sphinx's conf.py sets them
 # A grid table: a "+----+----+" border, then rows between "|" borders (a cell's text wrapped over several rows).
 _GRID_BORDER = re.compile(r"^\s*\+(?:[-=]+\+)+\s*$")
@@ -401,7 +400,7 @@ def _body_field_text(line: str) -> str | None:
     """A field of a field list as the built page shows it (":Exit code 0: All tests passed" reads "Exit code 0:
     All tests passed"); "" for one whose value only the build fills in (":Release: |version|"); None for
     other lines."""
-    m = _BODY_FIELD.match(line)
+    m = _FIELD.match(line)
     if not m:
         return None
     value = m.group(2) or ""
