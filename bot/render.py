@@ -17,7 +17,7 @@ from urllib.parse import quote
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from citebot.index import TENTATIVE_NOTE, Answer, Hit, Stats
+from citebot.index import CELL_SEPARATOR, TENTATIVE_NOTE, Answer, Hit, Stats
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,6 @@ JOIN_LINES = 3
 SENTENCE_END = re.compile(r"[.!?:;。！？]['\")\]*_`]*$")
 # Lines that start something of their own: a list item, a heading, a quote, a table row, a code fence.
 BLOCK_START = re.compile(r"^\s*([-*+>#|]|\d+[.)]\s|```|~~~)")
-TABLE_CELLS = " | "  # what stands between a table row's cells in its reader text
 SUM_CHARS = 6  # hex characters of a passage's fingerprint in the button (24 bits: a changed file is noticed)
 
 
@@ -227,7 +226,7 @@ def _continues(before: str, after: str) -> bool:
         return False
     if BLOCK_START.match(after) or BLOCK_START.match(before) and before.lstrip().startswith(("```", "~~~", "#")):
         return False
-    if TABLE_CELLS in before and TABLE_CELLS in after:  # two rows of a table (index/structure.table_row_text)
+    if CELL_SEPARATOR in before and CELL_SEPARATOR in after:  # two rows of a table (structure.table_row_text)
         return False
     return after[0].islower() or after[0] in "`("
 

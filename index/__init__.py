@@ -23,8 +23,10 @@ from .loader import Skipped
 from .runtime import configure_process
 from .search import MAX_QUESTION_CHARS, TENTATIVE_NOTE, Answer, Hit, clean_question
 from .settings import Settings, get_settings, split_csv
+from .structure import CELL_SEPARATOR
 
 __all__ = [
+    "CELL_SEPARATOR",
     "MAX_QUESTION_CHARS",
     "NOT_STORED",
     "TENTATIVE_NOTE",

@@ -587,7 +587,8 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE, note
         # "app.config_from_object(...)" in What's new in 4.0, then in the configuration guide).
         line_key = normalize_line(line_text)
         repeated = line_key in lines
-        note = notes_wait and cand.relevance >= floor and _release_notes(cand)
+        # Past k no hit is listed, so whether a candidate is a note matters only to those that are.
+        note = not full and notes_wait and cand.relevance >= floor and _release_notes(cand)
         if not note:
             lines.add(line_key)
         hit = _hit(cand, line_no, line_text, also)
@@ -610,10 +611,10 @@ def _diverse(ranked: list[_Candidate], k: int, floor: float = WEAK_PASSAGE, note
 def _release_notes(cand: _Candidate) -> bool:
     """Whether a scored candidate reads as release notes (``RELEASE_NOTES``)."""
     assert cand.passage is not None  # every candidate of the pool was scored
-    numbers = [number for number, _ in cand.chunk.units]
-    code = [bool(c) for c in cand.passage.code]
     if is_release_title(cand.chunk.context.split(PATH_SEPARATOR, 1)[0]):
         return True
+    numbers = [number for number, _ in cand.chunk.units]
+    code = [bool(c) for c in cand.passage.code]
     return release_note_share(cand.passage.lines, numbers, set(cand.chunk.markup), code) >= RELEASE_NOTES
 
 

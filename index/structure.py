@@ -46,6 +46,7 @@ def reader_text(line: str, info: LineInfo) -> str:
 
 
 _CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe that is not escaped ("\\|" is a pipe inside a cell)
+CELL_SEPARATOR = " | "  # between a table row's cells in its reader text
 
 
 def table_row_text(row: str, read: Callable[[str], str]) -> str:
@@ -54,7 +55,7 @@ def table_row_text(row: str, read: Callable[[str], str]) -> str:
     tables, reStructuredText's grid tables). Cells are split before they are read, so an escaped pipe stays in
     its cell; an empty cell is left out, so a grid table's continuation row reads as the words it adds."""
     cells = (read(cell).strip() for cell in _CELL_BORDER.split(row.strip().strip("|")))
-    return " | ".join(cell.replace("\\|", "|") for cell in cells if cell)
+    return CELL_SEPARATOR.join(cell.replace("\\|", "|") for cell in cells if cell)
 
 
 def with_objects(path: str, objects: Sequence[str]) -> str:
