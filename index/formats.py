@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from . import asciidoc, code, html, markdown, notebook, rst
+from . import asciidoc, code, html, markdown, notebook, rst, xref
 from .structure import PLAIN, LineInfo
 
 log = logging.getLogger(__name__)
@@ -35,25 +35,32 @@ def sniffed(lines: Sequence[str]) -> str:
     return best if most >= (1 if titled else TEXT_MARKERS) and most > other else ""
 
 
+def reader_kind(source: str, lines: Sequence[str]) -> str:
+    """Which reader a file gets: "markdown", "rst", "html", "asciidoc", "notebook", "code", or "" (plain
+    lines), by the file's name, and a ``.txt`` by the markup its lines are written in (``sniffed``)."""
+    name = source.lower()
+    kind = sniffed(lines) if name.endswith(TEXT_SUFFIX) else ""
+    return kind or next((kind for kind, reads in _NAMED if reads(name)), "")
+
+
+_NAMED: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("markdown", markdown.is_markdown), ("rst", rst.is_rst), ("html", html.is_html),
+    ("asciidoc", asciidoc.is_asciidoc), ("notebook", notebook.is_notebook), ("code", code.is_code),
+)
+
+
 def line_structure(source: str, lines: Sequence[str]) -> list[LineInfo]:
-    """Per-line structure of ``lines``, read by the format the file's name says (a ``.txt`` by the markup its
-    lines are written in, ``sniffed``); plain for unknown kinds.
+    """Per-line structure of ``lines``, read by the format ``reader_kind`` says; plain for unknown kinds.
 
     A parser that fails on a file (it never should, but files are untrusted) leaves it plain rather than
     losing it: plain lines still index and cite correctly.
     """
-    name = source.lower()
-    readers: tuple[tuple[Callable[[str], bool], Callable[[Sequence[str]], list[LineInfo]]], ...] = (
-        (markdown.is_markdown, markdown.markdown_structure),
-        (rst.is_rst, rst.rst_structure),
-        (html.is_html, html.html_structure),
-        (asciidoc.is_asciidoc, asciidoc.asciidoc_structure),
-        (notebook.is_notebook, notebook.notebook_structure),
-        (code.is_code, lambda ls: code.code_structure(name, ls)),
-    )
-    by_markup = {"rst": rst.rst_structure, "asciidoc": asciidoc.asciidoc_structure}
-    kind = sniffed(lines) if name.endswith(TEXT_SUFFIX) else ""
-    structure = by_markup[kind] if kind else next((s for reads, s in readers if reads(name)), None)
+    readers: dict[str, Callable[[Sequence[str]], list[LineInfo]]] = {
+        "markdown": markdown.markdown_structure, "rst": rst.rst_structure, "html": html.html_structure,
+        "asciidoc": asciidoc.asciidoc_structure, "notebook": notebook.notebook_structure,
+        "code": lambda ls: code.code_structure(source.lower(), ls),
+    }
+    structure = readers.get(reader_kind(source, lines))
     if structure is None:
         return [PLAIN] * len(lines)
     try:
@@ -62,3 +69,17 @@ def line_structure(source: str, lines: Sequence[str]) -> list[LineInfo]:
         log.debug("%s: read as plain text (%s: %s)", source, type(exc).__name__, exc)
         return [PLAIN] * len(lines)
     return infos if len(infos) == len(lines) else [PLAIN] * len(lines)
+
+
+def targets(source: str, lines: Sequence[str]) -> xref.Targets:
+    """What ``source`` offers to the folder's cross-references (its title, the sections its labels mark):
+    reST's and MyST Markdown's, the formats whose roles name them; nothing for other formats, or when the
+    file cannot be read."""
+    found = {"rst": rst.targets, "markdown": markdown.targets}.get(reader_kind(source, lines))
+    if found is None:
+        return xref.Targets()
+    try:
+        return found(lines)
+    except Exception as exc:  # noqa: BLE001 - as line_structure: an unreadable file offers no targets
+        log.debug("%s: no cross-reference targets (%s: %s)", source, type(exc).__name__, exc)
+        return xref.Targets()

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import check, ledger, repair, state
+from . import check, ledger, repair, state, xref
 from .chunker import Chunk, chunk_document, embedded_text
 from .cleaner import clean
 from .embedder import Embedder
 from .errors import IndexDamaged, NoSpace, StoreUnavailable, UsageError
-from .formats import line_structure
+from .formats import line_structure, targets
 from .loader import Document, Skipped, scan
 from .settings import Settings
 from .store import Store, StoredChunk
@@ -67,7 +67,10 @@ log = logging.getLogger(__name__)
 # options), a reST body field (":Exit code 0: ...") as its name and value, a titled reference in the default
 # role ("`RabbitMQ <broker-amqp>`") as its title, emphasis as its words, a Markdown link whose words run over
 # three lines or whose target goes on the next line as its words; a table's header row is chunked with its rows.
-PIPELINE_VERSION = "17"
+# 18: a bare reST ":ref:" / ":doc:" (and MyST's "{ref}" / "{doc}") reads as the title of the section or page it
+# names, found anywhere in the folder (xref.py); a page's entry keeps the titles it showed (FileEntry.refs). A
+# reST substitution the page defines ("|commands|", ".. |commands| replace:: ...") reads as its replacement.
+PIPELINE_VERSION = "18"
 Progress = Callable[[str, int, int], None]
 # Chunks sent to the model per round, in model batches (settings.batch_size): each round is one progress step.
 # Picked by hand, not tuned: small enough that progress moves.
@@ -183,23 +186,27 @@ def _stored(chunk: Chunk, model_name: str, blocks: _Blocks) -> StoredChunk:
                        markup=markup, prose=prose, cut_blocks=cut, repeats=repeats)
 
 
-def _chunks_for(doc: Document, settings: Settings, embedder: Embedder) -> list[StoredChunk]:
+def _chunks_for(
+    doc: Document, settings: Settings, embedder: Embedder, titles: xref.Titles
+) -> tuple[list[StoredChunk], dict[str, str]]:
+    """The file's chunks, and the cross-references they show (``xref.reading``), for its manifest entry."""
     # The cleaner judges what a reader sees (roles resolved, tags dropped), not the raw markup; headings, code and
     # markup are structure, never page furniture.
-    infos = line_structure(doc.source, doc.lines)
-    shown = [reader_text(line, info) for line, info in zip(doc.lines, infos)]
-    stops = [i.is_heading or i.markup or i.code_block is not None for i in infos]
-    cleaned = clean(shown, settings.drop_boilerplate, stops)
-    window = min(settings.chunk_tokens, embedder.max_tokens)
-    chunks = chunk_document(doc.source, doc.lines, cleaned, window, embedder.count_tokens, settings.overlap_lines,
-                            infos)
+    with xref.reading(doc.source, titles) as refs:
+        infos = line_structure(doc.source, doc.lines)
+        shown = [reader_text(line, info) for line, info in zip(doc.lines, infos)]
+        stops = [i.is_heading or i.markup or i.code_block is not None for i in infos]
+        cleaned = clean(shown, settings.drop_boilerplate, stops)
+        window = min(settings.chunk_tokens, embedder.max_tokens)
+        chunks = chunk_document(doc.source, doc.lines, cleaned, window, embedder.count_tokens,
+                                settings.overlap_lines, infos)
     # Identical pieces of one over-long line (a line of repeated text) get identical ids: store each once.
     unique: dict[str, StoredChunk] = {}
     blocks = _Blocks.of(infos, shown, cleaned.duplicate_of, cleaned.keep)
     for c in chunks:
         stored = _stored(c, embedder.name, blocks)
         unique.setdefault(stored.id, stored)
-    return list(unique.values())
+    return list(unique.values()), refs
 
 
 def _embedded(chunk: StoredChunk) -> str:
@@ -225,6 +232,7 @@ class Plan:
     warnings: list[str]
     repaired: list[str]  # what this run repaired before planning
     started_over: bool  # the committed manifest could not be read: nothing committed is trusted
+    titles: xref.Titles  # the folder's section and page titles, which cross-references show
 
     @property
     def nothing_to_do(self) -> bool:
@@ -349,8 +357,17 @@ def _plan(
     changed = [d for d in found.documents if rebuild or d.source not in old.files
                or old.files[d.source].sha256 != d.sha256 or d.source in lost_files]
     removed = [s for s in old.files if s not in current and s not in keep_on_error]
+    titles = xref.Titles()
+    if changed or removed:
+        # Every page's targets, the unchanged pages' too: a page is read again when a title it shows changed.
+        # Titles change only with files, so a run with none to read skips this (on Django's 648 pages, 0.7 s).
+        titles = xref.Titles.of((d.source, targets(d.source, d.lines)) for d in found.documents)
+        read = {d.source for d in changed}
+        read |= {d.source for d in found.documents if d.source in old.files and xref.stale(old.files[d.source].refs,
+                                                                                            titles)}
+        changed = [d for d in found.documents if d.source in read]
     return Plan(old, sig, dirty, rebuild, len(current), changed, removed, keep_on_error, lost, found.skipped,
-                warnings, repaired, started_over)
+                warnings, repaired, started_over, titles)
 
 
 def _committed(books: state.Ledger, root: Path, repaired: list[str]) -> tuple[state.Manifest, bool]:
@@ -377,8 +394,8 @@ def _write(
     for i, doc in enumerate(plan.changed):
         if progress:
             progress("chunk", i, len(plan.changed))
-        chunks = _chunks_for(doc, settings, embedder)
-        new_files[doc.source] = state.FileEntry(doc.sha256, [c.id for c in chunks])
+        chunks, refs = _chunks_for(doc, settings, embedder, plan.titles)
+        new_files[doc.source] = state.FileEntry(doc.sha256, [c.id for c in chunks], refs)
         # Tagged with the generation this run writes: until it commits, readers may leave those out (Store.query).
         pending.extend(replace(c, generation=plan.old.generation + 1) for c in chunks)
     stored = set(plan.old.chunk_ids()) - plan.lost

@@ -32,6 +32,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from . import xref
 from .rst import BUILD_ONLY_CONTENT, CODE_DIRECTIVES, HIDDEN_DIRECTIVES, admonition_text, role_text, rst_structure
 from .structure import PATH_SEPARATOR, PLAIN, LineInfo, heading_paths, table_row_text
 
@@ -120,6 +121,48 @@ ICON_SETS = ("material-", "octicons-", "fontawesome-", "simple-")  # Material fo
 _TARGET_URL = r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"
 _LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\](?:" + _TARGET_URL + r"|\[[^\[\]]*\])"
                    r"(?:\{:?\s*(?:[#.][\w-]|[\w-]+=)[^{}]*\})?")
+
+
+_ATX = re.compile(r"^ {0,3}#{1,6}(?:\s+(.*?))?(?:\s+#+)?\s*$")
+_SETEXT = re.compile(r"^ {0,3}(?:=+|-+)\s*$")
+
+
+def targets(lines: Sequence[str]) -> xref.Targets:
+    """The page's title (its first heading) and, for each MyST label above a heading ("(install)=" over
+    "# Installing"), that heading, as reader text: what MyST's ``{doc}`` and ``{ref}`` to this page show.
+
+    Read from the lines (fences skipped), not by markdown-it: every page is read for this on every run."""
+    title = ""
+    labels: dict[str, str] = {}
+    waiting: list[str] = []  # labels read, for the next title
+    fence = ""
+    previous = ""
+    for k, line in enumerate(lines):
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
+                    and not line.strip()[len(opened.group(1)):].strip():
+                fence = ""
+            previous = ""
+            continue
+        if opened:
+            fence, waiting, previous = opened.group(1), [], ""
+            continue
+        label = _TARGET.match(line)
+        if label:
+            waiting.append(line.strip()[1:-2])
+        elif line.strip():
+            atx = _ATX.match(line)
+            below = lines[k + 1] if k + 1 < len(lines) else ""
+            setext = not previous.strip() and bool(_SETEXT.match(below))
+            words = (atx.group(1) or "") if atx else (line if setext else None)
+            if words is not None:
+                shown = inline_text(_HEADING_ATTRS.sub("", words)).strip()
+                title = title or shown
+                labels.update((name, shown) for name in waiting)
+            waiting = []
+        previous = line
+    return xref.Targets(title, labels)
 
 
 def included_text(line: str) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import xref
 from .structure import LineInfo, heading_paths, table_row_text, with_objects
 
 RST_SUFFIXES = (".rst", ".rest")
@@ -120,22 +121,30 @@ def is_rst(source: str) -> bool:
 
 
 _LABEL_GAPS = re.compile(r"[_\-]+")
+_UP = re.compile(r"^(?:\.{0,2}/)+")  # a page path's leading "/", "./" and "../"
 
 
 def role_text(role: str, target: str) -> str:
     """What Sphinx shows for ``:role:`target```: an explicit title, else the target (``~`` keeps its last part,
     a leading ``.`` or ``!`` is dropped), with ``()`` after a function or method as Sphinx adds it."""
+    target = " ".join(target.split())  # a role's text may run over lines: its title too
     if role in _ISSUE_ROLES and target.isdigit():
         return f"#{target}"
     titled = _TITLED.match(target)
     if titled and titled.group(1):
         return titled.group(1)
     text = titled.group(2) if titled else target
+    if role in ("ref", "doc") and (title := xref.title_for(role, text)):
+        return title  # the title of the section or page, as Sphinx shows it, found in the folder (xref.py)
     if role == "ref":
-        # A bare label: Sphinx shows the title of the section it marks, which may live in another file (read
-        # alone here, so unknown); its words, as the label spells them, read better and search better than
-        # the label itself ("intents_primer" -> "intents primer"). An intersphinx prefix ("py:") goes.
+        # A label the folder does not define (an intersphinx one, or a page read alone): its words, as the
+        # label spells them, read better and search better than the label itself ("intents_primer" ->
+        # "intents primer"). An intersphinx prefix ("py:") goes.
         return _LABEL_GAPS.sub(" ", text.rsplit(":", 1)[-1]).strip() or text
+    if role == "doc":
+        # A page the folder lacks: its path without what leads it up or into another project ("../faq" and
+        # "py:tutorial/venv" read "faq" and "tutorial/venv").
+        return _UP.sub("", text.rsplit(":", 1)[-1]) or text
     short = text.startswith("~")
     text = text.lstrip("~!.")
     if short:
@@ -332,11 +341,41 @@ def rst_structure(lines: Sequence[str]) -> list[LineInfo]:
                     suffixes[k].append(name)
     grid = _grid_lines(lines, code_block)
     _line_markup(lines, code_block, markup, text, starts, grid)
+    _substitute(lines, code_block, text)
     paths = heading_paths(starts, n)
     headings = [with_objects(p, s) for p, s in zip(paths, suffixes)]
     in_table = [k in grid for k in range(n)]
     return [LineInfo(*facts) for facts in zip(headings, is_heading, code_block, [False] * n, markup, text, in_table,
                                               strict=True)]
+
+
+# ".. |commands| replace:: [:ref:`ext.commands <discord_ext_commands>`]" and where the page uses it, "|commands|"
+# (or "|commands|_", also a link). Read from the lines: the permissive directives parse_tree registers take the
+# place of docutils' own "replace", so its tree holds no substitution definitions.
+_SUBSTITUTION = re.compile(r"^\.\. \|([^|]+)\|\s+replace::\s*(.*?)\s*$")
+_SUBSTITUTION_REF = re.compile(r"\|([^|\s][^|]*)\|(?:__?)?")
+
+
+def _substitute(lines: Sequence[str], code_block: Sequence[int | None], text: list[str | None]) -> None:
+    """Substitutions the page defines read as their replacement text, as Sphinx shows them ("|commands| Fix"
+    reads "[ext.commands] Fix"); one it does not define (Sphinx's "|version|", conf.py's) stays as written, as
+    does one inside a literal or a code block."""
+    defined = {m.group(1): inline_text(m.group(2)).strip() for line in lines if (m := _SUBSTITUTION.match(line))}
+    if not defined:
+        return
+    for k, line in enumerate(lines):
+        shown = text[k]
+        if shown is None:
+            shown = line
+        if code_block[k] is not None or "|" not in shown:
+            continue
+        parts = shown.split("`")  # reader text shows a literal in single backticks: its odd parts
+        replaced = "`".join(
+            part if i % 2 else _SUBSTITUTION_REF.sub(lambda m: defined.get(m.group(1), m.group()), part)
+            for i, part in enumerate(parts)
+        )
+        if replaced != shown:
+            text[k] = replaced
 
 
 def _field_text(line: str) -> str | None:
@@ -380,6 +419,60 @@ def is_adornment(line: str) -> bool:
     """A section underline or overline: one punctuation character repeated (a short title's may be short)."""
     mark = line.rstrip()
     return bool(mark) and len(set(mark)) == 1 and not mark[0].isalnum() and not mark[0].isspace()
+
+
+# ".. _install:" (and ".. _`odd: label`:") names what follows; ".. _name: https://..." is a link, not a label.
+_LABEL = re.compile(r"^\.\. _(`[^`]+`|[^:`_][^:`]*):\s*$")
+# An underline as short as this is a title's even under a longer title, as docutils reads it (it warns); a
+# shorter one under a longer line is text ("Note\n::" is no title).
+_SHORT_UNDERLINE = 4
+
+
+def targets(lines: Sequence[str]) -> xref.Targets:
+    """The page's title (its first section's) and, for each label written just above a section title, that
+    title, as reader text: what ``:doc:`` and ``:ref:`` to this page show (``xref.py``).
+
+    Read from the lines alone, not by docutils: every page of the folder is read for this on every run,
+    also the unchanged ones, and a title is two lines (three with an overline) that docutils would read
+    the same way."""
+    title = ""
+    labels: dict[str, str] = {}
+    waiting: list[str] = []  # labels read, for the next title
+    marks = [_is_mark(line[:1]) for line in lines]  # the cheap test first: an adornment's first character
+    for k, line in enumerate(lines):
+        label = _LABEL.match(line) if line.startswith(".. _") else None
+        if label:
+            waiting.append(label.group(1).strip("`"))
+            continue
+        if not line.strip():
+            continue
+        words = _section_title(lines, k) if marks[k] or (k + 1 < len(lines) and marks[k + 1]) else None
+        if words is not None:
+            shown = inline_text(words).strip()
+            title = title or shown
+            labels.update((name, shown) for name in waiting)
+        waiting = []
+    return xref.Targets(title, labels)
+
+
+def _is_mark(char: str) -> bool:
+    return bool(char) and not char.isalnum() and not char.isspace()
+
+
+def _section_title(lines: Sequence[str], k: int) -> str | None:
+    """The words of the section title that starts at line ``k`` (an overline's, or an underlined line's),
+    or None. A title follows a blank line, a label or nothing, as in a page's sections."""
+    if k and lines[k - 1].strip() and not _LABEL.match(lines[k - 1]):
+        return None
+    line = lines[k]
+    if is_adornment(line):
+        if k + 2 < len(lines) and lines[k + 1].strip() and lines[k + 2].rstrip() == line.rstrip():
+            return lines[k + 1].strip()
+        return None
+    if line[:1].isspace() or k + 1 >= len(lines) or not is_adornment(lines[k + 1]):
+        return None
+    under = lines[k + 1].rstrip()
+    return line.strip() if len(under) >= min(len(line.strip()), _SHORT_UNDERLINE) else None
 
 
 def _ancestors(node: Any, kind: type) -> list[Any]:

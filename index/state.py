@@ -94,8 +94,11 @@ def clear_dirty(state_dir: Path) -> None:
 
 @dataclass
 class FileEntry:
-    sha256: str
+    sha256: str  # of the file's bytes as indexed ("" when it must be read again: Plan.kept_files)
     chunks: list[str]
+    # The cross-references its chunks show, each with the title shown ("" for none: ``xref.py``): the file
+    # is read again when one reads differently. Absent from manifests written before there were any.
+    refs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

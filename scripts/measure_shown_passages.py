@@ -28,7 +28,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from citebot.index.formats import line_structure
+from citebot.index import xref
+from citebot.index.formats import line_structure, targets
+from citebot.index.loader import scan
+from citebot.index.settings import Settings
 from citebot.index.structure import LineInfo, reader_text
 
 # Raw syntax a reader of the built page never sees. Written for this measurement from the markups the
@@ -50,15 +53,26 @@ def _shown(text: str, numbers: Sequence[int], seen: Sequence[str]) -> set[int]:
     return shown
 
 
-def measure(docs: Path, hits_file: Path) -> dict[str, int]:
+def folder_titles(docs: Path) -> xref.Titles:
+    """The folder's section and page titles, which its cross-references show, found as ``citebot index`` finds
+    them (with the default settings' extensions and exclusions)."""
+    settings = Settings()
+    found = scan(docs, settings.extensions, settings.exclude, settings.follow_symlinks, settings.max_file_bytes)
+    return xref.Titles.of((d.source, targets(d.source, d.lines)) for d in found.documents)
+
+
+def measure(docs: Path, hits_file: Path, titles: xref.Titles | None = None) -> dict[str, int]:
+    """The counts for one hits file; each page is read as the indexer reads it, with ``titles``."""
     files: dict[str, tuple[list[str], list[LineInfo]]] = {}
+    titles = folder_titles(docs) if titles is None else titles
     counts = {"passages": 0, "half_code_block": 0, "marked_excerpt": 0, "markup_quoted": 0}
     for row in hits_file.read_text(encoding="utf-8").splitlines():
         for hit in json.loads(row).get("hits") or []:
             source = hit["source"]
             if source not in files:
                 lines = (docs / source).read_text(encoding="utf-8", errors="replace").splitlines()
-                files[source] = (lines, line_structure(source, lines))
+                with xref.reading(source, titles):
+                    files[source] = (lines, line_structure(source, lines))
             lines, infos = files[source]
             span = range(hit["line_start"], min(hit["line_end"], len(lines)) + 1)
             visible = [n for n in span if reader_text(lines[n - 1], infos[n - 1]).strip()]
@@ -87,8 +101,9 @@ def main() -> None:
     parser.add_argument("docs", type=Path, help="the folder that was indexed")
     parser.add_argument("hits", type=Path, nargs="+", help="citebot eval --hits output")
     args = parser.parse_args()
+    titles = folder_titles(args.docs)
     for hits in args.hits:
-        c = measure(args.docs, hits)
+        c = measure(args.docs, hits, titles)
         print(f"{hits}: {c['passages']} passages, {c['half_code_block']} show half a code block, "
               f"{c['marked_excerpt']} an excerpt of a block too long to cite (marked as one), "
               f"{c['markup_quoted']} quote markup")

@@ -137,6 +137,10 @@ def test_a_file_docutils_cannot_read_falls_back_to_plain(monkeypatch: pytest.Mon
     ("ref", "the intents page <intents>", "the intents page"), ("attr", "!Client.user", "Client.user"),
     ("issue", "1234", "#1234"), ("ref", "intents_primer", "intents primer"), ("ref", "discord-intro", "discord intro"),
     ("ref", "py:slots", "slots"), ("ghpull", "10959", "#10959"),
+    # outside a folder's reading (xref.py): a page as its path from the root, a title cut by a line break whole
+    ("doc", "../faq", "faq"), ("doc", "/topics/http/urls", "topics/http/urls"),
+    ("doc", "py:tutorial/venv", "tutorial/venv"),
+    ("ref", "cooperative\nconstructors <uncooperative-constructors>", "cooperative constructors"),
 ])
 def test_role_text(role: str, target: str, shown: str) -> None:
     assert rst.role_text(role, target) == shown
@@ -306,3 +310,21 @@ def test_a_role_written_after_its_text_reads_as_its_text() -> None:
     assert infos[5].text == "and PEP 8 stays a link."
     # Without a space after "::" docutils reads no directive but a comment, which a built page never shows.
     assert infos[9].markup and infos[9].text == "" and infos[11].text is None and not infos[11].markup
+
+
+def test_a_substitution_reads_as_its_replacement_text() -> None:
+    """discord.py's changelog tags entries "|commands| Fix ..." with ".. |commands| replace:: [:ref:`ext.commands
+    <discord_ext_commands>`]", which Sphinx shows as "[ext.commands]"; they were quoted as written. One the
+    page does not define (Sphinx's own "|version|", or one from conf.py) stays, and so does one in a literal."""
+    lines = [
+        ".. |commands| replace:: [:ref:`ext.commands <discord_ext_commands>`]",  # 1
+        ".. |tm| replace:: *TM*", "",                                            # 2
+        "- |commands| Fix flag annotations (|tm|)",                              # 4
+        "- Release |version|, see ``|commands|`` and |commands|_.", "",          # 5
+        "::", "", "    print('|commands|')",                                     # 7-9
+    ]
+    text = [reader_text(line, info) for line, info in zip(lines, rst.rst_structure(lines))]
+    assert text[0] == text[1] == ""
+    assert text[3] == "- [ext.commands] Fix flag annotations (TM)"
+    assert text[4] == "- Release |version|, see `|commands|` and [ext.commands]."
+    assert text[8] == "    print('|commands|')"
