@@ -148,10 +148,11 @@ def targets(lines: Sequence[str]) -> xref.Targets:
         if opened:
             fence, waiting, previous = opened.group(1), [], ""
             continue
-        label = _TARGET.match(line)
-        if label:
+        if _TARGET.match(line):
             waiting.append(line.strip()[1:-2])
-        elif line.strip():
+            previous = ""  # a label may sit right above a setext title's line
+            continue
+        if line.strip():
             atx = _ATX.match(line)
             below = lines[k + 1] if k + 1 < len(lines) else ""
             setext = not previous.strip() and bool(_SETEXT.match(below))

@@ -58,6 +58,8 @@ def test_each_format_finds_its_page_title_and_the_sections_its_labels_mark() -> 
     assert targets("n.rst", [".. _n:", "", ".. note:: Hi", "", "Example", "::", "", "   code"]).labels == {}
     assert targets("n.txt", ["Django-style page", "=================", "", ".. _x:", "", "Part", "----"]) == \
         xref.Targets("Django-style page", {"x": "Part"})
+    assert targets("m.md", ["(opts)=", "Options", "-------"]).labels == {"opts": "Options"}  # setext, no blank
+    assert targets("m.md", ["```", "# not a title", "```", "Title", "====="]).title == "Title"
     assert targets("notes.py", ["Title", "====="]) == xref.Targets()  # other formats offer none
 
 
