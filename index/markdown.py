@@ -131,7 +131,8 @@ def targets(lines: Sequence[str]) -> xref.Targets:
     """The page's title (its first heading) and, for each MyST label above a heading ("(install)=" over
     "# Installing"), that heading, as reader text: what MyST's ``{doc}`` and ``{ref}`` to this page show.
 
-    Read from the lines (fences skipped), not by markdown-it: every page is read for this on every run."""
+    Read from the lines (fences skipped), not by markdown-it: every page of the folder is read for this in each
+    run that reads any page."""
     title = ""
     labels: dict[str, str] = {}
     waiting: list[str] = []  # labels read, for the next title

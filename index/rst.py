@@ -418,7 +418,12 @@ def _is_python(body: Sequence[str]) -> bool:
 def is_adornment(line: str) -> bool:
     """A section underline or overline: one punctuation character repeated (a short title's may be short)."""
     mark = line.rstrip()
-    return bool(mark) and len(set(mark)) == 1 and not mark[0].isalnum() and not mark[0].isspace()
+    return bool(mark) and len(set(mark)) == 1 and _is_mark(mark[0])
+
+
+def _is_mark(char: str) -> bool:
+    """Whether ``char`` may adorn a title: neither a letter or digit nor a space."""
+    return bool(char) and not char.isalnum() and not char.isspace()
 
 
 # ".. _install:" (and ".. _`odd: label`:") names what follows; ".. _name: https://..." is a link, not a label.
@@ -432,9 +437,9 @@ def targets(lines: Sequence[str]) -> xref.Targets:
     """The page's title (its first section's) and, for each label written just above a section title, that
     title, as reader text: what ``:doc:`` and ``:ref:`` to this page show (``xref.py``).
 
-    Read from the lines alone, not by docutils: every page of the folder is read for this on every run,
-    also the unchanged ones, and a title is two lines (three with an overline) that docutils would read
-    the same way."""
+    Read from the lines alone, not by docutils: every page of the folder, the unchanged ones too, is read for
+    this in each run that reads any page, and a title is two lines (three with an overline) that docutils
+    reads the same way."""
     title = ""
     labels: dict[str, str] = {}
     waiting: list[str] = []  # labels read, for the next title
@@ -453,10 +458,6 @@ def targets(lines: Sequence[str]) -> xref.Targets:
             labels.update((name, shown) for name in waiting)
         waiting = []
     return xref.Targets(title, labels)
-
-
-def _is_mark(char: str) -> bool:
-    return bool(char) and not char.isalnum() and not char.isspace()
 
 
 def _section_title(lines: Sequence[str], k: int) -> str | None:
