@@ -139,13 +139,11 @@ def targets(lines: Sequence[str]) -> xref.Targets:
     fence = ""
     previous = ""
     for k, line in enumerate(lines):
-        opened = _FENCE.match(line)
         if fence:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
-                    and not line.strip()[len(opened.group(1)):].strip():
-                fence = ""
+            fence = "" if _closes(line, fence) else fence
             previous = ""
             continue
+        opened = _FENCE.match(line)
         if opened:
             fence, waiting, previous = opened.group(1), [], ""
             continue
